@@ -1,0 +1,320 @@
+//! ECR registry host names: which strings name an ECR registry, and which account, region and variant.
+//!
+//! The rule is the one amazon-ecr-credential-helper applies (strip a scheme, path and port, then match):
+//!
+//! ```text
+//! ^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.
+//!   (amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov
+//!    |cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$
+//! ```
+//!
+//! plus ECR Public (`public.ecr.aws`, `ecr-public.aws.com`). Look-alikes such as
+//! `….amazonaws.com.fake.example.com` are rejected: the whole host must match.
+
+use crate::error::Diagnostic;
+use crate::exit::Code;
+use std::fmt;
+
+/// The DNS suffixes ECR registries live under (one per partition and endpoint family).
+pub const SUFFIXES: [&str; 9] = [
+    "amazonaws.com",
+    "amazonaws.com.cn",
+    "amazonaws.eu",
+    "on.aws",
+    "on.amazonwebservices.com.cn",
+    "sc2s.sgov.gov",
+    "c2s.ic.gov",
+    "cloud.adc-e.uk",
+    "csp.hci.ic.gov",
+];
+
+/// The host names of ECR Public.
+pub const PUBLIC_HOSTS: [&str; 2] = ["public.ecr.aws", "ecr-public.aws.com"];
+
+/// A registry that ECR serves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EcrRegistry {
+    /// An account's private registry in one region.
+    Private(EcrHost),
+    /// ECR Public (its token comes from the `ecr-public` API in us-east-1).
+    Public {
+        /// The host as given: `public.ecr.aws` or `ecr-public.aws.com`.
+        host: String,
+    },
+}
+
+/// A private ECR registry host, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EcrHost {
+    host: String,
+    account: String,
+    region: String,
+    fips: bool,
+    dual_stack: bool,
+}
+
+impl EcrHost {
+    /// The host name, lowercase, without scheme, port or path.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The 12-digit account ID.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The region, e.g. `us-east-1`.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Whether this is a FIPS endpoint (`dkr.ecr-fips…` or `dkr-ecr-fips…`).
+    pub fn fips(&self) -> bool {
+        self.fips
+    }
+
+    /// Whether this is a dual-stack (IPv4 + IPv6) endpoint (`….on.aws`, `….on.amazonwebservices.com.cn`).
+    pub fn dual_stack(&self) -> bool {
+        self.dual_stack
+    }
+}
+
+impl EcrRegistry {
+    /// Parses a registry host, a `https://host[/path]` URL, or a `host:443` form.
+    pub fn parse(input: &str) -> Result<EcrRegistry, NotEcrHost> {
+        let host = bare_host(input);
+        let err = |reason: String| NotEcrHost {
+            input: input.to_string(),
+            reason,
+        };
+        if let Some(public) = PUBLIC_HOSTS.iter().find(|h| **h == host) {
+            return Ok(EcrRegistry::Public {
+                host: (*public).to_string(),
+            });
+        }
+        let (account, rest) = host
+            .split_once('.')
+            .ok_or_else(|| err("it has no dots".into()))?;
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(format!(
+                "the first label `{account}` is not a 12-digit account ID"
+            )));
+        }
+        let rest = rest
+            .strip_prefix("dkr.ecr")
+            .or_else(|| rest.strip_prefix("dkr-ecr"))
+            .ok_or_else(|| {
+                err(format!(
+                    "`{account}.` is not followed by `dkr.ecr` or `dkr-ecr`"
+                ))
+            })?;
+        let (fips, rest) = match rest.strip_prefix("-fips") {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let (region, suffix) = rest
+            .strip_prefix('.')
+            .and_then(|r| r.split_once('.'))
+            .ok_or_else(|| err("no region follows `dkr.ecr`".into()))?;
+        let region_ok = region
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !region_ok {
+            return Err(err(format!("`{region}` is not a region name")));
+        }
+        if !SUFFIXES.contains(&suffix) {
+            return Err(err(format!(
+                "`{suffix}` is not an ECR domain (expected one of: {})",
+                SUFFIXES.join(", ")
+            )));
+        }
+        Ok(EcrRegistry::Private(EcrHost {
+            account: account.to_string(),
+            region: region.to_string(),
+            fips,
+            dual_stack: suffix.starts_with("on."),
+            host,
+        }))
+    }
+
+    /// The host name, as docker keys credentials.
+    pub fn host(&self) -> &str {
+        match self {
+            EcrRegistry::Private(h) => h.host(),
+            EcrRegistry::Public { host } => host,
+        }
+    }
+}
+
+impl fmt::Display for EcrRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.host())
+    }
+}
+
+/// Whether `input` names an ECR registry (private or public).
+pub fn is_ecr(input: &str) -> bool {
+    EcrRegistry::parse(input).is_ok()
+}
+
+/// Strips a scheme, a path and a port, and lowercases (DNS names are case-insensitive).
+fn bare_host(input: &str) -> String {
+    let s = input.trim();
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    let s = s.split('/').next().unwrap_or("");
+    let s = s.rsplit_once(':').map_or(s, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            s
+        }
+    });
+    s.to_ascii_lowercase()
+}
+
+/// A string that is not an ECR registry host, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("recognise `{input}` as an ECR registry: {reason}")]
+pub struct NotEcrHost {
+    input: String,
+    reason: String,
+}
+
+impl Diagnostic for NotEcrHost {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+
+    fn help(&self) -> Option<String> {
+        Some(
+            "ECR registries look like ACCOUNT.dkr.ecr.REGION.amazonaws.com (also dkr-ecr.REGION.on.aws, \
+             the -fips and China forms) or public.ecr.aws"
+                .into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/ecr-hosts")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_fixture_host_parses_or_is_rejected_as_listed() {
+        let text = fixture("ecr-hosts.txt");
+        let mut valid = 0;
+        let mut invalid = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                ["VALID", host, account, region, fips] => {
+                    let parsed = EcrRegistry::parse(host).unwrap_or_else(|e| panic!("{host}: {e}"));
+                    let EcrRegistry::Private(h) = parsed else {
+                        panic!("{host} parsed as public")
+                    };
+                    assert_eq!(h.account(), *account, "{host}");
+                    assert_eq!(h.region(), *region, "{host}");
+                    assert_eq!(h.fips(), *fips == "yes", "{host}");
+                    assert_eq!(h.host(), *host);
+                    // The same host in the forms docker config keys and URLs use.
+                    for form in [
+                        format!("https://{host}"),
+                        format!("{host}:443"),
+                        format!("https://{host}/v2/"),
+                    ] {
+                        assert_eq!(EcrRegistry::parse(&form).unwrap().host(), *host, "{form}");
+                    }
+                    valid += 1;
+                }
+                ["INVALID", host] => {
+                    assert!(
+                        EcrRegistry::parse(host).is_err(),
+                        "{host} should be rejected"
+                    );
+                    invalid += 1;
+                }
+                _ => panic!("unexpected fixture line {line:?}"),
+            }
+        }
+        assert_eq!((valid, invalid), (14, 7));
+    }
+
+    #[test]
+    fn public_hosts() {
+        for host in fixture("ecr-public-hosts.txt")
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
+            assert_eq!(
+                EcrRegistry::parse(host).unwrap(),
+                EcrRegistry::Public {
+                    host: host.to_string()
+                }
+            );
+        }
+        assert!(EcrRegistry::parse("https://public.ecr.aws/").is_ok());
+    }
+
+    #[test]
+    fn dual_stack_and_case() {
+        let EcrRegistry::Private(h) = EcrRegistry::parse(
+            "HTTPS://123456789012.DKR-ECR.US-WEST-2.ON.AWS"
+                .to_ascii_lowercase()
+                .as_str(),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(h.dual_stack());
+        let EcrRegistry::Private(h) =
+            EcrRegistry::parse("123456789012.DKR.ECR.us-east-1.AMAZONAWS.COM").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(h.host(), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
+        assert!(!h.dual_stack());
+    }
+
+    #[test]
+    fn reasons_name_what_is_wrong() {
+        let cases = [
+            (
+                "12345.dkr.ecr.us-east-1.amazonaws.com",
+                "not a 12-digit account ID",
+            ),
+            (
+                "123456789012.ecr.us-east-1.amazonaws.com",
+                "not followed by `dkr.ecr`",
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com.fake.example.com",
+                "not an ECR domain",
+            ),
+            ("123456789012.dkr.ecr", "no region"),
+            ("123456789012.dkr.ecr._x.amazonaws.com", "not a region name"),
+            ("localhost", "no dots"),
+        ];
+        for (input, want) in cases {
+            let err = EcrRegistry::parse(input).unwrap_err();
+            assert!(err.to_string().contains(want), "{input}: {err}");
+            assert_eq!(err.exit_code(), Code::Usage);
+        }
+        assert!(!is_ecr("docker.io"));
+        assert!(is_ecr("123456789012.dkr.ecr.us-east-1.amazonaws.com"));
+    }
+}

@@ -1,0 +1,14 @@
+//! `buildsteps`: small, single-purpose binaries for container CI on AWS. See `ARCHITECTURE.md` for the
+//! map of this crate and the invariants it keeps.
+
+pub mod adapters;
+pub mod atomic;
+pub mod cli;
+pub mod commit;
+pub mod ecr_host;
+pub mod environment;
+pub mod error;
+pub mod exit;
+pub mod output;
+pub mod reference;
+pub mod secret;
