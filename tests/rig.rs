@@ -1,0 +1,63 @@
+//! The rig is what every end-to-end test stands on: check each part answers like the real thing.
+
+mod common;
+
+use buildsteps::adapters::docker::Engine;
+use buildsteps::adapters::ecr::Ecr;
+
+#[tokio::test]
+async fn the_docker_engine_answers_ping_and_negotiates_an_api_version() {
+    let rig = common::rig();
+    let engine = Engine::connect(Some(&rig.docker_host)).await.unwrap();
+    assert_eq!(engine.ping().await.unwrap(), "OK");
+    let version = engine.version().await.unwrap();
+    assert!(!version.version.is_empty());
+    let (major, minor) = version.api_version.split_once('.').unwrap();
+    assert_eq!(major, "1");
+    assert!(minor.parse::<u32>().unwrap() >= 41, "{version:?}");
+}
+
+#[test]
+fn the_registry_answers_at_the_ecr_host_over_tls_with_a_basic_challenge() {
+    let rig = common::rig();
+    // No --cacert and no --insecure: the rig's CA is trusted through the system store, as a corporate
+    // CA would be; a certificate problem fails the request.
+    let (code, headers, _) = common::curl(&[&format!("https://{}/v2/", rig.registry)]);
+    assert_eq!(code, 401, "{headers}");
+    let challenge = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
+        .unwrap_or_else(|| panic!("no challenge in {headers}"));
+    assert!(challenge.contains("Basic realm="), "{challenge}");
+    // The certificate names the host, so the CA file alone verifies it too.
+    let (code, _, _) = common::curl(&[
+        "--cacert",
+        &rig.ca,
+        &format!("https://{}/v2/", rig.registry),
+    ]);
+    assert_eq!(code, 401);
+}
+
+#[tokio::test]
+async fn get_authorization_token_through_the_endpoint_override_returns_motos_token_which_the_registry_accepts()
+ {
+    let rig = common::rig();
+    let ecr = Ecr::connect(Some("us-east-1")).await;
+    assert_eq!(
+        ecr.endpoint(),
+        rig.moto,
+        "AWS_ENDPOINT_URL_ECR is what the SDK calls"
+    );
+    let tokens = ecr.authorization_tokens().await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    let token = &tokens[0];
+    assert_eq!(token.username, "AWS");
+    assert_eq!(token.proxy_endpoint, format!("https://{}", rig.registry));
+    assert!(token.expires_at.is_some());
+    // The token logs in to the registry, as an ECR token logs in to ECR.
+    let login = format!("{}:{}", token.username, token.password.expose());
+    let (code, _, _) = common::curl(&["-u", &login, &format!("https://{}/v2/", rig.registry)]);
+    assert_eq!(code, 200);
+    let (code, _, _) = common::curl(&["-u", "AWS:wrong", &format!("https://{}/v2/", rig.registry)]);
+    assert_eq!(code, 401);
+}
