@@ -41,6 +41,15 @@ pub fn run<S: Step>() -> ExitCode {
     execute(step, Context { env, out }).into()
 }
 
+/// Whether the program was started under `name` (the file name of `argv[0]`), for binaries that
+/// answer to more than one name.
+pub fn invoked_as(name: &str) -> bool {
+    std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|f| f == name))
+        .unwrap_or(false)
+}
+
 /// Runs a parsed step on a fresh runtime and reports its error, if any, through `ctx.out`.
 pub fn execute<S: Step>(step: S, ctx: Context) -> Code {
     let out = ctx.out.clone();

@@ -80,6 +80,68 @@ impl EcrHost {
     }
 }
 
+impl EcrHost {
+    /// The usual host for an account's registry in a region: `ACCOUNT.dkr.ecr.REGION.<partition domain>`.
+    pub fn standard(account: &str, region: &str) -> Result<EcrHost, NotEcrHost> {
+        match EcrRegistry::parse(&format!(
+            "{account}.dkr.ecr.{region}.{}",
+            partition_domain(region)
+        ))? {
+            EcrRegistry::Private(h) => Ok(h),
+            EcrRegistry::Public { host } => Err(NotEcrHost {
+                input: host,
+                reason: "is ECR Public".into(),
+            }),
+        }
+    }
+
+    /// Every standard host form for this host's account and region: the classic form, the dual-stack
+    /// form where the partition has one, and the FIPS forms in regions that have FIPS endpoints (the US
+    /// and GovCloud regions). The host itself is always included.
+    pub fn standard_forms(&self) -> Vec<String> {
+        let (a, r) = (&self.account, &self.region);
+        let mut forms = vec![
+            self.host.clone(),
+            format!("{a}.dkr.ecr.{r}.{}", partition_domain(r)),
+        ];
+        match partition_domain(r) {
+            "amazonaws.com" => {
+                forms.push(format!("{a}.dkr-ecr.{r}.on.aws"));
+                if r.starts_with("us-") {
+                    forms.push(format!("{a}.dkr.ecr-fips.{r}.amazonaws.com"));
+                    forms.push(format!("{a}.dkr-ecr-fips.{r}.on.aws"));
+                }
+            }
+            "amazonaws.com.cn" => {
+                forms.push(format!("{a}.dkr-ecr.{r}.on.amazonwebservices.com.cn"));
+            }
+            _ => {}
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        forms.retain(|f| seen.insert(f.clone()));
+        forms
+    }
+}
+
+/// The DNS domain of ECR registries in a region's partition.
+pub fn partition_domain(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-isof-") {
+        "csp.hci.ic.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else if region.starts_with("eu-isoe-") {
+        "cloud.adc-e.uk"
+    } else if region.starts_with("eusc-") {
+        "amazonaws.eu"
+    } else {
+        "amazonaws.com"
+    }
+}
+
 impl EcrRegistry {
     /// Parses a registry host, a `https://host[/path]` URL, or a `host:443` form.
     pub fn parse(input: &str) -> Result<EcrRegistry, NotEcrHost> {
@@ -252,6 +314,58 @@ mod tests {
             }
         }
         assert_eq!((valid, invalid), (14, 7));
+    }
+
+    #[test]
+    fn standard_hosts_follow_the_partition() {
+        let h = EcrHost::standard("123456789012", "us-east-1").unwrap();
+        assert_eq!(h.host(), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
+        assert_eq!(
+            h.standard_forms(),
+            [
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "123456789012.dkr-ecr.us-east-1.on.aws",
+                "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+                "123456789012.dkr-ecr-fips.us-east-1.on.aws",
+            ]
+        );
+        let cn = EcrHost::standard("210987654321", "cn-north-1").unwrap();
+        assert_eq!(
+            cn.host(),
+            "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(cn.standard_forms().len(), 2);
+        let eu = EcrHost::standard("123456789012", "eu-west-1").unwrap();
+        assert_eq!(eu.standard_forms().len(), 2, "no FIPS outside the US");
+        for (region, host) in [
+            ("us-iso-east-1", "c2s.ic.gov"),
+            ("us-isob-east-1", "sc2s.sgov.gov"),
+            ("us-isof-east-1", "csp.hci.ic.gov"),
+            ("eu-isoe-west-1", "cloud.adc-e.uk"),
+            ("eusc-de-east-1", "amazonaws.eu"),
+        ] {
+            let h = EcrHost::standard("123456789012", region).unwrap();
+            assert!(h.host().ends_with(host), "{region}");
+            assert_eq!(h.standard_forms(), [h.host()]);
+        }
+        // Every standard form is itself a valid host for the same account and region.
+        for form in h.standard_forms() {
+            let EcrRegistry::Private(p) = EcrRegistry::parse(&form).unwrap() else {
+                panic!()
+            };
+            assert_eq!((p.account(), p.region()), ("123456789012", "us-east-1"));
+        }
+        // A dual-stack host given by the user keeps its own form first.
+        let EcrRegistry::Private(ds) =
+            EcrRegistry::parse("123456789012.dkr-ecr.us-west-2.on.aws").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            ds.standard_forms()[0],
+            "123456789012.dkr-ecr.us-west-2.on.aws"
+        );
+        assert!(EcrHost::standard("1234", "us-east-1").is_err());
     }
 
     #[test]

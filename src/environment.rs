@@ -12,6 +12,7 @@ pub struct Environment {
     vars: BTreeMap<String, String>,
     cwd: PathBuf,
     stderr_is_terminal: bool,
+    current_exe: Option<PathBuf>,
 }
 
 impl Environment {
@@ -24,6 +25,7 @@ impl Environment {
                 .collect(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             stderr_is_terminal: std::io::stderr().is_terminal(),
+            current_exe: std::env::current_exe().ok(),
         }
     }
 
@@ -40,6 +42,7 @@ impl Environment {
                 .collect(),
             cwd: cwd.into(),
             stderr_is_terminal: false,
+            current_exe: None,
         }
     }
 
@@ -70,6 +73,11 @@ impl Environment {
     /// Whether stderr is a terminal (progress bars are drawn only then).
     pub fn stderr_is_terminal(&self) -> bool {
         self.stderr_is_terminal
+    }
+
+    /// The running executable's path, if known.
+    pub fn current_exe(&self) -> Option<&Path> {
+        self.current_exe.as_deref()
     }
 
     /// Which CI system runs us, if any.

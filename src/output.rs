@@ -69,6 +69,15 @@ pub trait Report: Serialize {
         Vec::new()
     }
 
+    /// The GitHub Actions step outputs. Default: [`Report::variables`] with lower-case names. A step
+    /// that exports secrets there (as `ecr-login` does, like the AWS action) masks them first.
+    fn github_outputs(&self) -> Vec<(String, String)> {
+        self.variables()
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect()
+    }
+
     /// A Markdown fragment for the GitHub step summary.
     fn markdown(&self) -> Option<String> {
         None
@@ -248,11 +257,7 @@ impl Output {
             }
         }
         if let Some(files) = &self.github {
-            let outputs: Vec<(String, String)> = report
-                .variables()
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect();
+            let outputs = report.github_outputs();
             files
                 .append_outputs(&outputs)
                 .map_err(|(path, source)| OutputFileError { path, source })?;

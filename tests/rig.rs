@@ -3,7 +3,7 @@
 mod common;
 
 use buildsteps::adapters::docker::Engine;
-use buildsteps::adapters::ecr::Ecr;
+use buildsteps::adapters::ecr::Aws;
 
 #[tokio::test]
 async fn the_docker_engine_answers_ping_and_negotiates_an_api_version() {
@@ -42,7 +42,8 @@ fn the_registry_answers_at_the_ecr_host_over_tls_with_a_basic_challenge() {
 async fn get_authorization_token_through_the_endpoint_override_returns_motos_token_which_the_registry_accepts()
  {
     let rig = common::rig();
-    let ecr = Ecr::connect(Some("us-east-1")).await;
+    let aws = Aws::load(Some("us-east-1"), None).await.unwrap();
+    let ecr = aws.ecr("us-east-1");
     assert_eq!(
         ecr.endpoint(),
         rig.moto,

@@ -1,14 +1,355 @@
-//! The ECR API (aws-sdk-ecr). Credentials, region and endpoint come from the SDK's standard chain:
-//! environment, profile (incl. SSO and `credential_process`), web identity, container credentials
-//! (CodeBuild), instance metadata; `AWS_ENDPOINT_URL_ECR` / `AWS_ENDPOINT_URL` override the endpoint,
-//! which is how the local rig points us at moto — the same mechanism, no extra code path.
+//! The ECR and ECR Public APIs (aws-sdk-ecr, aws-sdk-ecrpublic).
+//!
+//! Credentials, region and endpoint come from the SDK's standard chain: environment, profile (incl. SSO
+//! and `credential_process`), web identity, container credentials (CodeBuild, ECS), instance metadata.
+//! `AWS_ENDPOINT_URL_ECR` / `AWS_ENDPOINT_URL` override the endpoint — how the local rig points us at
+//! moto, through the SDK's own mechanism. `HTTPS_PROXY` / `NO_PROXY` are honoured by the SDK's client.
+//!
+//! Bounded everywhere: instance-metadata probes give up after one second, connections after three, and
+//! each call is retried (standard mode: throttling and transient errors, jittered exponential backoff)
+//! at most five times.
 
 use crate::error::Diagnostic;
 use crate::exit::Code;
+use crate::reference::Digest;
 use crate::secret::Secret;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_types::SdkConfig;
 use base64::Engine as _;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+const MAX_ATTEMPTS: u32 = 5;
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The credential sources the SDK's default chain tries, in order (for error messages).
+pub const CREDENTIAL_SOURCES: &str = "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), \
+    shared config and credentials files (AWS_PROFILE, SSO, credential_process), \
+    web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), \
+    container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI, as in CodeBuild), \
+    EC2 instance metadata";
+
+/// A role to assume with an OpenID Connect token (GitHub Actions OIDC).
+#[derive(Debug, Clone)]
+pub struct WebIdentity {
+    /// The role's ARN.
+    pub role_arn: String,
+    /// The JWT.
+    pub token: Secret,
+    /// The session name the role session gets.
+    pub session_name: String,
+}
+
+/// A loaded AWS configuration: region and credentials resolved once, shared by every client.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    sdk: SdkConfig,
+}
+
+/// Who we are, as far as the caches need to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// A fingerprint of the access key ID (never the ID itself).
+    pub fingerprint: String,
+}
+
+/// An AWS call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// No credentials anywhere in the chain.
+    #[error(
+        "find AWS credentials for region {region} (endpoint {endpoint}): {reason}; tried {CREDENTIAL_SOURCES}"
+    )]
+    NoCredentials {
+        /// The region.
+        region: String,
+        /// The endpoint that would have been called.
+        endpoint: String,
+        /// What the chain said.
+        reason: String,
+    },
+    /// No region anywhere.
+    #[error(
+        "determine the AWS region: none of --region, AWS_REGION, AWS_DEFAULT_REGION, the profile or instance metadata names one"
+    )]
+    NoRegion,
+    /// The service (or the SDK on its behalf) refused or failed the call.
+    #[error("call {service} {operation} in {region} at {endpoint}: {message}")]
+    Call {
+        /// `ECR`, `ECR Public` or `STS`.
+        service: &'static str,
+        /// The API operation.
+        operation: &'static str,
+        /// The region.
+        region: String,
+        /// The endpoint called.
+        endpoint: String,
+        /// The service's error code, if any (`AccessDeniedException`…).
+        code: Option<String>,
+        /// The full message, with the SDK's context.
+        message: String,
+    },
+    /// The answer was not what the API documents.
+    #[error("read the {service} {operation} answer from {endpoint}: {reason}")]
+    Answer {
+        /// The service.
+        service: &'static str,
+        /// The API operation.
+        operation: &'static str,
+        /// The endpoint called.
+        endpoint: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+const AUTH_CODES: [&str; 8] = [
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "InvalidIdentityToken",
+];
+
+impl Diagnostic for AwsError {
+    fn exit_code(&self) -> Code {
+        match self {
+            AwsError::NoCredentials { .. } => Code::Auth,
+            AwsError::NoRegion => Code::Usage,
+            AwsError::Call { code: Some(c), .. } if AUTH_CODES.contains(&c.as_str()) => Code::Auth,
+            AwsError::Call { .. } | AwsError::Answer { .. } => Code::Remote,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            AwsError::NoCredentials { .. } => Some(
+                "set AWS_PROFILE (after `aws sso login` if it is an SSO profile) or \
+                 AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; in GitHub Actions pass --role-arn with \
+                 `permissions: id-token: write`"
+                    .into(),
+            ),
+            AwsError::NoRegion => Some("pass --region or set AWS_REGION".into()),
+            AwsError::Call { .. } if self.exit_code() == Code::Auth => Some(
+                "check the credentials in use (aws sts get-caller-identity) and that their policy \
+                 allows the action"
+                    .into(),
+            ),
+            AwsError::Call { message, .. } if message.contains("dispatch failure") => Some(
+                "check the network path to the endpoint (proxy: HTTPS_PROXY/NO_PROXY; endpoint \
+                 override: AWS_ENDPOINT_URL_ECR)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+fn fast_imds() -> aws_config::imds::Client {
+    aws_config::imds::Client::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build()
+}
+
+impl Aws {
+    /// Resolves the region (`region`, else the SDK chain) and builds the credentials chain (or assumes
+    /// `web_identity`'s role through STS).
+    pub async fn load(
+        region: Option<&str>,
+        web_identity: Option<WebIdentity>,
+    ) -> Result<Aws, AwsError> {
+        let region = match region {
+            Some(r) => aws_config::Region::new(r.to_string()),
+            None => aws_config::meta::region::RegionProviderChain::first_try(
+                aws_config::environment::region::EnvironmentVariableRegionProvider::new(),
+            )
+            .or_else(aws_config::profile::region::ProfileFileRegionProvider::new())
+            .or_else(
+                aws_config::imds::region::ImdsRegionProvider::builder()
+                    .imds_client(fast_imds())
+                    .build(),
+            )
+            .region()
+            .await
+            .ok_or(AwsError::NoRegion)?,
+        };
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+            .region(region)
+            .imds_client(fast_imds())
+            .build()
+            .await;
+        let sdk = loader.credentials_provider(chain).load().await;
+        let Some(identity) = web_identity else {
+            return Ok(Aws { sdk });
+        };
+        let creds = Aws::assume_role(&sdk, &identity).await?;
+        Ok(Aws {
+            sdk: sdk
+                .into_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+                )
+                .build(),
+        })
+    }
+
+    async fn assume_role(
+        sdk: &SdkConfig,
+        identity: &WebIdentity,
+    ) -> Result<aws_credential_types::Credentials, AwsError> {
+        const OP: &str = "AssumeRoleWithWebIdentity";
+        let endpoint = endpoint_of(sdk, "STS");
+        let region = sdk.region().map_or_else(String::new, ToString::to_string);
+        let sts = aws_sdk_sts::Client::new(sdk);
+        let out = sts
+            .assume_role_with_web_identity()
+            .role_arn(&identity.role_arn)
+            .role_session_name(&identity.session_name)
+            .web_identity_token(identity.token.expose())
+            .send()
+            .await
+            .map_err(|e| AwsError::Call {
+                service: "STS",
+                operation: OP,
+                region: region.clone(),
+                endpoint: endpoint.clone(),
+                code: e.code().map(str::to_string),
+                message: DisplayErrorContext(&e).to_string(),
+            })?;
+        let c = out.credentials().ok_or_else(|| AwsError::Answer {
+            service: "STS",
+            operation: OP,
+            endpoint: endpoint.clone(),
+            reason: "no credentials in the answer".into(),
+        })?;
+        Ok(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            SystemTime::try_from(*c.expiration()).ok(),
+            "web-identity",
+        ))
+    }
+
+    /// The region in force.
+    pub fn region(&self) -> String {
+        self.sdk
+            .region()
+            .map_or_else(String::new, ToString::to_string)
+    }
+
+    /// Resolves credentials once, so a missing chain fails fast with every source named.
+    pub async fn identity(&self) -> Result<Identity, AwsError> {
+        let no_creds = |reason: String| AwsError::NoCredentials {
+            region: self.region(),
+            endpoint: endpoint_of(&self.sdk, "ECR"),
+            reason,
+        };
+        let provider = self
+            .sdk
+            .credentials_provider()
+            .ok_or_else(|| no_creds("no credentials provider is configured".into()))?;
+        let creds = tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials())
+            .await
+            .map_err(|_| {
+                no_creds(format!(
+                    "no source answered within {}s",
+                    CREDENTIALS_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| no_creds(DisplayErrorContext(&e).to_string()))?;
+        let digest = Digest::sha256_of(format!("buildsteps:{}", creds.access_key_id()).as_bytes());
+        Ok(Identity {
+            fingerprint: digest.hex()[..16].to_string(),
+        })
+    }
+
+    /// An ECR client for `region`.
+    pub fn ecr(&self, region: &str) -> Ecr {
+        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        Ecr {
+            client: aws_sdk_ecr::Client::from_conf(config),
+            region: region.to_string(),
+            endpoint: endpoint_of(&self.sdk, "ECR"),
+        }
+    }
+
+    /// `GetAuthorizationToken` of ECR Public (always us-east-1).
+    pub async fn public_authorization_token(&self) -> Result<AuthToken, AwsError> {
+        const OP: &str = "GetAuthorizationToken";
+        let endpoint = endpoint_of(&self.sdk, "ECR PUBLIC");
+        let config = aws_sdk_ecrpublic::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let out = aws_sdk_ecrpublic::Client::from_conf(config)
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| AwsError::Call {
+                service: "ECR Public",
+                operation: OP,
+                region: "us-east-1".into(),
+                endpoint: endpoint.clone(),
+                code: e.code().map(str::to_string),
+                message: DisplayErrorContext(&e).to_string(),
+            })?;
+        let data = out.authorization_data().ok_or_else(|| AwsError::Answer {
+            service: "ECR Public",
+            operation: OP,
+            endpoint: endpoint.clone(),
+            reason: "authorizationData is missing".into(),
+        })?;
+        decode_token(
+            "ECR Public",
+            &endpoint,
+            data.authorization_token(),
+            Some("https://public.ecr.aws"),
+            data.expires_at()
+                .and_then(|t| SystemTime::try_from(*t).ok()),
+        )
+    }
+}
+
+/// The endpoint the SDK will call for a service, with the SDK's precedence: the service's own override
+/// (`AWS_ENDPOINT_URL_<SERVICE>` or the profile's), then `AWS_ENDPOINT_URL`; else a description.
+fn endpoint_of(sdk: &SdkConfig, service_id: &str) -> String {
+    aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()
+        .and_then(|key| sdk.service_config().and_then(|c| c.load_config(key)))
+        .or_else(|| sdk.endpoint_url().map(str::to_string))
+        .unwrap_or_else(|| {
+            format!(
+                "the {service_id} endpoint for {}",
+                sdk.region()
+                    .map_or_else(|| "the region".to_string(), ToString::to_string)
+            )
+        })
+}
 
 /// A client bound to one region.
 #[derive(Debug, Clone)]
@@ -23,103 +364,47 @@ pub struct Ecr {
 pub struct AuthToken {
     /// Always `AWS` for ECR.
     pub username: String,
-    /// The registry password (itself a base64 JSON document carrying its expiry).
+    /// The registry password (for private ECR, itself a base64 JSON document carrying its expiry).
     pub password: Secret,
     /// `https://ACCOUNT.dkr.ecr.REGION.amazonaws.com`.
     pub proxy_endpoint: String,
-    /// When the token expires, as ECR says.
+    /// When the token expires, as the service says.
     pub expires_at: Option<SystemTime>,
 }
 
-/// An ECR API call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EcrError {
-    /// The service (or the SDK on its behalf) refused or failed the call.
-    #[error("call ECR {operation} in {region} at {endpoint}: {message}")]
-    Call {
-        /// The API operation.
-        operation: &'static str,
-        /// The region.
-        region: String,
-        /// The endpoint called.
-        endpoint: String,
-        /// The service's error code, if any (`AccessDeniedException`…).
-        code: Option<String>,
-        /// The full message, with the SDK's context.
-        message: String,
-    },
-    /// The answer was not what the API documents.
-    #[error("read the ECR {operation} answer from {endpoint}: {reason}")]
-    Answer {
-        /// The API operation.
-        operation: &'static str,
-        /// The endpoint called.
-        endpoint: String,
-        /// What was wrong.
-        reason: String,
-    },
-}
-
-const AUTH_CODES: [&str; 6] = [
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "MissingAuthenticationToken",
-];
-
-impl Diagnostic for EcrError {
-    fn exit_code(&self) -> Code {
-        match self {
-            EcrError::Call { code: Some(c), .. } if AUTH_CODES.contains(&c.as_str()) => Code::Auth,
-            EcrError::Call { message, .. } if message.contains("credentials") => Code::Auth,
-            _ => Code::Remote,
-        }
-    }
-
-    fn help(&self) -> Option<String> {
-        match self.exit_code() {
-            Code::Auth => Some(
-                "check the AWS credentials in use (aws sts get-caller-identity) and that they allow \
-                 the ECR action; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-                    .into(),
-            ),
-            _ => None,
-        }
-    }
+fn decode_token(
+    service: &'static str,
+    endpoint: &str,
+    token: Option<&str>,
+    proxy_endpoint: Option<&str>,
+    expires_at: Option<SystemTime>,
+) -> Result<AuthToken, AwsError> {
+    let answer = |reason: &str| AwsError::Answer {
+        service,
+        operation: "GetAuthorizationToken",
+        endpoint: endpoint.to_string(),
+        reason: reason.to_string(),
+    };
+    let token = token.ok_or_else(|| answer("authorizationToken is missing"))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| answer("authorizationToken is not base64"))?;
+    let decoded =
+        String::from_utf8(decoded).map_err(|_| answer("authorizationToken is not text"))?;
+    let (user, password) = decoded
+        .split_once(':')
+        .ok_or_else(|| answer("authorizationToken is not USER:PASSWORD"))?;
+    Ok(AuthToken {
+        username: user.to_string(),
+        password: Secret::new(password),
+        proxy_endpoint: proxy_endpoint
+            .ok_or_else(|| answer("proxyEndpoint is missing"))?
+            .to_string(),
+        expires_at,
+    })
 }
 
 impl Ecr {
-    /// Loads the SDK configuration (standard chain) for `region`, or the chain's region when `None`.
-    pub async fn connect(region: Option<&str>) -> Ecr {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(r) = region {
-            loader = loader.region(aws_config::Region::new(r.to_string()));
-        }
-        let config = loader.load().await;
-        let region = config
-            .region()
-            .map_or_else(|| "(no region)".to_string(), ToString::to_string);
-        // The same precedence the SDK applies: AWS_ENDPOINT_URL_ECR (or the profile's ecr
-        // endpoint_url), then AWS_ENDPOINT_URL; otherwise the regional default.
-        let key = aws_types::service_config::ServiceConfigKey::builder()
-            .service_id("ECR")
-            .env("AWS_ENDPOINT_URL")
-            .profile("endpoint_url")
-            .build();
-        let endpoint = key
-            .ok()
-            .and_then(|key| config.service_config().and_then(|c| c.load_config(key)))
-            .or_else(|| config.endpoint_url().map(str::to_string))
-            .unwrap_or_else(|| format!("the ECR API endpoint for {region}"));
-        Ecr {
-            client: aws_sdk_ecr::Client::new(&config),
-            region,
-            endpoint,
-        }
-    }
-
     /// The region this client calls.
     pub fn region(&self) -> &str {
         &self.region
@@ -131,50 +416,31 @@ impl Ecr {
     }
 
     /// `GetAuthorizationToken`: one token for every registry the caller can reach in this region.
-    pub async fn authorization_tokens(&self) -> Result<Vec<AuthToken>, EcrError> {
-        const OP: &str = "GetAuthorizationToken";
+    pub async fn authorization_tokens(&self) -> Result<Vec<AuthToken>, AwsError> {
         let out = self
             .client
             .get_authorization_token()
             .send()
             .await
-            .map_err(|e| EcrError::Call {
-                operation: OP,
+            .map_err(|e| AwsError::Call {
+                service: "ECR",
+                operation: "GetAuthorizationToken",
                 region: self.region.clone(),
                 endpoint: self.endpoint.clone(),
                 code: e.code().map(str::to_string),
                 message: DisplayErrorContext(&e).to_string(),
             })?;
-        let answer = |reason: &str| EcrError::Answer {
-            operation: OP,
-            endpoint: self.endpoint.clone(),
-            reason: reason.to_string(),
-        };
         out.authorization_data()
             .iter()
             .map(|data| {
-                let token = data
-                    .authorization_token()
-                    .ok_or_else(|| answer("authorizationToken is missing"))?;
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(token)
-                    .map_err(|_| answer("authorizationToken is not base64"))?;
-                let decoded = String::from_utf8(decoded)
-                    .map_err(|_| answer("authorizationToken is not text"))?;
-                let (user, password) = decoded
-                    .split_once(':')
-                    .ok_or_else(|| answer("authorizationToken is not USER:PASSWORD"))?;
-                Ok(AuthToken {
-                    username: user.to_string(),
-                    password: Secret::new(password),
-                    proxy_endpoint: data
-                        .proxy_endpoint()
-                        .ok_or_else(|| answer("proxyEndpoint is missing"))?
-                        .to_string(),
-                    expires_at: data
-                        .expires_at()
+                decode_token(
+                    "ECR",
+                    &self.endpoint,
+                    data.authorization_token(),
+                    data.proxy_endpoint(),
+                    data.expires_at()
                         .and_then(|t| SystemTime::try_from(*t).ok()),
-                })
+                )
             })
             .collect()
     }

@@ -1,0 +1,123 @@
+//! docker credential helpers (`docker-credential-NAME`): the protocol docker itself speaks to them.
+//! The secret travels on the helper's stdin, never in its argv or environment.
+
+use crate::error::Diagnostic;
+use crate::exit::Code;
+use crate::secret::Secret;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// A helper call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    /// The helper program is not on PATH.
+    #[error("run `{program}`: it is not on PATH")]
+    Missing {
+        /// `docker-credential-NAME`.
+        program: String,
+    },
+    /// It ran and failed.
+    #[error("{action} credentials for `{server}` with `{program}`: {message}")]
+    Failed {
+        /// `store`, `erase`.
+        action: &'static str,
+        /// The registry host.
+        server: String,
+        /// `docker-credential-NAME`.
+        program: String,
+        /// What it said (it prints errors on stdout).
+        message: String,
+    },
+}
+
+impl Diagnostic for HelperError {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+
+    fn help(&self) -> Option<String> {
+        Some(
+            "install the helper docker's config.json names, or remove `credsStore`/`credHelpers` \
+             from config.json; `ecr-login install-helper` serves ECR hosts on demand instead"
+                .into(),
+        )
+    }
+}
+
+/// The program name for a helper suffix: `desktop` → `docker-credential-desktop`.
+pub fn program(name: &str) -> String {
+    format!("docker-credential-{name}")
+}
+
+/// `docker-credential-NAME store` with `{"ServerURL","Username","Secret"}` on stdin.
+pub fn store(name: &str, server: &str, username: &str, secret: &Secret) -> Result<(), HelperError> {
+    let payload = serde_json::json!({
+        "ServerURL": server,
+        "Username": username,
+        "Secret": secret.expose(),
+    });
+    run(name, "store", server, &payload.to_string())
+}
+
+/// `docker-credential-NAME erase` with the server URL on stdin.
+pub fn erase(name: &str, server: &str) -> Result<(), HelperError> {
+    run(name, "erase", server, server)
+}
+
+fn run(name: &str, action: &'static str, server: &str, stdin: &str) -> Result<(), HelperError> {
+    let program = program(name);
+    let mut child = match Command::new(&program)
+        .arg(action)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(HelperError::Missing { program });
+        }
+        Err(e) => {
+            return Err(HelperError::Failed {
+                action,
+                server: server.into(),
+                program,
+                message: e.to_string(),
+            });
+        }
+    };
+    let wrote = child
+        .stdin
+        .take()
+        .map(|mut s| s.write_all(stdin.as_bytes()))
+        .transpose();
+    let out = child.wait_with_output();
+    match (wrote, out) {
+        (Ok(_), Ok(out)) if out.status.success() => Ok(()),
+        (_, Ok(out)) => {
+            let said = String::from_utf8_lossy(if out.stdout.is_empty() {
+                &out.stderr
+            } else {
+                &out.stdout
+            })
+            .trim()
+            .to_string();
+            Err(HelperError::Failed {
+                action,
+                server: server.into(),
+                program,
+                message: format!(
+                    "{} ({})",
+                    if said.is_empty() { "no message" } else { &said },
+                    out.status
+                ),
+            })
+        }
+        (_, Err(e)) => Err(HelperError::Failed {
+            action,
+            server: server.into(),
+            program,
+            message: e.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per step: its flags (clap derive, each with an environment fallback) and its logic.
+
+pub mod ecr_login;
