@@ -320,6 +320,7 @@ pub fn update<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn locates_the_config_like_docker() {
