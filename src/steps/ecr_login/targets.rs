@@ -74,6 +74,9 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
             region: None,
         });
     }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(format!("`{s}` is not a 12-digit account ID")));
+    }
     if let Some((account, region)) = s.split_once('@')
         && is_account(account)
     {
