@@ -1,5 +1,7 @@
 //! The rig is what every end-to-end test stands on: check each part answers like the real thing.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use buildsteps::adapters::docker::Engine;

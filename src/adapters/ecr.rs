@@ -17,7 +17,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::ProvideCredentials;
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ecr::error::ProvideErrorMetadata;
 use aws_types::SdkConfig;
 use base64::Engine as _;
 use std::time::{Duration, SystemTime};
@@ -33,6 +33,21 @@ pub const CREDENTIAL_SOURCES: &str = "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_
     web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), \
     container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI, as in CodeBuild), \
     EC2 instance metadata";
+
+/// An error and its sources as one line of their messages (`dispatch failure: io error: …`), without
+/// the SDK's debug dump.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
 
 /// A role to assume with an OpenID Connect token (GitHub Actions OIDC).
 #[derive(Debug, Clone)]
@@ -63,7 +78,7 @@ pub struct Identity {
 pub enum AwsError {
     /// No credentials anywhere in the chain.
     #[error(
-        "find AWS credentials for region {region} (endpoint {endpoint}): {reason}; tried {CREDENTIAL_SOURCES}"
+        "find AWS credentials for region {region} (ECR endpoint {endpoint}); tried {CREDENTIAL_SOURCES}"
     )]
     NoCredentials {
         /// The region.
@@ -71,7 +86,8 @@ pub enum AwsError {
         /// The endpoint that would have been called.
         endpoint: String,
         /// What the chain said.
-        reason: String,
+        #[source]
+        reason: Reason,
     },
     /// No region anywhere.
     #[error(
@@ -107,6 +123,11 @@ pub enum AwsError {
         reason: String,
     },
 }
+
+/// A message from a library, kept as the `caused by` of our error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reason(String);
 
 const AUTH_CODES: [&str; 8] = [
     "AccessDeniedException",
@@ -233,7 +254,7 @@ impl Aws {
                 region: region.clone(),
                 endpoint: endpoint.clone(),
                 code: e.code().map(str::to_string),
-                message: DisplayErrorContext(&e).to_string(),
+                message: describe(&e),
             })?;
         let c = out.credentials().ok_or_else(|| AwsError::Answer {
             service: "STS",
@@ -262,7 +283,7 @@ impl Aws {
         let no_creds = |reason: String| AwsError::NoCredentials {
             region: self.region(),
             endpoint: endpoint_of(&self.sdk, "ECR"),
-            reason,
+            reason: Reason(reason),
         };
         let provider = self
             .sdk
@@ -276,7 +297,7 @@ impl Aws {
                     CREDENTIALS_TIMEOUT.as_secs()
                 ))
             })?
-            .map_err(|e| no_creds(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| no_creds(describe(&e)))?;
         let digest = Digest::sha256_of(format!("buildsteps:{}", creds.access_key_id()).as_bytes());
         Ok(Identity {
             fingerprint: digest.hex()[..16].to_string(),
@@ -312,7 +333,7 @@ impl Aws {
                 region: "us-east-1".into(),
                 endpoint: endpoint.clone(),
                 code: e.code().map(str::to_string),
-                message: DisplayErrorContext(&e).to_string(),
+                message: describe(&e),
             })?;
         let data = out.authorization_data().ok_or_else(|| AwsError::Answer {
             service: "ECR Public",
@@ -428,7 +449,7 @@ impl Ecr {
                 region: self.region.clone(),
                 endpoint: self.endpoint.clone(),
                 code: e.code().map(str::to_string),
-                message: DisplayErrorContext(&e).to_string(),
+                message: describe(&e),
             })?;
         out.authorization_data()
             .iter()

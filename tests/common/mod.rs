@@ -2,7 +2,7 @@
 //! `bin/rig env` exports. `bin/test` starts the rig and exports them; a test run without them fails
 //! with the fix rather than skipping.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::process::Command;
 
@@ -63,4 +63,166 @@ pub fn curl(args: &[&str]) -> (u16, String, String) {
     let headers = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "curl {args:?} failed: {headers}");
     (code.trim().parse().unwrap_or(0), headers, body.to_string())
+}
+
+/// What a binary run produced.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Asserts exit 0 and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The environment every binary run starts from: nothing of the developer's, only the rig's AWS
+/// endpoint and dummy credentials, PATH, a private HOME, and the CA bundle.
+pub fn base_env(home: &std::path::Path) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_default(),
+        ),
+        ("HOME".to_string(), home.display().to_string()),
+    ];
+    for name in [
+        "AWS_ENDPOINT_URL_ECR",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_EC2_METADATA_DISABLED",
+        "SSL_CERT_FILE",
+        "DOCKER_HOST",
+    ] {
+        env.push((name.to_string(), var(name)));
+    }
+    env
+}
+
+/// Sets (or replaces) a variable in an environment list.
+pub fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+    env.retain(|(k, _)| k != name);
+    env.push((name.to_string(), value.to_string()));
+}
+
+/// Removes a variable from an environment list.
+pub fn unset(env: &mut Vec<(String, String)>, name: &str) {
+    env.retain(|(k, _)| k != name);
+}
+
+/// Runs a program with exactly `env`, optional stdin, and returns what it printed.
+pub fn run(program: &str, args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A background process killed when dropped.
+pub struct Background(pub std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The fault proxy (`tests/support/fault_proxy.py`) in front of `target`.
+pub struct Proxy {
+    _process: Background,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    count_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    /// Starts a proxy; `extra` are further flags (`--fail 2`, …).
+    pub fn start(target: &str, extra: &[&str]) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let count_file = dir.path().join("count");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/fault_proxy.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .args(["--target", target, "--port-file"])
+            .arg(&port_file)
+            .arg("--count-file")
+            .arg(&count_file)
+            .args(extra)
+            .spawn()
+            .expect("python3 runs the fault proxy");
+        let process = Background(child);
+        let mut port = String::new();
+        for _ in 0..100 {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                port = p;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(!port.is_empty(), "the fault proxy did not start");
+        Proxy {
+            _process: process,
+            url: format!("http://127.0.0.1:{port}"),
+            count_file,
+            _dir: dir,
+        }
+    }
+
+    /// Requests seen so far.
+    pub fn count(&self) -> u32 {
+        std::fs::read_to_string(&self.count_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Writes an executable script.
+pub fn script(path: &std::path::Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

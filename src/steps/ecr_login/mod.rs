@@ -36,22 +36,24 @@ use targets::{Plan, Target};
 /// The `credHelpers` value that names this binary's helper mode.
 pub const HELPER_NAME: &str = "ecr-login";
 
-/// Log in to Amazon ECR for docker, podman, skopeo, BuildKit and every client that reads docker's
-/// config.json.
+/// Log in to Amazon ECR for docker, podman, skopeo, BuildKit and every client that reads
+/// docker's config.json.
 ///
-/// With no target, logs in to your own account's registry in the current region. Targets may be mixed
-/// freely; one token is fetched per region and written for every host named:
+/// With no target, logs in to your own account's registry in the current region. Targets
+/// may be mixed freely; one token is fetched per region and written for every host named:
 ///
 ///   ecr-login
 ///   ecr-login -r 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1.2
 ///   ecr-login -r 123456789012@us-west-2,210987654321 -r public.ecr.aws
 ///
-/// Credentials come from the AWS SDK's standard chain (environment, profile/SSO, web identity,
-/// CodeBuild/ECS container credentials, instance metadata). In GitHub Actions, --role-arn assumes a role
-/// with the job's OIDC token.
+/// Credentials come from the AWS SDK's standard chain (environment, profile/SSO, web
+/// identity, CodeBuild/ECS container credentials, instance metadata). In GitHub Actions,
+/// --role-arn assumes a role with the job's OIDC token.
 ///
-/// Exit codes: 0 logged in · 2 bad target/flag/config file · 3 no or refused credentials · 4 ECR or a
-/// credential helper failed after retries.
+/// Output: a summary on stderr (never the password); --json or --format env on stdout.
+///
+/// Exit codes: 0 logged in · 2 bad target, flag or config file · 3 no or refused
+/// credentials · 4 ECR or a credential helper failed after retries.
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "ecr-login",
@@ -347,23 +349,16 @@ impl Report for LoginReport {
 
     fn human(&self) -> String {
         let now = SystemTime::now();
-        let verb = match self.action {
-            "login" if self.api_called => "logged in to",
-            "login" => "still logged in to (no AWS call)",
-            "status" => "ECR registries in",
-            "logout" => "logged out of",
-            _ => "docker fetches tokens on demand for",
+        let n = self.registries.len();
+        let count = format!("{n} ECR registr{}", if n == 1 { "y" } else { "ies" });
+        let path = &self.docker_config;
+        let mut text = match self.action {
+            "login" if self.api_called => format!("logged in to {count} ({path})\n"),
+            "login" => format!("still logged in to {count}, no AWS call needed ({path})\n"),
+            "status" => format!("{count} in {path}\n"),
+            "logout" => format!("logged out of {count} ({path})\n"),
+            _ => format!("docker now fetches tokens on demand for {count} ({path})\n"),
         };
-        let mut text = format!(
-            "{verb} {} registr{} ({})\n",
-            self.registries.len(),
-            if self.registries.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            },
-            self.docker_config
-        );
         for r in &self.registries {
             let expiry = r.expires_at.as_deref().map_or_else(String::new, |e| {
                 let left = aws_smithy_types::DateTime::from_str(
@@ -547,7 +542,11 @@ async fn fetch(aws: &Aws, plan: &Plan, all_forms: bool) -> Result<Vec<(String, A
         let pairs = joined.map_err(|e| Error::from(Internal(e.to_string())))??;
         out.extend(pairs);
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by(|a, b| {
+        plan.rank(&a.0)
+            .cmp(&plan.rank(&b.0))
+            .then_with(|| a.0.cmp(&b.0))
+    });
     out.dedup_by(|a, b| a.0 == b.0);
     Ok(out)
 }
@@ -651,13 +650,21 @@ async fn login(args: LoginArgs, ctx: &Context) -> Result<Code, Error> {
     }
 
     let now = SystemTime::now();
-    for (host, t) in &tokens {
-        if t.expires_at.is_some_and(|e| e <= now) {
-            ctx.out.warn(&format!(
-                "the token for {host} says it expired at {}, before it arrived; check this machine's clock",
-                time::rfc3339(t.expires_at.unwrap_or(now))
-            ));
-        }
+    let mut stale: Vec<(&str, SystemTime)> = tokens
+        .iter()
+        .filter_map(|(host, t)| {
+            t.expires_at
+                .filter(|e| *e <= now)
+                .map(|e| (host.as_str(), e))
+        })
+        .collect();
+    stale.dedup_by_key(|(_, e)| *e);
+    for (host, expiry) in stale {
+        ctx.out.warn(&format!(
+            "the token for {host} says it expired at {}, before it arrived; check this machine's clock \
+             (it is used anyway: the registry decides)",
+            time::rfc3339(expiry)
+        ));
     }
     let registries = store(&dir, &tokens)?;
     let passwords = tokens

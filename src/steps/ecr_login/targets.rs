@@ -103,6 +103,11 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
             .map(Target::Host)
             .map_err(|e| err(format!("the image's registry is not ECR ({e})")));
     }
+    if !s.contains('.') && !s.contains('/') {
+        return Err(err(format!(
+            "`{s}` is neither an ECR registry host, an image in one, ACCOUNT nor ACCOUNT@REGION"
+        )));
+    }
     Err(err(host_err.to_string()))
 }
 
@@ -114,6 +119,24 @@ pub struct Plan {
     pub regions: BTreeMap<String, RegionPlan>,
     /// The ECR Public hosts to write (one token from the ecr-public API).
     pub public: BTreeSet<String>,
+    /// Every named host once, in the order the targets named them (results keep this order).
+    pub order: Vec<String>,
+}
+
+impl Plan {
+    /// Where `host` stands in the user's order (hosts found later, like the caller's own, go first).
+    pub fn rank(&self, host: &str) -> usize {
+        self.order
+            .iter()
+            .position(|h| h == host)
+            .map_or(0, |i| i + 1)
+    }
+
+    fn note(&mut self, host: &str) {
+        if !self.order.iter().any(|h| h == host) {
+            self.order.push(host.to_string());
+        }
+    }
 }
 
 /// One region's hosts.
@@ -145,6 +168,7 @@ pub fn plan(
         let host = match target {
             Target::Host(EcrRegistry::Public { host }) => {
                 plan.public.insert(host.clone());
+                plan.note(host);
                 continue;
             }
             Target::Host(EcrRegistry::Private(h)) => h.clone(),
@@ -159,16 +183,19 @@ pub fn plan(
                 })?
             }
         };
-        let hosts = &mut plan
-            .regions
+        let forms = if all_forms {
+            host.standard_forms()
+        } else {
+            vec![host.host().to_string()]
+        };
+        for form in &forms {
+            plan.note(form);
+        }
+        plan.regions
             .entry(host.region().to_string())
             .or_default()
-            .hosts;
-        if all_forms {
-            hosts.extend(host.standard_forms());
-        } else {
-            hosts.insert(host.host().to_string());
-        }
+            .hosts
+            .extend(forms);
     }
     Ok(plan)
 }
@@ -263,6 +290,10 @@ mod tests {
         );
         assert!(!plan.regions["us-east-1"].default);
         assert_eq!(plan.public.iter().collect::<Vec<_>>(), ["public.ecr.aws"]);
+        assert_eq!(plan.order[0], HOST);
+        assert_eq!(plan.order.len(), 5, "the same host twice counts once");
+        assert_eq!(plan.rank("public.ecr.aws"), 5);
+        assert_eq!(plan.rank("unknown"), 0);
     }
 
     #[test]

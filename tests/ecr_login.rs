@@ -1,0 +1,867 @@
+//! `ecr-login` end to end: the real binary against the rig (moto's ECR API, the TLS registry at the
+//! ECR host name, the Docker engine), checked with independent clients (docker, skopeo, curl).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use base64::Engine as _;
+use common::{Output, Proxy, base_env, rig, run, script, set, unset};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ecr-login");
+/// moto's registry password, which the rig's registry accepts.
+const PASSWORD: &str = "123456789012-auth-token";
+
+fn ecr_login(args: &[&str], env: &[(String, String)]) -> Output {
+    run(BIN, args, env, None)
+}
+
+/// A private `HOME` and `DOCKER_CONFIG` for one test.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = base_env(dir.path());
+        set(
+            &mut env,
+            "DOCKER_CONFIG",
+            &dir.path().join("docker").display().to_string(),
+        );
+        Sandbox { dir, env }
+    }
+
+    fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("docker/config.json")
+    }
+
+    fn config(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.config_path()).unwrap()).unwrap()
+    }
+
+    /// Runs another program (docker, skopeo) with this sandbox's environment.
+    fn tool(&self, program: &str, args: &[&str]) -> Output {
+        run(program, args, &self.env, None)
+    }
+}
+
+/// Every form the password could leak in.
+fn secret_forms() -> Vec<String> {
+    let std = base64::engine::general_purpose::STANDARD;
+    let url = base64::engine::general_purpose::URL_SAFE;
+    vec![
+        PASSWORD.to_string(),
+        std.encode(format!("AWS:{PASSWORD}")),
+        std.encode(PASSWORD),
+        url.encode(format!("AWS:{PASSWORD}")),
+    ]
+}
+
+#[track_caller]
+fn assert_no_secret(what: &str, text: &str) {
+    for form in secret_forms() {
+        assert!(
+            !text.contains(&form),
+            "{what} contains the password (as {form}): {text}"
+        );
+    }
+}
+
+fn push_image(sandbox: &Sandbox, repo: &str) -> String {
+    let rig = rig();
+    let image = format!("{}/{repo}:1", rig.registry);
+    sandbox
+        .tool("docker", &["tag", &rig.base_image, &image])
+        .ok();
+    image
+}
+
+#[test]
+fn docker_and_skopeo_use_what_ecr_login_wrote() {
+    let s = Sandbox::new();
+    let rig = rig();
+    let out = ecr_login(&[], &s.env).ok();
+    assert_eq!(out.stdout, "", "human mode prints nothing on stdout");
+    assert!(
+        out.stderr.contains("logged in to 1 ECR registry"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&rig.registry), "{}", out.stderr);
+    assert_no_secret("stderr", &out.stderr);
+
+    let config = s.config();
+    let auth = config["auths"][&rig.registry]["auth"].as_str().unwrap();
+    assert_eq!(
+        auth,
+        base64::engine::general_purpose::STANDARD.encode(format!("AWS:{PASSWORD}"))
+    );
+    let mode = std::fs::metadata(s.config_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let image = push_image(&s, "ecr-login/plain");
+    s.tool("docker", &["push", &image]).ok();
+    s.tool("docker", &["pull", &image]).ok();
+    let authfile = s.config_path().display().to_string();
+    let inspect = s
+        .tool(
+            "skopeo",
+            &[
+                "inspect",
+                "--authfile",
+                &authfile,
+                &format!("docker://{image}"),
+            ],
+        )
+        .ok();
+    let v: Value = serde_json::from_str(&inspect.stdout).unwrap();
+    assert!(v["Digest"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn the_credential_helper_mode_serves_docker_on_demand() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let bin_dir = s.dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    set(&mut s.env, "PATH", &path);
+    set(
+        &mut s.env,
+        "AWS_ECR_CACHE_DIR",
+        &s.dir.path().join("cache").display().to_string(),
+    );
+    set(&mut s.env, "AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
+    let out = ecr_login(
+        &[
+            "install-helper",
+            "-r",
+            &rig.registry,
+            "--bin-dir",
+            &bin_dir.display().to_string(),
+            "--json",
+        ],
+        &s.env,
+    )
+    .ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["action"], "install-helper");
+    assert_eq!(v["registries"][0]["stored_in"], "credHelper:ecr-login");
+    let config = s.config();
+    assert_eq!(config["credHelpers"][&rig.registry], "ecr-login");
+    assert!(
+        config.get("auths").is_none(),
+        "no password is stored: {config}"
+    );
+    let link = bin_dir.join("docker-credential-ecr-login");
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(BIN));
+
+    let image = push_image(&s, "ecr-login/helper");
+    s.tool("docker", &["push", &image]).ok();
+    s.tool("docker", &["pull", &image]).ok();
+
+    // The protocol directly: get, list, store and erase.
+    let helper = link.display().to_string();
+    let got = run(&helper, &["get"], &s.env, Some(&rig.registry)).ok();
+    let v: Value = serde_json::from_str(&got.stdout).unwrap();
+    assert_eq!(v["Username"], "AWS");
+    assert_eq!(v["Secret"], PASSWORD);
+    assert_eq!(v["ServerURL"], rig.registry.as_str());
+    let listed = run(&helper, &["list"], &s.env, None).ok();
+    let v: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(v[format!("https://{}", rig.registry)], "AWS");
+    assert_no_secret("list", &listed.stdout);
+    run(
+        &helper,
+        &["store"],
+        &s.env,
+        Some(r#"{"ServerURL":"x","Username":"AWS","Secret":"y"}"#),
+    )
+    .ok();
+    run(&helper, &["erase"], &s.env, Some("x")).ok();
+    // A host that is not ECR: docker's "not found", so it goes anonymous.
+    let other = run(&helper, &["get"], &s.env, Some("ghcr.io"));
+    assert_eq!(
+        (other.code, other.stdout.trim()),
+        (1, "credentials not found in native keychain")
+    );
+    // The cache file is private.
+    let cache = s.dir.path().join("cache/cache.json");
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE"),
+        "raw access key ID in the cache: {text}"
+    );
+}
+
+#[test]
+fn a_second_helper_get_within_the_validity_window_makes_no_api_call() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let proxy = Proxy::start(&rig.moto, &[]);
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &proxy.url);
+    set(
+        &mut s.env,
+        "AWS_ECR_CACHE_DIR",
+        &s.dir.path().join("cache").display().to_string(),
+    );
+    let helper = s.dir.path().join("docker-credential-ecr-login");
+    std::os::unix::fs::symlink(BIN, &helper).unwrap();
+    let helper = helper.display().to_string();
+    run(&helper, &["get"], &s.env, Some(&rig.registry)).ok();
+    assert_eq!(proxy.count(), 1);
+    run(
+        &helper,
+        &["get"],
+        &s.env,
+        Some(&format!("https://{}", rig.registry)),
+    )
+    .ok();
+    assert_eq!(proxy.count(), 1, "the second get came from the cache");
+    // With the cache disabled, every get calls ECR.
+    set(&mut s.env, "AWS_ECR_DISABLE_CACHE", "true");
+    run(&helper, &["get"], &s.env, Some(&rig.registry)).ok();
+    assert_eq!(proxy.count(), 2);
+}
+
+#[test]
+fn a_creds_store_receives_the_secret_on_stdin_and_auths_gets_no_password() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let bin_dir = s.dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let record = s.dir.path().join("record");
+    script(
+        &bin_dir.join("docker-credential-teststore"),
+        &format!(
+            "#!/bin/sh\nprintf 'args:%s\\n' \"$*\" >> {r}\ncat >> {r}\nprintf '\\n' >> {r}\n",
+            r = record.display()
+        ),
+    );
+    set(
+        &mut s.env,
+        "PATH",
+        &format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+    );
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    std::fs::write(
+        s.config_path(),
+        r#"{"credsStore":"teststore","currentContext":"default"}"#,
+    )
+    .unwrap();
+    let out = ecr_login(&["--json"], &s.env).ok();
+    assert_no_secret("stdout", &out.stdout);
+    assert_no_secret("stderr", &out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["registries"][0]["stored_in"], "credsStore:teststore");
+    let config = s.config();
+    assert_eq!(
+        config["auths"][&rig.registry],
+        serde_json::json!({}),
+        "docker login's marker, no password"
+    );
+    assert_eq!(config["currentContext"], "default", "unknown keys are kept");
+    assert_eq!(config["credsStore"], "teststore");
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let mut lines = recorded.lines();
+    assert_eq!(
+        lines.next(),
+        Some("args:store"),
+        "the secret is not in argv: {recorded}"
+    );
+    let sent: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"ServerURL": rig.registry, "Username": "AWS", "Secret": PASSWORD})
+    );
+
+    // logout erases it from the store and removes the marker.
+    let out = ecr_login(&["logout"], &s.env).ok();
+    assert!(
+        out.stderr.contains("logged out of 1 ECR registry"),
+        "{}",
+        out.stderr
+    );
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.contains(&format!("args:erase\n{}", rig.registry)),
+        "{recorded}"
+    );
+    assert!(s.config()["auths"].get(&rig.registry).is_none());
+
+    // A store that is missing is an error naming it, and the config keeps its marker-free state.
+    std::fs::write(s.config_path(), r#"{"credsStore":"absent"}"#).unwrap();
+    let out = ecr_login(&[], &s.env);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("docker-credential-absent"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("help:"), "{}", out.stderr);
+    assert_no_secret("stderr", &out.stderr);
+}
+
+#[test]
+fn fifty_concurrent_runs_on_one_config_lose_nothing() {
+    let s = Sandbox::new();
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            let account = format!("{:012}", 100_000_000_000_u64 + i);
+            Command::new(BIN)
+                .args(["-r", &format!("{account}@us-east-1")])
+                .env_clear()
+                .envs(s.env.iter().map(|(k, v)| (k, v)))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let config = s.config();
+    let auths = config["auths"].as_object().unwrap();
+    assert_eq!(auths.len(), 50);
+    for i in 0..50 {
+        let host = format!(
+            "{:012}.dkr.ecr.us-east-1.amazonaws.com",
+            100_000_000_000_u64 + i
+        );
+        assert!(auths.contains_key(&host), "{host} missing");
+    }
+    let mode = std::fs::metadata(s.config_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn targets_group_by_region_with_one_call_each_and_keep_unknown_keys() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let proxy = Proxy::start(&rig.moto, &[]);
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &proxy.url);
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    std::fs::write(
+        s.config_path(),
+        r#"{"auths":{"ghcr.io":{"auth":"dTpw"}},"proxies":{"default":{"noProxy":"*.internal"}},"psFormat":"table {{.ID}}"}"#,
+    )
+    .unwrap();
+    let out = ecr_login(
+        &[
+            "--json",
+            "-r",
+            &format!("{}/team/app:1.2,210987654321", rig.registry),
+            "--registry",
+            "123456789012@us-west-2",
+            "-r",
+            "123456789012.dkr-ecr.us-west-2.on.aws",
+        ],
+        &s.env,
+    )
+    .ok();
+    assert_eq!(proxy.count(), 2, "one GetAuthorizationToken per region");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let hosts: Vec<&str> = v["registries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            rig.registry.as_str(),
+            "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            "123456789012.dkr-ecr.us-west-2.on.aws",
+        ],
+        "in the order given"
+    );
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["api_called"], true);
+    let config = s.config();
+    assert_eq!(config["auths"]["ghcr.io"]["auth"], "dTpw");
+    assert_eq!(config["proxies"]["default"]["noProxy"], "*.internal");
+    assert_eq!(config["psFormat"], "table {{.ID}}");
+    for h in &hosts {
+        assert!(config["auths"][h]["auth"].is_string(), "{h}");
+    }
+
+    // --all-host-forms adds the dual-stack and FIPS forms.
+    let out = ecr_login(&["--json", "--all-host-forms"], &s.env).ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["registries"].as_array().unwrap().len(), 4);
+    assert!(s.config()["auths"]["123456789012.dkr-ecr-fips.us-east-1.on.aws"]["auth"].is_string());
+}
+
+#[test]
+fn outputs_never_carry_the_password_except_password_stdout() {
+    let s = Sandbox::new();
+    for args in [
+        &[][..],
+        &["--json"],
+        &["--format", "env"],
+        &["status"],
+        &["status", "--json"],
+        &["logout", "--json"],
+    ] {
+        let out = ecr_login(args, &s.env).ok();
+        assert_no_secret(&format!("{args:?} stdout"), &out.stdout);
+        assert_no_secret(&format!("{args:?} stderr"), &out.stderr);
+    }
+    let env_lines = ecr_login(&["--format", "env"], &s.env).ok().stdout;
+    assert!(
+        env_lines.starts_with(&format!("ECR_REGISTRY={}\n", rig().registry)),
+        "{env_lines}"
+    );
+
+    let out = ecr_login(&["--password-stdout"], &s.env).ok();
+    assert_eq!(out.stdout, format!("{PASSWORD}\n"));
+    assert_no_secret("stderr", &out.stderr);
+    // --password-stdout writes nothing to the config.
+    let before = std::fs::read_to_string(s.config_path()).unwrap();
+    ecr_login(
+        &["--password-stdout", "-r", "123456789012@us-west-2"],
+        &s.env,
+    )
+    .ok();
+    assert_eq!(std::fs::read_to_string(s.config_path()).unwrap(), before);
+}
+
+#[test]
+fn github_actions_masks_first_and_writes_the_aws_action_outputs() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let outputs = s.dir.path().join("github_output");
+    let summary = s.dir.path().join("summary.md");
+    set(&mut s.env, "GITHUB_ACTIONS", "true");
+    set(&mut s.env, "GITHUB_OUTPUT", &outputs.display().to_string());
+    set(
+        &mut s.env,
+        "GITHUB_STEP_SUMMARY",
+        &summary.display().to_string(),
+    );
+    let out = ecr_login(&[], &s.env).ok();
+    let first = out.stderr.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!("::add-mask::{PASSWORD}"),
+        "the mask comes first"
+    );
+    // Besides the mask itself, the password appears nowhere in the log.
+    let rest: String = out.stderr.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_no_secret("stderr after the mask", &rest);
+    assert_no_secret("stdout", &out.stdout);
+    let text = std::fs::read_to_string(&outputs).unwrap();
+    let host = rig.registry.replace(['.', '-'], "_");
+    assert!(
+        text.contains(&format!("registry={}\n", rig.registry)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("docker_username_{host}=AWS\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("docker_password_{host}={PASSWORD}\n")),
+        "{text}"
+    );
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains(&rig.registry)
+    );
+}
+
+#[test]
+fn min_validity_skips_the_api_when_stored_tokens_are_fresh() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    // A stored token shaped like a real ECR password, valid for ten more hours.
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 10 * 3600;
+    let std_b64 = base64::engine::general_purpose::STANDARD;
+    let password = std_b64.encode(format!(
+        r#"{{"payload":"p","datakey":"d","version":"2","type":"DATA_KEY","expiration":{expiry}}}"#
+    ));
+    let auth = std_b64.encode(format!("AWS:{password}"));
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    std::fs::write(
+        s.config_path(),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, rig.registry),
+    )
+    .unwrap();
+    // No ECR endpoint answers: success proves no call was made.
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9");
+    let out = ecr_login(&["--min-validity", "1h", "--json"], &s.env).ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["api_called"], false);
+    assert!(
+        v["registries"][0]["expires_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let status = ecr_login(&["status"], &s.env).ok();
+    assert!(
+        status.stderr.contains("expires in 9h") || status.stderr.contains("expires in 10h"),
+        "{}",
+        status.stderr
+    );
+    // Asking for more than is left calls ECR, which here is unreachable: exit 4, endpoint named.
+    let out = ecr_login(&["--min-validity", "11h"], &s.env);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("http://127.0.0.1:9"), "{}", out.stderr);
+    assert!(out.stderr.contains("help:"), "{}", out.stderr);
+    assert_no_secret("stderr", &out.stderr);
+    let out = ecr_login(&["--min-validity", "soon"], &s.env);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("not a duration"), "{}", out.stderr);
+}
+
+#[test]
+fn no_credentials_fails_fast_naming_the_chain() {
+    let mut s = Sandbox::new();
+    unset(&mut s.env, "AWS_ACCESS_KEY_ID");
+    unset(&mut s.env, "AWS_SECRET_ACCESS_KEY");
+    let started = Instant::now();
+    let out = ecr_login(&[], &s.env);
+    let elapsed = started.elapsed();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    for source in [
+        "environment",
+        "AWS_PROFILE",
+        "web identity",
+        "container credentials",
+        "instance metadata",
+        "us-east-1",
+        &rig().moto,
+    ] {
+        assert!(
+            out.stderr.contains(source),
+            "{source} missing from: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr
+            .starts_with("error: failed to find AWS credentials"),
+        "{}",
+        out.stderr
+    );
+    assert!(!s.config_path().exists(), "nothing written");
+}
+
+#[test]
+fn throttling_is_retried_then_reported() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let proxy = Proxy::start(&rig.moto, &["--fail", "2"]);
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &proxy.url);
+    ecr_login(&[], &s.env).ok();
+    assert_eq!(proxy.count(), 3, "two throttled attempts, then success");
+
+    let always = Proxy::start(&rig.moto, &["--fail", "-1"]);
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &always.url);
+    let out = ecr_login(&[], &s.env);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(always.count(), 5, "five attempts in all");
+    assert!(out.stderr.contains("ThrottlingException"), "{}", out.stderr);
+    assert!(out.stderr.contains(&always.url), "{}", out.stderr);
+
+    let denied = Proxy::start(
+        &rig.moto,
+        &[
+            "--fail",
+            "-1",
+            "--fail-body",
+            r#"{"__type":"AccessDeniedException","message":"not authorized to perform ecr:GetAuthorizationToken"}"#,
+        ],
+    );
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &denied.url);
+    let out = ecr_login(&[], &s.env);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(denied.count(), 1, "access denied is not retried");
+    assert!(
+        out.stderr.contains("help: check the credentials"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_sdk_goes_through_http_proxy_and_honours_no_proxy() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let proxy = Proxy::start(&rig.moto, &[]);
+    set(&mut s.env, "HTTP_PROXY", &proxy.url);
+    ecr_login(&[], &s.env).ok();
+    assert_eq!(proxy.count(), 1, "the call went through the proxy");
+    set(&mut s.env, "NO_PROXY", "127.0.0.1");
+    ecr_login(&[], &s.env).ok();
+    assert_eq!(proxy.count(), 1, "NO_PROXY bypasses it");
+}
+
+#[test]
+fn bad_targets_and_files_are_clear_errors_and_change_nothing() {
+    let s = Sandbox::new();
+    for (args, want) in [
+        (
+            &["-r", "docker.io/library/nginx"][..],
+            "registry is not ECR",
+        ),
+        (&["-r", "123456789012@moon"], "not a region name"),
+        (
+            &[
+                "-r",
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com.fake.example.com",
+            ],
+            "not an ECR domain",
+        ),
+        (&["--frobnicate"], "unexpected argument"),
+    ] {
+        let out = ecr_login(args, &s.env);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "");
+    }
+    assert!(!s.config_path().exists());
+    // Every invalid host of the fixture is refused by the binary too.
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/ecr-hosts/ecr-hosts.txt"
+    ))
+    .unwrap();
+    for host in fixture.lines().filter_map(|l| l.strip_prefix("INVALID ")) {
+        let out = ecr_login(&["-r", host.trim()], &s.env);
+        assert_eq!(out.code, 2, "{host}: {}", out.stderr);
+    }
+    // A malformed config is named and left as it was.
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    std::fs::write(s.config_path(), "{\"auths\": ").unwrap();
+    let out = ecr_login(&[], &s.env);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("config.json"), "{}", out.stderr);
+    assert!(out.stderr.contains("left as it is"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(s.config_path()).unwrap(),
+        "{\"auths\": "
+    );
+}
+
+#[test]
+fn logout_removes_ecr_entries_including_stale_public_ones() {
+    let s = Sandbox::new();
+    let rig = rig();
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    std::fs::write(
+        s.config_path(),
+        r#"{"auths":{"public.ecr.aws":{"auth":"QVdTOnN0YWxl"},"ghcr.io":{"auth":"dTpw"}},"credHelpers":{"x.example":"other"}}"#,
+    )
+    .unwrap();
+    ecr_login(&[], &s.env).ok();
+    let out = ecr_login(&["logout", "--json"], &s.env).ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut hosts: Vec<&str> = v["registries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, [rig.registry.as_str(), "public.ecr.aws"]);
+    let config = s.config();
+    assert_eq!(
+        config["auths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["ghcr.io"]
+    );
+    assert_eq!(config["credHelpers"]["x.example"], "other");
+}
+
+#[test]
+fn github_oidc_assumes_the_role_with_the_jobs_token() {
+    let mut s = Sandbox::new();
+    // The runner's token endpoint, played by a tiny server that records what it was asked.
+    let dir = s.dir.path();
+    let log = dir.join("requests");
+    let port_file = dir.join("port");
+    let server = format!(
+        r#"
+import http.server, json, os
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        with open({log:?}, "a") as f: f.write(self.path + " " + self.headers.get("Authorization", "") + "\n")
+        body = json.dumps({{"value": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIiwiYXVkIjoic3RzLmFtYXpvbmF3cy5jb20ifQ.c2ln"}}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open({pf:?} + ".tmp", "w").write(str(s.server_address[1])); os.replace({pf:?} + ".tmp", {pf:?})
+s.serve_forever()
+"#,
+        log = log.display().to_string(),
+        pf = port_file.display().to_string()
+    );
+    let _server = common::Background(
+        Command::new("python3")
+            .args(["-c", &server])
+            .spawn()
+            .unwrap(),
+    );
+    let mut port = String::new();
+    for _ in 0..100 {
+        if let Ok(p) = std::fs::read_to_string(&port_file) {
+            port = p;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unset(&mut s.env, "AWS_ACCESS_KEY_ID");
+    unset(&mut s.env, "AWS_SECRET_ACCESS_KEY");
+    set(&mut s.env, "GITHUB_ACTIONS", "true");
+    set(
+        &mut s.env,
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &format!("http://127.0.0.1:{port}/token?api-version=2.0"),
+    );
+    set(
+        &mut s.env,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "runner-request-token",
+    );
+    let out = ecr_login(
+        &["--role-arn", "arn:aws:iam::123456789012:role/ci-push"],
+        &s.env,
+    )
+    .ok();
+    assert!(
+        out.stderr.contains("::add-mask::runner-request-token"),
+        "{}",
+        out.stderr
+    );
+    let requests = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        requests.trim(),
+        "/token?api-version=2.0&audience=sts.amazonaws.com bearer runner-request-token"
+    );
+    assert!(s.config()["auths"][&rig().registry]["auth"].is_string());
+
+    // Without the runner's variables, --role-arn explains what is missing.
+    unset(&mut s.env, "ACTIONS_ID_TOKEN_REQUEST_URL");
+    let out = ecr_login(
+        &["--role-arn", "arn:aws:iam::123456789012:role/ci-push"],
+        &s.env,
+    );
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("id-token: write"), "{}", out.stderr);
+}
+
+#[test]
+fn help_teaches_the_targets_and_exit_codes() {
+    let out = ecr_login(&["--help"], &base_env(Path::new("/nonexistent"))).ok();
+    for want in [
+        "ACCOUNT@REGION",
+        "public.ecr.aws",
+        "--min-validity",
+        "--password-stdout",
+        "Exit codes",
+        "ECR_LOGIN_REGISTRIES",
+        "install-helper",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "{want} missing from --help:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn install_helper_is_idempotent_and_never_replaces_another_program() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let bin_dir = s.dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    set(
+        &mut s.env,
+        "PATH",
+        &format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+    );
+    let install = |dir: &Path| {
+        ecr_login(
+            &[
+                "install-helper",
+                "-r",
+                &rig.registry,
+                "--bin-dir",
+                &dir.display().to_string(),
+            ],
+            &s.env,
+        )
+    };
+    install(&bin_dir).ok();
+    let first = std::fs::read_to_string(s.config_path()).unwrap();
+    let again = install(&bin_dir).ok();
+    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(s.config_path()).unwrap(), first);
+    let other_dir = s.dir.path().join("bin2");
+    std::fs::create_dir(&other_dir).unwrap();
+    script(
+        &other_dir.join("docker-credential-ecr-login"),
+        "#!/bin/sh\nexit 0\n",
+    );
+    let refused = install(&other_dir);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("something else is already there"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(
+        std::fs::read_to_string(other_dir.join("docker-credential-ecr-login")).unwrap(),
+        "#!/bin/sh\nexit 0\n"
+    );
+    // Outside PATH, the install works but says docker will not find the link.
+    let off_path = s.dir.path().join("bin3");
+    std::fs::create_dir(&off_path).unwrap();
+    let warned = install(&off_path).ok();
+    assert!(
+        warned.stderr.contains("is not on PATH"),
+        "{}",
+        warned.stderr
+    );
+}

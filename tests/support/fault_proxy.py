@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""A small HTTP proxy for tests: forwards to a target (or, as a forward proxy, to the absolute URL a
+client asks for), counts requests, and can answer the first N requests with a canned failure.
+
+    fault_proxy.py --target http://127.0.0.1:5055 --port-file P --count-file C [--fail N]
+                   [--fail-status 400] [--fail-body JSON] [--fail-header 'Name: value']
+
+It prints nothing; it writes its port to --port-file once listening and the running request count to
+--count-file after every request. It serves until killed.
+"""
+import argparse
+import http.client
+import http.server
+import threading
+import urllib.parse
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--target", required=True)
+parser.add_argument("--port-file", required=True)
+parser.add_argument("--count-file", required=True)
+parser.add_argument("--fail", type=int, default=0, help="answer this many requests with the failure (-1: all)")
+parser.add_argument("--fail-status", type=int, default=400)
+parser.add_argument("--fail-body", default='{"__type":"ThrottlingException","message":"Rate exceeded"}')
+parser.add_argument("--fail-header", action="append", default=[])
+args = parser.parse_args()
+
+lock = threading.Lock()
+state = {"count": 0}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with lock:
+            state["count"] += 1
+            n = state["count"]
+            with open(args.count_file, "w") as f:
+                f.write(str(n))
+        if args.fail < 0 or n <= args.fail:
+            payload = args.fail_body.encode()
+            self.send_response(args.fail_status)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            for h in args.fail_header:
+                k, v = h.split(":", 1)
+                self.send_header(k.strip(), v.strip())
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        if self.path.startswith("http://"):
+            url = urllib.parse.urlsplit(self.path)
+        else:
+            url = urllib.parse.urlsplit(args.target.rstrip("/") + self.path)
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
+        path = url.path + ("?" + url.query if url.query else "")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+        conn.request(self.command, path or "/", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _any
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(args.count_file, "w") as f:
+    f.write("0")
+with open(args.port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+import os
+os.replace(args.port_file + ".tmp", args.port_file)
+server.serve_forever()
