@@ -123,6 +123,27 @@ impl EcrHost {
     }
 }
 
+/// Whether `s` has the shape of an AWS region name (`us-east-1`, `eusc-de-east-1`, `us-iso-east-1`).
+pub fn is_region_name(s: &str) -> bool {
+    let first = s.split('-').next().unwrap_or("");
+    s.len() <= 32
+        && s.contains('-')
+        && !first.is_empty()
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
+}
+
+/// A clap value parser for `--region`.
+pub fn parse_region(s: &str) -> Result<String, String> {
+    if is_region_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not a region name like us-east-1"))
+    }
+}
+
 /// The DNS domain of ECR registries in a region's partition.
 pub fn partition_domain(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -366,6 +387,36 @@ mod tests {
             "123456789012.dkr-ecr.us-west-2.on.aws"
         );
         assert!(EcrHost::standard("1234", "us-east-1").is_err());
+    }
+
+    #[test]
+    fn region_names() {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "cn-north-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "eusc-de-east-1",
+        ] {
+            assert!(is_region_name(ok), "{ok}");
+        }
+        for bad in [
+            "moon",
+            "us1",
+            "US-EAST-1",
+            "us-east-",
+            "-east-1",
+            "us east 1",
+            "",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+        assert!(
+            parse_region("moon")
+                .unwrap_err()
+                .contains("not a region name")
+        );
     }
 
     #[test]

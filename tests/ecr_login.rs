@@ -649,6 +649,7 @@ fn bad_targets_and_files_are_clear_errors_and_change_nothing() {
             "not an ECR domain",
         ),
         (&["--frobnicate"], "unexpected argument"),
+        (&["--region", "moon"], "not a region name"),
     ] {
         let out = ecr_login(args, &s.env);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);

@@ -107,7 +107,7 @@ struct LoginArgs {
 
     /// The region for targets without one [default: the SDK chain: `AWS_REGION`,
     /// `AWS_DEFAULT_REGION`, the profile].
-    #[arg(long, value_name = "REGION", env = "ECR_LOGIN_REGION")]
+    #[arg(long, value_name = "REGION", env = "ECR_LOGIN_REGION", value_parser = crate::ecr_host::parse_region)]
     region: Option<String>,
 
     /// Also write the other standard host forms for each registry (dual-stack, FIPS where it exists),
@@ -180,7 +180,7 @@ struct InstallArgs {
     )]
     registries: Vec<String>,
     /// The region for targets without one.
-    #[arg(long, value_name = "REGION", env = "ECR_LOGIN_REGION")]
+    #[arg(long, value_name = "REGION", env = "ECR_LOGIN_REGION", value_parser = crate::ecr_host::parse_region)]
     region: Option<String>,
     /// Also configure the other standard host forms of each registry.
     #[arg(long, env = "ECR_LOGIN_ALL_HOST_FORMS")]

@@ -50,17 +50,6 @@ fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_region(s: &str) -> bool {
-    let mut parts = s.split('-');
-    s.len() <= 32
-        && parts
-            .next()
-            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
-}
-
 /// Parses one target.
 pub fn parse(input: &str) -> Result<Target, TargetError> {
     let s = input.trim();
@@ -80,7 +69,7 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
     if let Some((account, region)) = s.split_once('@')
         && is_account(account)
     {
-        if !is_region(region) {
+        if !crate::ecr_host::is_region_name(region) {
             return Err(err(format!(
                 "`{region}` is not a region name like us-east-1"
             )));
