@@ -274,6 +274,27 @@ impl Document {
     }
 }
 
+impl Document {
+    /// The username and password docker would use for `host`: from its credential helper, its
+    /// credentials store, or `auths` (also under `https://host`).
+    pub fn credentials_for(
+        &self,
+        host: &str,
+    ) -> Result<Option<(String, Secret)>, crate::adapters::credstore::HelperError> {
+        match self.store_for(host) {
+            Store::Helper(name) | Store::CredsStore(name) => {
+                crate::adapters::credstore::get(&name, host)
+            }
+            Store::File => Ok(self
+                .auth_keys()
+                .into_iter()
+                .find(|k| bare(k) == host)
+                .and_then(|k| self.auth(&k))
+                .map(|e| (e.username, e.password))),
+        }
+    }
+}
+
 /// A host key without scheme or trailing path: `https://h/v1/` → `h`.
 pub fn bare(key: &str) -> &str {
     let k = key

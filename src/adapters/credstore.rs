@@ -59,6 +59,67 @@ pub fn store(name: &str, server: &str, username: &str, secret: &Secret) -> Resul
     run(name, "store", server, &payload.to_string())
 }
 
+/// `docker-credential-NAME get`: the username and secret for `server`, `None` when it has none.
+pub fn get(name: &str, server: &str) -> Result<Option<(String, Secret)>, HelperError> {
+    let program = program(name);
+    let mut child = match Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(HelperError::Missing { program });
+        }
+        Err(e) => {
+            return Err(HelperError::Failed {
+                action: "get",
+                server: server.into(),
+                program,
+                message: e.to_string(),
+            });
+        }
+    };
+    if let Some(mut s) = child.stdin.take() {
+        let _ = s.write_all(server.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| HelperError::Failed {
+        action: "get",
+        server: server.into(),
+        program: program.clone(),
+        message: e.to_string(),
+    })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        if text.contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(HelperError::Failed {
+            action: "get",
+            server: server.into(),
+            program,
+            message: format!("{} ({})", text.trim(), out.status),
+        });
+    }
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| HelperError::Failed {
+        action: "get",
+        server: server.into(),
+        program: program.clone(),
+        message: "its answer is not JSON".into(),
+    })?;
+    let user = doc
+        .get("Username")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(doc
+        .get("Secret")
+        .and_then(|v| v.as_str())
+        .map(|s| (user, Secret::new(s))))
+}
+
 /// `docker-credential-NAME erase` with the server URL on stdin.
 pub fn erase(name: &str, server: &str) -> Result<(), HelperError> {
     run(name, "erase", server, server)

@@ -92,3 +92,166 @@ impl Engine {
         })
     }
 }
+
+/// A build's settings, as the Engine API takes them.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The Dockerfile's path inside the context tar.
+    pub dockerfile: String,
+    /// The local tag given to the result.
+    pub tag: String,
+    /// `--build-arg`s.
+    pub build_args: std::collections::HashMap<String, String>,
+    /// Labels.
+    pub labels: std::collections::HashMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--platform`.
+    pub platform: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--pull`.
+    pub pull: bool,
+}
+
+/// A build that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Dockerfile failed (a RUN step, a missing file…).
+    #[error("build the image: {message}")]
+    Failed {
+        /// The engine's error.
+        message: String,
+        /// The last lines of output before it.
+        output: Vec<String>,
+    },
+    /// The engine could not be talked to.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl Diagnostic for BuildError {
+    fn exit_code(&self) -> Code {
+        match self {
+            BuildError::Failed { .. } => Code::Verdict,
+            BuildError::Engine(e) => e.exit_code(),
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            BuildError::Failed { output, .. } if !output.is_empty() => Some(format!(
+                "the failing step's output ends with:\n    {}",
+                output.join("\n    ")
+            )),
+            BuildError::Failed { .. } => None,
+            BuildError::Engine(e) => e.help(),
+        }
+    }
+}
+
+/// What `/images/{name}/json` says that a push needs.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    /// The image ID (sha256 of the config).
+    pub id: String,
+    /// The layers' diff IDs, in order.
+    pub diff_ids: Vec<String>,
+}
+
+impl Engine {
+    fn err(&self, source: bollard::errors::Error) -> EngineError {
+        EngineError {
+            endpoint: self.endpoint.clone(),
+            source,
+        }
+    }
+
+    /// Builds from a streamed context tar; each output line goes to `on_line`. Returns the image ID.
+    pub async fn build(
+        &self,
+        options: &BuildOptions,
+        context: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<String, BuildError> {
+        use futures_util::StreamExt as _;
+        let opts = bollard::query_parameters::BuildImageOptions {
+            dockerfile: options.dockerfile.clone(),
+            t: Some(options.tag.clone()),
+            buildargs: Some(options.build_args.clone()),
+            labels: Some(options.labels.clone()),
+            target: options.target.clone().unwrap_or_default(),
+            platform: options.platform.clone().unwrap_or_default(),
+            nocache: options.no_cache,
+            pull: options.pull.then(|| "1".to_string()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let mut stream =
+            self.client
+                .build_image(opts, None, Some(bollard::body_try_stream(context)));
+        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        let mut id = None;
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(info) => info,
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(BuildError::Failed {
+                        message: error,
+                        output: tail.into(),
+                    });
+                }
+                Err(e) => return Err(self.err(e).into()),
+            };
+            if let Some(text) = info.stream.as_deref() {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    on_line(line);
+                    tail.push_back(line.to_string());
+                    if tail.len() > 20 {
+                        tail.pop_front();
+                    }
+                }
+            }
+            if let Some(detail) = info.error_detail {
+                return Err(BuildError::Failed {
+                    message: detail
+                        .message
+                        .unwrap_or_else(|| "the engine reported an error".into()),
+                    output: tail.into(),
+                });
+            }
+            if let Some(aux) = info.aux.and_then(|a| a.id) {
+                id = Some(aux);
+            }
+        }
+        match id {
+            Some(id) => Ok(id),
+            None => Ok(self.inspect(&options.tag).await?.id),
+        }
+    }
+
+    /// The image's ID and layer diff IDs.
+    pub async fn inspect(&self, image: &str) -> Result<ImageInfo, EngineError> {
+        let info = self
+            .client
+            .inspect_image(image)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(ImageInfo {
+            id: info.id.unwrap_or_default(),
+            diff_ids: info.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+        })
+    }
+
+    /// The engine's export of an image (`docker save`), as a byte stream.
+    pub fn export(
+        &self,
+        image: &str,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + use<> {
+        use futures_util::StreamExt as _;
+        self.client
+            .export_image(image)
+            .map(|r| r.map_err(std::io::Error::other))
+    }
+}

@@ -425,7 +425,58 @@ fn decode_token(
     })
 }
 
+/// What ECR says about a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION`, `MUTABLE_WITH_EXCLUSION`.
+    pub tag_mutability: String,
+    /// The repository URI.
+    pub uri: String,
+}
+
+impl Repository {
+    /// Whether an existing tag can be moved (exclusion filters are not evaluated: conservative).
+    pub fn immutable(&self) -> bool {
+        self.tag_mutability.starts_with("IMMUTABLE")
+    }
+}
+
 impl Ecr {
+    /// `DescribeRepositories` for one name in `registry_id`: `None` when it does not exist.
+    pub async fn repository(
+        &self,
+        registry_id: &str,
+        name: &str,
+    ) -> Result<Option<Repository>, AwsError> {
+        let result = self
+            .client
+            .describe_repositories()
+            .registry_id(registry_id)
+            .repository_names(name)
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("RepositoryNotFoundException") => return Ok(None),
+            Err(e) => {
+                return Err(AwsError::Call {
+                    service: "ECR",
+                    operation: "DescribeRepositories",
+                    region: self.region.clone(),
+                    endpoint: self.endpoint.clone(),
+                    code: e.code().map(str::to_string),
+                    message: describe(&e),
+                });
+            }
+        };
+        Ok(out.repositories().first().map(|r| Repository {
+            tag_mutability: r
+                .image_tag_mutability()
+                .map_or_else(|| "MUTABLE".to_string(), |m| m.as_str().to_string()),
+            uri: r.repository_uri().unwrap_or_default().to_string(),
+        }))
+    }
+
     /// The region this client calls.
     pub fn region(&self) -> &str {
         &self.region

@@ -113,3 +113,57 @@ fn allow_foreign_owners() {
         }
     });
 }
+
+/// The commit time (Unix seconds) of `commit` in the repository containing `dir`, if both exist.
+pub fn commit_time(dir: &Path, commit: &str) -> Option<i64> {
+    allow_foreign_owners();
+    let repo = git2::Repository::discover(dir).ok()?;
+    let oid = git2::Oid::from_str(commit).ok()?;
+    let c = repo.find_commit(oid).ok()?;
+    Some(c.time().seconds())
+}
+
+/// The `origin` remote's URL without any credentials in it, if there is one.
+pub fn origin_url(dir: &Path) -> Option<String> {
+    allow_foreign_owners();
+    let repo = git2::Repository::discover(dir).ok()?;
+    let remote = repo.find_remote("origin").ok()?;
+    remote.url().ok().map(strip_userinfo)
+}
+
+/// `https://user:token@host/x` → `https://host/x`.
+pub fn strip_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() && !rest.contains('/') {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_userinfo;
+
+    #[test]
+    fn credentials_never_reach_the_source_label() {
+        assert_eq!(
+            strip_userinfo("https://x-access-token:ghs_abc@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(
+            strip_userinfo("https://github.com/o/r"),
+            "https://github.com/o/r"
+        );
+        assert_eq!(
+            strip_userinfo("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+    }
+}

@@ -7,3 +7,4 @@ pub mod docker;
 pub mod ecr;
 pub mod git;
 pub mod github_oidc;
+pub mod registry;

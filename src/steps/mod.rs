@@ -1,3 +1,4 @@
 //! One module per step: its flags (clap derive, each with an environment fallback) and its logic.
 
+pub mod build_push;
 pub mod ecr_login;

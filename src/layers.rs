@@ -1,0 +1,451 @@
+//! Turning an image in the Docker engine into registry blobs ourselves: the engine's export (`docker
+//! save`) is read as a stream; each layer is hashed (its diff ID), gzip-compressed and hashed again in one
+//! pass, and spooled to a temporary file so it can be checked against the registry and uploaded with a
+//! known length and digest. Memory stays bounded by the buffers, whatever the layer size.
+//!
+//! Compression is deterministic (fixed gzip header, a level chosen from the layer's first MiB), so the
+//! same layer always gives the same blob digest, and a small cache maps diff IDs to blob descriptors
+//! (and image IDs to config bytes): re-pushing an unchanged image needs no export at all.
+
+use crate::reference::Digest;
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The media types of a Docker v2 schema 2 image.
+pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// The config media type.
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.docker.container.image.v1+json";
+/// The layer media type (gzip).
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// Bytes sampled to choose the compression level.
+const SAMPLE: usize = 1 << 20;
+/// The policy's version: part of the cache, since another policy gives other digests.
+const POLICY: u32 = 1;
+
+/// A layer as a registry blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob {
+    /// sha256 of the compressed bytes.
+    pub digest: Digest,
+    /// Compressed size.
+    pub size: u64,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Digest,
+    /// Uncompressed size.
+    pub uncompressed: u64,
+    /// The gzip level used (0 = stored, for incompressible data).
+    pub level: u32,
+}
+
+/// A compressed layer waiting in a spool file.
+#[derive(Debug)]
+pub struct Spooled {
+    /// The blob.
+    pub blob: Blob,
+    /// Where its bytes are (deleted with the spool directory).
+    pub path: PathBuf,
+}
+
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: sha2::Sha256,
+    written: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn digest_of(hasher: sha2::Sha256) -> Digest {
+    let hex = crate::reference::hex_lower(&hasher.finalize());
+    format!("sha256:{hex}")
+        .parse()
+        .expect("a sha256 hex digest is a digest")
+}
+
+/// The level for a layer from its first bytes: 0 (stored) when level 1 saves under 5 % — random or
+/// already-compressed data, where deflate costs seconds and gains nothing — else 1.
+pub fn choose_level(sample: &[u8]) -> u32 {
+    if sample.len() < 4096 {
+        return 1;
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(sample.len()),
+        flate2::Compression::new(1),
+    );
+    if enc.write_all(sample).is_err() {
+        return 1;
+    }
+    let compressed = enc.finish().map_or(sample.len(), |v| v.len());
+    u32::from(compressed * 100 <= sample.len() * 95)
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read. The compressor always gets
+/// whole buffers, so its output does not depend on how the input happened to arrive (deflate's output
+/// can depend on the write sizes it is fed).
+fn fill<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Compresses one layer tar from `reader` into a new file in `dir`.
+pub fn compress<R: Read>(mut reader: R, dir: &Path) -> io::Result<Spooled> {
+    let mut sample = vec![0u8; SAMPLE];
+    let filled = fill(&mut reader, &mut sample)?;
+    sample.truncate(filled);
+    let level = choose_level(&sample);
+    let file = tempfile::Builder::new()
+        .prefix("layer-")
+        .suffix(".gz")
+        .tempfile_in(dir)?;
+    let (file, path) = file.keep().map_err(|e| e.error)?;
+    let out = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: sha2::Sha256::new(),
+        written: 0,
+    };
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(out, flate2::Compression::new(level));
+    let mut diff = sha2::Sha256::new();
+    diff.update(&sample);
+    gz.write_all(&sample)?;
+    let mut uncompressed = sample.len() as u64;
+    let mut buf = sample;
+    buf.resize(SAMPLE, 0);
+    loop {
+        let n = fill(&mut reader, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        diff.update(&buf[..n]);
+        gz.write_all(&buf[..n])?;
+        uncompressed += n as u64;
+    }
+    let mut out = gz.finish()?;
+    out.flush()?;
+    Ok(Spooled {
+        blob: Blob {
+            digest: digest_of(out.hasher.clone()),
+            size: out.written,
+            diff_id: digest_of(diff),
+            uncompressed,
+            level,
+        },
+        path,
+    })
+}
+
+/// What the engine's export held for one image.
+#[derive(Debug, Default)]
+pub struct Exported {
+    /// The config JSON, byte for byte (its sha256 is the image ID).
+    pub config: Vec<u8>,
+    /// The layers, in order.
+    pub layers: Vec<Spooled>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SaveManifest {
+    config: String,
+    layers: Vec<String>,
+}
+
+/// Reads a `docker save` tar (the classic `ID/layer.tar` layout, or the OCI layout of newer engines)
+/// and compresses every layer into `dir`. `on_layer` is told about each layer as it is done.
+pub fn read_export<R: Read>(
+    reader: R,
+    dir: &Path,
+    mut on_layer: impl FnMut(&Spooled),
+) -> io::Result<Exported> {
+    let mut archive = tar::Archive::new(reader);
+    let mut blobs: BTreeMap<String, Spooled> = BTreeMap::new();
+    let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut manifest: Option<Vec<SaveManifest>> = None;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let size = entry.header().size()?;
+        if path == "manifest.json" {
+            let mut text = Vec::new();
+            entry.read_to_end(&mut text)?;
+            manifest = Some(serde_json::from_slice(&text).map_err(io::Error::other)?);
+        } else if Path::new(&path)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            && size < (8 << 20)
+            || path.starts_with("blobs/") && size < 64 * 1024
+        {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes)?;
+            if path.starts_with("blobs/") {
+                // Small OCI-layout blobs may be configs or tiny layers: keep both views.
+                let spooled = compress(&bytes[..], dir)?;
+                blobs.insert(path.clone(), spooled);
+            }
+            small.insert(path, bytes);
+        } else if path.ends_with("/layer.tar") || path.starts_with("blobs/") {
+            let spooled = compress(&mut entry, dir)?;
+            on_layer(&spooled);
+            blobs.insert(path, spooled);
+        }
+    }
+    let manifest = manifest
+        .and_then(|m| m.into_iter().next())
+        .ok_or_else(|| io::Error::other("the export has no manifest.json"))?;
+    let config = small.remove(&manifest.config).ok_or_else(|| {
+        io::Error::other(format!("the export lacks the config {}", manifest.config))
+    })?;
+    let mut layers = Vec::with_capacity(manifest.layers.len());
+    for l in &manifest.layers {
+        let spooled = blobs
+            .remove(l)
+            .ok_or_else(|| io::Error::other(format!("the export lacks the layer {l}")))?;
+        layers.push(spooled);
+    }
+    Ok(Exported { config, layers })
+}
+
+/// Sets the config's `created` time, and its history's, to `created` (RFC 3339; the commit time), so
+/// the image digest depends on the content and the commit, not on when the engine ran the build. Keys
+/// keep their order; anything unreadable is returned unchanged.
+pub fn normalise_config(raw: &[u8], created: Option<&str>) -> Vec<u8> {
+    let Some(created) = created else {
+        return raw.to_vec();
+    };
+    let Ok(serde_json::Value::Object(mut doc)) = serde_json::from_slice::<serde_json::Value>(raw)
+    else {
+        return raw.to_vec();
+    };
+    doc.insert(
+        "created".into(),
+        serde_json::Value::String(created.to_string()),
+    );
+    if let Some(history) = doc
+        .get_mut("history")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for h in history
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            if h.contains_key("created") {
+                h.insert(
+                    "created".into(),
+                    serde_json::Value::String(created.to_string()),
+                );
+            }
+        }
+    }
+    serde_json::to_vec(&doc).unwrap_or_else(|_| raw.to_vec())
+}
+
+/// The Docker v2 schema 2 manifest for a config and layers, as bytes (its sha256 is the image digest).
+pub fn manifest(config: &[u8], layers: &[Blob]) -> Vec<u8> {
+    let doc = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {
+            "mediaType": CONFIG_MEDIA_TYPE,
+            "size": config.len(),
+            "digest": Digest::sha256_of(config).to_string(),
+        },
+        "layers": layers.iter().map(|b| serde_json::json!({
+            "mediaType": LAYER_MEDIA_TYPE,
+            "size": b.size,
+            "digest": b.digest.to_string(),
+        })).collect::<Vec<_>>(),
+    });
+    let mut bytes = serde_json::to_vec_pretty(&doc).expect("a JSON value serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The local cache: diff ID → blob, image ID → config bytes.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    policy: u32,
+    layers: BTreeMap<String, Blob>,
+}
+
+impl Cache {
+    /// A cache in `dir`.
+    pub fn new(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    fn index(&self) -> Index {
+        fs::read(self.dir.join("layers.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Index>(&b).ok())
+            .filter(|i| i.policy == POLICY)
+            .unwrap_or_default()
+    }
+
+    /// The blob for a diff ID, if known.
+    pub fn layer(&self, diff_id: &Digest) -> Option<Blob> {
+        self.index().layers.get(&diff_id.to_string()).cloned()
+    }
+
+    /// The config bytes of an image ID, if known (checked against the ID).
+    pub fn config(&self, image_id: &Digest) -> Option<Vec<u8>> {
+        let bytes = fs::read(self.dir.join("configs").join(image_id.hex())).ok()?;
+        (Digest::sha256_of(&bytes) == *image_id).then_some(bytes)
+    }
+
+    /// Records what an export produced. Failures only cost speed next time, so they are ignored.
+    pub fn remember(&self, config: &[u8], layers: &[Blob]) {
+        let _ = fs::create_dir_all(self.dir.join("configs"));
+        let id = Digest::sha256_of(config);
+        let _ = crate::atomic::write(&self.dir.join("configs").join(id.hex()), config, 0o644);
+        let mut index = self.index();
+        index.policy = POLICY;
+        for b in layers {
+            index.layers.insert(b.diff_id.to_string(), b.clone());
+        }
+        if let Ok(bytes) = serde_json::to_vec(&index) {
+            let _ = crate::atomic::write(&self.dir.join("layers.json"), &bytes, 0o644);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out its bytes in odd, varying amounts.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 = self.1 % 7919 + 1;
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn pseudo_random(n: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()[3]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn level_follows_compressibility() {
+        assert_eq!(choose_level(&pseudo_random(1 << 20)), 0);
+        assert_eq!(choose_level(&b"hello world ".repeat(100_000)), 1);
+    }
+
+    #[test]
+    fn compression_is_deterministic_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = b"text ".repeat(300_000);
+        data.extend(pseudo_random(2 << 20));
+        let a = compress(&data[..], dir.path()).unwrap();
+        // The same bytes arriving in odd-sized reads give the same blob.
+        let b = compress(Trickle(&data, 0), dir.path()).unwrap();
+        assert_eq!(a.blob, b.blob);
+        assert_eq!(a.blob.diff_id, Digest::sha256_of(&data));
+        assert_eq!(a.blob.uncompressed, data.len() as u64);
+        let bytes = fs::read(&a.path).unwrap();
+        assert_eq!(Digest::sha256_of(&bytes), a.blob.digest);
+        assert_eq!(bytes.len() as u64, a.blob.size);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn cache_round_trip_checks_the_config_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let blob = Blob {
+            digest: Digest::sha256_of(b"gz"),
+            size: 2,
+            diff_id: Digest::sha256_of(b"tar"),
+            uncompressed: 3,
+            level: 1,
+        };
+        cache.remember(b"{\"config\":1}", std::slice::from_ref(&blob));
+        assert_eq!(cache.layer(&blob.diff_id), Some(blob));
+        let id = Digest::sha256_of(b"{\"config\":1}");
+        assert_eq!(cache.config(&id).unwrap(), b"{\"config\":1}");
+        fs::write(dir.path().join("configs").join(id.hex()), "tampered").unwrap();
+        assert_eq!(cache.config(&id), None);
+    }
+
+    #[test]
+    fn configs_are_normalised_to_the_commit_time() {
+        let raw = br#"{"architecture":"amd64","created":"2026-11-22T02:53:20.1Z","history":[{"created":"2020-01-01T00:00:00Z","created_by":"x"},{"created_by":"y"}]}"#;
+        let out = normalise_config(raw, Some("2026-01-01T00:00:00Z"));
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            r#"{"architecture":"amd64","created":"2026-01-01T00:00:00Z","history":[{"created":"2026-01-01T00:00:00Z","created_by":"x"},{"created_by":"y"}]}"#
+        );
+        assert_eq!(normalise_config(raw, None), raw.to_vec());
+        assert_eq!(
+            normalise_config(b"not json", Some("x")),
+            b"not json".to_vec()
+        );
+    }
+
+    #[test]
+    fn the_manifest_names_config_and_layers() {
+        let blob = Blob {
+            digest: Digest::sha256_of(b"gz"),
+            size: 2,
+            diff_id: Digest::sha256_of(b"tar"),
+            uncompressed: 3,
+            level: 1,
+        };
+        let m: serde_json::Value =
+            serde_json::from_slice(&manifest(b"{}", std::slice::from_ref(&blob))).unwrap();
+        assert_eq!(m["mediaType"], MANIFEST_MEDIA_TYPE);
+        assert_eq!(m["config"]["digest"], Digest::sha256_of(b"{}").to_string());
+        assert_eq!(m["layers"][0]["digest"], blob.digest.to_string());
+        assert_eq!(m["layers"][0]["size"], 2);
+    }
+}
