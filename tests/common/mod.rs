@@ -41,6 +41,46 @@ pub fn rig() -> Rig {
     }
 }
 
+/// Creates an ECR repository in moto (as `aws ecr create-repository` would in a real account).
+pub fn create_repository(name: &str, mutability: &str) {
+    let out = Command::new(var("BUILDSTEPS_RIG_AWS_CLI"))
+        .args([
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            name,
+            "--image-tag-mutability",
+            mutability,
+        ])
+        .output()
+        .expect("the AWS CLI runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || err.contains("RepositoryAlreadyExists"),
+        "create-repository {name}: {err}"
+    );
+}
+
+/// The rig's state directory (TLS material, registry log).
+pub fn rig_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(var("BUILDSTEPS_RIG_DIR"))
+}
+
+/// A name unique to this test process and call, for repositories and tags.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Runs curl (an independent client) and returns (status line code, headers, body).
 pub fn curl(args: &[&str]) -> (u16, String, String) {
     let out = Command::new("curl")
@@ -213,9 +253,28 @@ impl Proxy {
 
     /// Requests seen so far.
     pub fn count(&self) -> u32 {
-        std::fs::read_to_string(&self.count_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        self.counters().0
+    }
+
+    /// Body bytes received so far.
+    pub fn bytes(&self) -> u64 {
+        self.counters().1
+    }
+
+    fn counters(&self) -> (u32, u64) {
+        let text = std::fs::read_to_string(&self.count_file).unwrap_or_default();
+        let mut parts = text.split_whitespace();
+        let n = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let b = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        (n, b)
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
             .unwrap_or(0)
     }
 }

@@ -4,6 +4,11 @@ client asks for), counts requests, and can answer the first N requests with a ca
 
     fault_proxy.py --target http://127.0.0.1:5055 --port-file P --count-file C [--fail N]
                    [--fail-status 400] [--fail-body JSON] [--fail-header 'Name: value']
+                   [--fail-match SUBSTRING] [--drop N] [--tls-cert C --tls-key K]
+
+--fail-match limits the failures to requests whose "METHOD path" contains SUBSTRING. --drop N cuts the
+connection half-way through the body of the first N uploads larger than 1 MiB. With --tls-cert/--tls-key
+it listens with TLS (e.g. the rig registry's own certificate) and the target may be https.
 
 It prints nothing; it writes its port to --port-file once listening and the running request count to
 --count-file after every request. It serves until killed.
@@ -11,6 +16,7 @@ It prints nothing; it writes its port to --port-file once listening and the runn
 import argparse
 import http.client
 import http.server
+import ssl
 import threading
 import urllib.parse
 
@@ -22,10 +28,14 @@ parser.add_argument("--fail", type=int, default=0, help="answer this many reques
 parser.add_argument("--fail-status", type=int, default=400)
 parser.add_argument("--fail-body", default='{"__type":"ThrottlingException","message":"Rate exceeded"}')
 parser.add_argument("--fail-header", action="append", default=[])
+parser.add_argument("--fail-match", default="")
+parser.add_argument("--drop", type=int, default=0)
+parser.add_argument("--tls-cert")
+parser.add_argument("--tls-key")
 args = parser.parse_args()
 
 lock = threading.Lock()
-state = {"count": 0}
+state = {"count": 0, "failed": 0, "dropped": 0, "bytes": 0}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -36,13 +46,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _any(self):
         length = int(self.headers.get("Content-Length") or 0)
+        with lock:
+            drop = length > (1 << 20) and state["dropped"] < args.drop
+            if drop:
+                state["dropped"] += 1
+        if drop:
+            self.rfile.read(length // 2)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         body = self.rfile.read(length) if length else b""
+        matched = args.fail_match in f"{self.command} {self.path}"
         with lock:
             state["count"] += 1
-            n = state["count"]
+            state["bytes"] += len(body)
+            fail = matched and (args.fail < 0 or state["failed"] < args.fail)
+            if fail:
+                state["failed"] += 1
             with open(args.count_file, "w") as f:
-                f.write(str(n))
-        if args.fail < 0 or n <= args.fail:
+                f.write(f"{state['count']} {state['bytes']}")
+        if fail:
             payload = args.fail_body.encode()
             self.send_response(args.fail_status)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -53,11 +76,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
-        if self.path.startswith("http://"):
+        if self.path.startswith(("http://", "https://")):
             url = urllib.parse.urlsplit(self.path)
         else:
             url = urllib.parse.urlsplit(args.target.rstrip("/") + self.path)
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
+        if url.scheme == "https":
+            conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=60, context=ssl.create_default_context())
+        else:
+            conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=60)
         path = url.path + ("?" + url.query if url.query else "")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
         conn.request(self.command, path or "/", body=body, headers=headers)
@@ -75,9 +101,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _any
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # dropped connections are the point of --drop
+
+
+server = Server(("127.0.0.1", 0), Handler)
+if args.tls_cert:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(args.tls_cert, args.tls_key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 with open(args.count_file, "w") as f:
-    f.write("0")
+    f.write("0 0")
 with open(args.port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 import os

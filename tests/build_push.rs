@@ -1,0 +1,509 @@
+//! `build-push` end to end: a real build in the rig's Docker engine, pushed to the TLS registry at the
+//! ECR host name, checked with skopeo, docker and the registry's own log.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Output, Proxy, base_env, create_repository, rig, run, set, unique};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const BIN: &str = env!("CARGO_BIN_EXE_build-push");
+
+/// A checkout of a small app with a multi-stage Dockerfile and a `.dockerignore`.
+struct App {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl App {
+    fn new() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        let files: &[(&str, &str)] = &[
+            (
+                "Dockerfile",
+                "FROM local/busybox:1 AS base\nARG GREETING=hello\nCOPY .build-id /\nCOPY app/ /app/\nRUN echo \"$GREETING\" > /greeting\nCMD [\"/bin/sh\", \"/app/run.sh\"]\n\nFROM base AS debug\nRUN echo debug > /debug\n",
+            ),
+            (
+                "app/run.sh",
+                "echo \"$(cat /greeting) from the app\"; ls /app\n",
+            ),
+            // Unique content per checkout, so concurrent tests never share the engine's build cache.
+            (".build-id", "unique"),
+            ("app/notes.md", "excluded\n"),
+            ("app/README.md", "re-included\n"),
+            ("app/secret.env", "TOKEN=do-not-ship\n"),
+            (".dockerignore", "**/*.md\n!app/README.md\napp/secret.env\n"),
+        ];
+        let id = unique("app");
+        for (name, text) in files {
+            let p = root.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let text = if *name == ".build-id" {
+                id.as_str()
+            } else {
+                text
+            };
+            std::fs::write(&p, text).unwrap();
+        }
+        git(&root, &["init", "-q"]);
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-q", "-m", "app"]);
+        let mut env = base_env(dir.path());
+        set(
+            &mut env,
+            "DOCKER_CONFIG",
+            &dir.path().join("docker").display().to_string(),
+        );
+        App { dir, env }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("src")
+    }
+
+    fn build_push(&self, args: &[&str]) -> Output {
+        let mut all = vec![self.root().display().to_string()];
+        all.extend(args.iter().map(|a| (*a).to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mut env = self.env.clone();
+        set(&mut env, "PWD", &self.root().display().to_string());
+        run_in(&self.root(), &refs, &env)
+    }
+
+    fn head(&self) -> String {
+        let out = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(self.root())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+fn run_in(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+fn skopeo_inspect(app: &App, image: &str, config: bool) -> Value {
+    let creds = format!("AWS:{}-auth-token", "123456789012");
+    let mut args = vec!["inspect", "--creds", &creds];
+    if config {
+        args.push("--config");
+    }
+    let target = format!("docker://{image}");
+    args.push(&target);
+    let out = run("skopeo", &args, &app.env, None).ok();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn registry_uploads(repo: &str) -> usize {
+    let log = std::fs::read_to_string(common::rig_dir().join("registry.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains(&format!("PUT /v2/{repo}/blobs/uploads/")))
+        .count()
+}
+
+#[test]
+fn builds_pushes_and_writes_artifacts_that_independent_clients_agree_with() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/app");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let out = app
+        .build_push(&[
+            "-r",
+            &uri,
+            "--build-arg",
+            "GREETING=hi",
+            "--target",
+            "base",
+            "--label",
+            "team=platform",
+            "--container",
+            "web",
+            "--json",
+        ])
+        .ok();
+    let v = json(&out);
+    let digest = v["digest"].as_str().unwrap().to_string();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["image_uri"], format!("{uri}@{digest}"));
+    let head = app.head();
+    assert_eq!(v["commit"]["id"], head.as_str());
+    assert_eq!(v["commit"]["source"], "git");
+    let tags: Vec<&str> = v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["latest", head.as_str()]);
+
+    // imageDetail.json and imagedefinitions.json name the same digest.
+    let detail: Value = serde_json::from_str(
+        &std::fs::read_to_string(app.root().join("imageDetail.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        detail,
+        serde_json::json!({"ImageURI": format!("{uri}@{digest}")})
+    );
+    let defs: Value = serde_json::from_str(
+        &std::fs::read_to_string(app.root().join("imagedefinitions.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        defs,
+        serde_json::json!([{"name": "web", "imageUri": format!("{uri}@{digest}")}])
+    );
+
+    // skopeo sees the same digest under both tags.
+    for tag in &tags {
+        let inspected = skopeo_inspect(&app, &format!("{uri}:{tag}"), false);
+        assert_eq!(inspected["Digest"], digest.as_str(), "{tag}");
+    }
+    // Labels (ours and the OCI ones from the commit) are in the image config.
+    let config = skopeo_inspect(&app, &format!("{uri}@{digest}"), true);
+    let labels = &config["config"]["Labels"];
+    assert_eq!(labels["team"], "platform");
+    assert_eq!(labels["org.opencontainers.image.revision"], head.as_str());
+    assert!(
+        labels["org.opencontainers.image.created"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(
+        config["created"], labels["org.opencontainers.image.created"],
+        "the config's time is the commit's"
+    );
+
+    // docker pulls by digest and runs it: the build arg and the target took effect, and the
+    // .dockerignore rules decided what was copied.
+    let rm = run(
+        "docker",
+        &[
+            "rmi",
+            "-f",
+            &format!("{uri}:latest"),
+            &format!("{uri}:{head}"),
+        ],
+        &app.env,
+        None,
+    );
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    let login = run(
+        "docker",
+        &["login", "-u", "AWS", "--password-stdin", &rig.registry],
+        &app.env,
+        Some("123456789012-auth-token"),
+    );
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    run(
+        "docker",
+        &["pull", "-q", &format!("{uri}@{digest}")],
+        &app.env,
+        None,
+    )
+    .ok();
+    let ran = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &format!("{uri}@{digest}"),
+        ],
+        &app.env,
+        None,
+    )
+    .ok();
+    assert_eq!(ran.stdout.lines().next(), Some("hi from the app"));
+    let listed: Vec<&str> = ran.stdout.lines().skip(1).collect();
+    assert_eq!(
+        listed,
+        ["README.md", "run.sh"],
+        "notes.md and secret.env are excluded, README.md re-included"
+    );
+    let debug = run(
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &format!("{uri}@{digest}"),
+            "ls",
+            "/debug",
+        ],
+        &app.env,
+        None,
+    );
+    assert_ne!(debug.code, 0, "--target base stops before the debug stage");
+}
+
+#[test]
+fn a_rerun_uploads_nothing_and_reports_tags_present() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/rerun");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let first = json(&app.build_push(&["-r", &uri, "--json"]).ok());
+    let uploads = registry_uploads(&repo);
+    assert!(
+        uploads >= 2,
+        "the first push uploads layers and the config ({uploads})"
+    );
+    let second = json(&app.build_push(&["-r", &uri, "--json"]).ok());
+    assert_eq!(second["digest"], first["digest"]);
+    assert_eq!(
+        registry_uploads(&repo),
+        uploads,
+        "no blob uploaded on the re-run"
+    );
+    for t in second["tags"].as_array().unwrap() {
+        assert_eq!(t["status"], "present", "{t}");
+    }
+    for l in second["layers"].as_array().unwrap() {
+        assert_eq!(l["status"], "present", "{l}");
+    }
+}
+
+#[test]
+fn an_immutable_repository_accepts_the_same_image_and_refuses_another() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/immutable");
+    create_repository(&repo, "IMMUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let first = json(
+        &app.build_push(&["-r", &uri, "--json", "--tag", "release"])
+            .ok(),
+    );
+    let again = json(
+        &app.build_push(&["-r", &uri, "--json", "--tag", "release"])
+            .ok(),
+    );
+    assert_eq!(again["digest"], first["digest"]);
+    // New content under the same tags: refused, naming both digests, and no artifact rewritten.
+    std::fs::write(app.root().join("app/run.sh"), "echo changed\n").unwrap();
+    git(&app.root(), &["commit", "-q", "-am", "change"]);
+    let detail_before = std::fs::read_to_string(app.root().join("imageDetail.json")).unwrap();
+    let out = app.build_push(&["-r", &uri, "--tag", "release"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(first["digest"].as_str().unwrap()),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("immutable"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(app.root().join("imageDetail.json")).unwrap(),
+        detail_before
+    );
+}
+
+/// A fault proxy with the registry's own certificate, in front of the registry.
+fn registry_proxy(extra: &[&str]) -> Proxy {
+    let rig = rig();
+    let tls = common::rig_dir().join("tls");
+    let cert = tls.join("server.crt").display().to_string();
+    let key = tls.join("server.key").display().to_string();
+    let mut args = vec!["--tls-cert", &cert, "--tls-key", &key];
+    args.extend_from_slice(extra);
+    Proxy::start(&format!("https://{}", rig.registry), &args)
+}
+
+#[test]
+fn faults_are_retried_and_the_digest_is_unchanged() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/faults");
+    create_repository(&repo, "MUTABLE");
+    let direct = json(
+        &app.build_push(&["-r", &format!("{}/{repo}", rig.registry), "--json"])
+            .ok(),
+    );
+    let cases: &[&[&str]] = &[
+        &["--fail", "3", "--fail-status", "500"],
+        &[
+            "--fail",
+            "2",
+            "--fail-status",
+            "429",
+            "--fail-header",
+            "Retry-After: 1",
+        ],
+        &["--drop", "1", "--fail-match", "PUT"],
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let fresh = unique(&format!("bp/faults{i}"));
+        create_repository(&fresh, "MUTABLE");
+        let proxy = registry_proxy(case);
+        let via = format!("{}:{}/{fresh}", rig.registry, proxy.port());
+        let out = app.build_push(&["-r", &via, "--json"]);
+        assert_eq!(out.code, 0, "{case:?}: {}", out.stderr);
+        let v = json(&out);
+        assert_eq!(v["digest"], direct["digest"], "{case:?}");
+        assert!(proxy.count() > 0);
+    }
+    for (status, code, want) in [("401", 3, "HTTP 401"), ("404", 2, "HTTP 404")] {
+        let proxy = registry_proxy(&["--fail", "-1", "--fail-status", status, "--fail-body", "{}"]);
+        let via = format!("{}:{}/{repo}", rig.registry, proxy.port());
+        let out = app.build_push(&["-r", &via]);
+        assert_eq!(out.code, code, "{status}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{}", out.stderr);
+        assert!(out.stderr.contains("help:"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn bad_inputs_are_one_clear_error_and_write_nothing() {
+    let app = App::new();
+    let rig = rig();
+    let uri = format!("{}/{}", rig.registry, unique("bp/bad"));
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "-r".into(),
+                uri.clone(),
+                "-f".into(),
+                "missing.Dockerfile".into(),
+            ],
+            2,
+            "missing.Dockerfile",
+        ),
+        (
+            vec!["-r".into(), format!("{}/Bad_Name", rig.registry)],
+            2,
+            "must be lowercase",
+        ),
+        (
+            vec!["-r".into(), format!("{uri}:tag")],
+            2,
+            "no tag or digest",
+        ),
+        (vec!["-r".into(), uri.clone()], 2, "does not exist"),
+        (
+            vec!["-r".into(), uri.clone(), "--tag".into(), "bad tag!".into()],
+            2,
+            "invalid",
+        ),
+    ];
+    for (args, code, want) in cases {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = app.build_push(&refs);
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("help:"), "{args:?}: {}", out.stderr);
+        assert!(
+            !app.root().join("imageDetail.json").exists(),
+            "{args:?} wrote an artifact"
+        );
+    }
+    // An unreadable context directory.
+    let out = run_in(
+        &app.root(),
+        &["/nonexistent/context", "-r", &uri, "-f", "Dockerfile"],
+        &app.env,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    // A failing RUN step: exit 1 with the step's output.
+    std::fs::write(
+        app.root().join("Dockerfile"),
+        "FROM local/busybox:1\nRUN echo about to fail && exit 3\n",
+    )
+    .unwrap();
+    let repo = unique("bp/fails");
+    create_repository(&repo, "MUTABLE");
+    let out = app.build_push(&["-r", &format!("{}/{repo}", rig.registry)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("about to fail"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("returned a non-zero code: 3"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn dry_run_and_print_equivalent_change_nothing() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/dry");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let v = json(
+        &app.build_push(&["-r", &uri, "--dry-run", "--json", "--tag", "v1"])
+            .ok(),
+    );
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["tags"].as_array().unwrap().len(), 3);
+    assert!(v["context_bytes"].as_u64().unwrap() > 0);
+    assert!(!app.root().join("imageDetail.json").exists());
+    let out = app
+        .build_push(&[
+            "-r",
+            &uri,
+            "--print-equivalent",
+            "--build-arg",
+            "GREETING=hi",
+        ])
+        .ok();
+    assert!(out.stdout.starts_with("docker build -f "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("--build-arg GREETING=hi"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("docker push {uri}:latest")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("imageDetail.json"), "{}", out.stdout);
+    assert!(!app.root().join("imageDetail.json").exists());
+}
