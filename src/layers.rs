@@ -51,6 +51,34 @@ pub struct Spooled {
     pub path: PathBuf,
 }
 
+/// Writes to the spool file and, while it accepts bytes, to a second sink (a streaming upload). A
+/// failing second sink is dropped: the spool file still gets everything, for a retry.
+struct Tee {
+    file: BufWriter<fs::File>,
+    extra: Option<Box<dyn Write + Send>>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        if let Some(extra) = &mut self.extra
+            && extra.write_all(&buf[..n]).is_err()
+        {
+            self.extra = None;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(extra) = &mut self.extra
+            && extra.flush().is_err()
+        {
+            self.extra = None;
+        }
+        self.file.flush()
+    }
+}
+
 struct HashingWriter<W: Write> {
     inner: W,
     hasher: sha2::Sha256,
@@ -111,7 +139,16 @@ fn fill<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Compresses one layer tar from `reader` into a new file in `dir`.
-pub fn compress<R: Read>(mut reader: R, dir: &Path) -> io::Result<Spooled> {
+pub fn compress<R: Read>(reader: R, dir: &Path) -> io::Result<Spooled> {
+    compress_tee(reader, dir, None)
+}
+
+/// As [`compress`], also writing the compressed bytes to `extra` as they are produced.
+pub fn compress_tee<R: Read>(
+    mut reader: R,
+    dir: &Path,
+    extra: Option<Box<dyn Write + Send>>,
+) -> io::Result<Spooled> {
     let mut sample = vec![0u8; SAMPLE];
     let filled = fill(&mut reader, &mut sample)?;
     sample.truncate(filled);
@@ -122,7 +159,10 @@ pub fn compress<R: Read>(mut reader: R, dir: &Path) -> io::Result<Spooled> {
         .tempfile_in(dir)?;
     let (file, path) = file.keep().map_err(|e| e.error)?;
     let out = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: Tee {
+            file: BufWriter::with_capacity(1 << 20, file),
+            extra,
+        },
         hasher: sha2::Sha256::new(),
         written: 0,
     };
@@ -147,6 +187,8 @@ pub fn compress<R: Read>(mut reader: R, dir: &Path) -> io::Result<Spooled> {
     }
     let mut out = gz.finish()?;
     out.flush()?;
+    // Closing the second sink ends the streamed upload's body.
+    out.inner.extra = None;
     Ok(Spooled {
         blob: Blob {
             digest: digest_of(out.hasher.clone()),
@@ -176,10 +218,12 @@ struct SaveManifest {
 }
 
 /// Reads a `docker save` tar (the classic `ID/layer.tar` layout, or the OCI layout of newer engines)
-/// and compresses every layer into `dir`. `on_layer` is told about each layer as it is done.
+/// and compresses every layer into `dir`. `on_start` may give a sink for a large layer's compressed
+/// bytes as they are produced (a streaming upload); `on_layer` is told about each layer as it is done.
 pub fn read_export<R: Read>(
     reader: R,
     dir: &Path,
+    mut on_start: impl FnMut() -> Option<Box<dyn Write + Send>>,
     mut on_layer: impl FnMut(&Spooled),
 ) -> io::Result<Exported> {
     let mut archive = tar::Archive::new(reader);
@@ -212,7 +256,7 @@ pub fn read_export<R: Read>(
             }
             small.insert(path, bytes);
         } else if path.ends_with("/layer.tar") || path.starts_with("blobs/") {
-            let spooled = compress(&mut entry, dir)?;
+            let spooled = compress_tee(&mut entry, dir, on_start())?;
             on_layer(&spooled);
             blobs.insert(path, spooled);
         }

@@ -414,6 +414,68 @@ impl Registry {
         }
     }
 
+    /// Starts an upload and streams `body` into it in one `PATCH` (as docker push does; ECR accepts a
+    /// single streamed chunk). Returns the location to finish with [`Registry::finish_upload`] once the
+    /// digest is known. Not retried: the caller keeps the bytes to upload again.
+    pub async fn stream_upload(
+        &self,
+        repo: &str,
+        body: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<String, RegistryError> {
+        let op = format!("stream a blob to {repo}");
+        let start = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let resp = self
+            .send(&op, Method::POST, &start, &[], &Body::Empty)
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED && resp.status() != StatusCode::CREATED {
+            return Err(Self::error(&op, &start, resp).await);
+        }
+        let location = self.url(
+            resp.headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_default(),
+        );
+        let mut req = self
+            .http
+            .patch(&location)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(body));
+        if let Some(auth) = self.auth.lock().ok().and_then(|a| a.clone()) {
+            req = req.header(header::AUTHORIZATION, auth.expose());
+        }
+        let resp = req.send().await.map_err(|e| RegistryError::Transport {
+            op: op.clone(),
+            url: location.clone(),
+            message: describe(&e),
+        })?;
+        if !resp.status().is_success() {
+            return Err(Self::error(&op, &location, resp).await);
+        }
+        Ok(resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map_or(location, |l| self.url(l)))
+    }
+
+    /// Completes a streamed upload as blob `digest`.
+    pub async fn finish_upload(
+        &self,
+        location: &str,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
+        let op = format!("complete the upload of {digest}");
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
+        let resp = self.send(&op, Method::PUT, &url, &[], &Body::Empty).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::error(&op, &url, resp).await)
+        }
+    }
+
     /// Uploads bytes held in memory (configs).
     pub async fn upload_bytes(
         &self,

@@ -1022,6 +1022,58 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
+/// Compressed bytes travel to the upload in chunks of this size.
+const CHUNK: usize = 1 << 20;
+
+/// Told the layer's blob and spool file once it is compressed.
+type Finished = tokio::sync::oneshot::Receiver<(Blob, PathBuf)>;
+
+/// The receiving end of a layer's compressed bytes.
+struct StreamBody(tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>);
+
+impl StreamBody {
+    fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static
+    {
+        futures_util::stream::unfold(self.0, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+    }
+}
+
+/// Buffers compressed bytes into [`CHUNK`]s for the upload; fails once the upload has gone away.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+impl Drop for ChunkWriter {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
 /// What the push produced.
 struct Pushed {
     manifest: Vec<u8>,
@@ -1099,7 +1151,9 @@ async fn push_image(
         return Ok(pushed);
     }
 
-    // Export, compress and upload; uploads run while the next layer compresses.
+    // Export, compress and upload: each large layer streams to the registry while it is compressed
+    // (the engine's export is the slow part), and is kept in a spool file to upload again if the
+    // stream fails.
     let spool = tempfile::Builder::new()
         .prefix("build-push-")
         .tempdir()
@@ -1107,33 +1161,66 @@ async fn push_image(
     let spool_path = spool.path().to_path_buf();
     let export = engine.export(image_id);
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(export));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Blob, PathBuf)>();
+    let (events, mut started) = tokio::sync::mpsc::unbounded_channel::<(StreamBody, Finished)>();
     let out = ctx.out.clone();
     let compressor = tokio::task::spawn_blocking(move || {
-        layers::read_export(reader, &spool_path, |spooled| {
-            out.info(&format!(
-                "layer {}: {} → {} (gzip level {})",
-                &spooled.blob.digest.hex()[..12],
-                human_bytes(spooled.blob.uncompressed as f64),
-                human_bytes(spooled.blob.size as f64),
-                spooled.blob.level
-            ));
-            let _ = tx.send((spooled.blob.clone(), spooled.path.clone()));
-        })
+        let pending =
+            std::cell::RefCell::new(None::<tokio::sync::oneshot::Sender<(Blob, PathBuf)>>);
+        layers::read_export(
+            reader,
+            &spool_path,
+            || {
+                let (tx, rx) =
+                    tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+                let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+                *pending.borrow_mut() = Some(done_tx);
+                let _ = events.send((StreamBody(rx), done_rx));
+                Some(Box::new(ChunkWriter {
+                    tx,
+                    buf: Vec::with_capacity(CHUNK),
+                }) as Box<dyn std::io::Write + Send>)
+            },
+            |spooled| {
+                out.info(&format!(
+                    "layer {}: {} → {} (gzip level {})",
+                    &spooled.blob.digest.hex()[..12],
+                    human_bytes(spooled.blob.uncompressed as f64),
+                    human_bytes(spooled.blob.size as f64),
+                    spooled.blob.level
+                ));
+                if let Some(done) = pending.borrow_mut().take() {
+                    let _ = done.send((spooled.blob.clone(), spooled.path.clone()));
+                }
+            },
+        )
     });
     let mut uploads = tokio::task::JoinSet::new();
-    while let Some((blob, path)) = rx.recv().await {
+    while let Some((body, done)) = started.recv().await {
         let registry = std::sync::Arc::clone(registry);
         let repo = repo.to_string();
         uploads.spawn(async move {
+            let streamed = registry.stream_upload(&repo, body.into_stream()).await;
+            let Ok((blob, path)) = done.await else {
+                return Ok::<_, Error>(None);
+            };
+            if let Ok(location) = streamed
+                && registry
+                    .finish_upload(&location, &blob.digest)
+                    .await
+                    .is_ok()
+            {
+                let _ = std::fs::remove_file(&path);
+                return Ok(Some((blob.digest, "uploaded")));
+            }
+            // The stream failed: the spool file has the bytes.
             if registry.blob_exists(&repo, &blob.digest).await? {
-                return Ok::<_, Error>((blob.digest, "present"));
+                return Ok(Some((blob.digest, "present")));
             }
             registry
                 .upload_file(&repo, &blob.digest, &path, blob.size)
                 .await?;
             let _ = std::fs::remove_file(&path);
-            Ok((blob.digest, "uploaded"))
+            Ok(Some((blob.digest, "uploaded")))
         });
     }
     let exported = compressor
@@ -1142,8 +1229,9 @@ async fn push_image(
         .map_err(BuildPushError::Export)?;
     let mut statuses = HashMap::new();
     while let Some(done) = uploads.join_next().await {
-        let (d, s) = done.map_err(|e| BuildPushError::Join(e.to_string()))??;
-        statuses.insert(d, s);
+        if let Some((d, s)) = done.map_err(|e| BuildPushError::Join(e.to_string()))?? {
+            statuses.insert(d, s);
+        }
     }
     // Layers seen only through the small-blob path (OCI layout) are uploaded now.
     for l in &exported.layers {

@@ -44,18 +44,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def _read_chunked(self, limit=None):
+        body = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                self.rfile.readline()
+                return bytes(body), True
+            body += self.rfile.read(size)
+            self.rfile.readline()
+            if limit is not None and len(body) >= limit:
+                return bytes(body), False
+
     def _any(self):
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         length = int(self.headers.get("Content-Length") or 0)
         with lock:
-            drop = length > (1 << 20) and state["dropped"] < args.drop
+            drop = (chunked or length > (1 << 20)) and state["dropped"] < args.drop
             if drop:
                 state["dropped"] += 1
         if drop:
-            self.rfile.read(length // 2)
+            if chunked:
+                self._read_chunked(limit=1 << 20)
+            else:
+                self.rfile.read(length // 2)
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        body = self.rfile.read(length) if length else b""
+        if chunked:
+            body, _ = self._read_chunked()
+        else:
+            body = self.rfile.read(length) if length else b""
         matched = args.fail_match in f"{self.command} {self.path}"
         with lock:
             state["count"] += 1
@@ -85,7 +104,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=60)
         path = url.path + ("?" + url.query if url.query else "")
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("proxy-connection", "connection", "transfer-encoding", "content-length")}
+        if body or self.command in ("PUT", "POST", "PATCH"):
+            headers["Content-Length"] = str(len(body))
         conn.request(self.command, path or "/", body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
@@ -98,7 +120,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
         conn.close()
 
-    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _any
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = _any
 
 
 class Server(http.server.ThreadingHTTPServer):

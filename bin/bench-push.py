@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""bin/bench push: build-push against `docker push`, on the local rig, alternating in one run.
+
+Images: one 256 MiB layer of random bytes, one 256 MiB layer of system libraries (typical binaries),
+and a 1 GiB random layer for the memory figure. Cold: the registry's storage is emptied before every
+timed push, so neither tool can skip or mount a blob. Unchanged: the same push again. build-push is
+given a Dockerfile that is just `FROM <image>`, so its build is a cache hit and the figure is the push.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+registry = os.environ["BUILDSTEPS_RIG_REGISTRY"]
+state = os.environ["BUILDSTEPS_RIG_DIR"]
+rounds = int(os.environ.get("ROUNDS", "3"))
+build_push = os.environ["BUILD_PUSH"]
+aws = os.environ["BUILDSTEPS_RIG_AWS_CLI"]
+work = tempfile.mkdtemp(prefix="bench-push-")
+env = dict(os.environ, DOCKER_CONFIG=os.path.join(work, "docker"), BUILDSTEPS_CACHE_DIR=os.path.join(work, "cache"))
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+def image_with(name, fill):
+    """A local image FROM the base image with one layer made by `fill(dir)`."""
+    ctx = os.path.join(work, name)
+    os.makedirs(ctx)
+    fill(ctx)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("FROM local/busybox:1\nCOPY payload /payload\n")
+    sh("docker", "build", "-q", "-t", f"bench/{name}:1", ctx)
+
+
+def random_payload(size):
+    def fill(ctx):
+        os.makedirs(os.path.join(ctx, "payload"))
+        with open(os.path.join(ctx, "payload", "random.bin"), "wb") as f:
+            for _ in range(size >> 20):
+                f.write(os.urandom(1 << 20))
+    return fill
+
+
+def libraries_payload(size):
+    def fill(ctx):
+        dest = os.path.join(ctx, "payload")
+        os.makedirs(dest)
+        total = 0
+        for root in ("/usr/lib", "/usr/libexec", "/usr/bin", "/usr/sbin", "/usr/local/lib"):
+            for dirpath, _, files in os.walk(root):
+                for fn in sorted(files):
+                    src = os.path.join(dirpath, fn)
+                    if os.path.islink(src) or not os.path.isfile(src):
+                        continue
+                    n = os.path.getsize(src)
+                    if total + n > size:
+                        continue
+                    rel = os.path.relpath(src, "/")
+                    os.makedirs(os.path.join(dest, os.path.dirname(rel)), exist_ok=True)
+                    shutil.copyfile(src, os.path.join(dest, rel))
+                    total += n
+                    if total >= size - (1 << 20):
+                        return
+    return fill
+
+
+def empty_registry():
+    base = os.path.join(state, "registry-data", "docker", "registry", "v2")
+    for sub in ("blobs", "repositories"):
+        shutil.rmtree(os.path.join(base, sub), ignore_errors=True)
+
+
+def docker_push(name):
+    ref = f"{registry}/bench-docker/{name}:1"
+    sh("docker", "tag", f"bench/{name}:1", ref)
+    t = time.perf_counter()
+    sh("docker", "push", ref)
+    return time.perf_counter() - t
+
+
+def ours(name):
+    ctx = os.path.join(work, f"from-{name}")
+    os.makedirs(ctx, exist_ok=True)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write(f"FROM bench/{name}:1\n")
+    cmd = [build_push, ctx, "-r", f"{registry}/bench-ours/{name}", "--commit", "0" * 40, "--latest", "false",
+           "--image-detail", os.path.join(work, "imageDetail.json"), "--json"]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"build-push failed: {err.decode()}")
+    return elapsed, out
+
+
+def ours_rss(name):
+    """Peak RSS (MiB) of one cold build-push run."""
+    ctx = os.path.join(work, f"from-{name}")
+    os.makedirs(ctx, exist_ok=True)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write(f"FROM bench/{name}:1\n")
+    empty_registry()
+    cmd = [build_push, ctx, "-r", f"{registry}/bench-ours/{name}", "--commit", "0" * 40, "--latest", "false",
+           "--image-detail", os.path.join(work, "imageDetail.json")]
+    pid = os.posix_spawn(build_push, cmd, env, file_actions=[(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                                                           (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)])
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        raise SystemExit("build-push failed while measuring RSS")
+    return usage.ru_maxrss / 1024
+
+
+def main():
+    subprocess.run([os.environ["ECR_LOGIN"]], env=env, check=True, stderr=subprocess.DEVNULL)
+    for repo in ("bench-ours/random", "bench-ours/libs", "bench-ours/random1g"):
+        subprocess.run([aws, "ecr", "create-repository", "--repository-name", repo], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("bench push: preparing images (256 MiB random, 256 MiB libraries, 1 GiB random)", flush=True)
+    image_with("random", random_payload(256 << 20))
+    image_with("libs", libraries_payload(256 << 20))
+    image_with("random1g", random_payload(1 << 30))
+    for name, label in (("random", "256 MiB random layer"), ("libs", "256 MiB libraries layer")):
+        cold_d, cold_o, warm_d, warm_o, push_ms = [], [], [], [], []
+        ours(name)  # warm the engine's build cache; not measured
+        for _ in range(rounds):
+            empty_registry()
+            cold_d.append(docker_push(name))
+            warm_d.append(docker_push(name))
+            empty_registry()
+            elapsed, _ = ours(name)
+            cold_o.append(elapsed)
+            elapsed, out = ours(name)
+            warm_o.append(elapsed)
+            push_ms.append(json.loads(out)["timings"]["push_ms"] / 1000)
+        md, mo = statistics.median(cold_d), statistics.median(cold_o)
+        wd, wo = statistics.median(warm_d), statistics.median(warm_o)
+        print(f"push {label}: cold  docker push {md:.2f} s, build-push {mo:.2f} s, ratio {mo/md:.3f} (target <= 0.5)")
+        print(f"push {label}: unchanged  docker push {wd:.3f} s, build-push {wo:.3f} s wall "
+              f"(of which push {statistics.median(push_ms):.3f} s; target <= 0.1 s)")
+    for name, label in (("random", "256 MiB"), ("random1g", "1 GiB")):
+        ours(name) if name == "random1g" else None
+        print(f"push peak RSS of build-push with a {label} layer: {ours_rss(name):.1f} MiB (target <= 64)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+main()
