@@ -138,6 +138,47 @@ fn fill<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// The gzip header: deflate, no name, mtime 0, no extra flags, OS "unknown" (deterministic).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+/// Blocks compressed at once (the machine has two cores; more threads only add contention).
+const PARALLEL: usize = 4;
+
+/// One block as raw deflate: a sync flush ends it byte-aligned, or a final block ends the stream.
+fn compress_block(block: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
+    let mut c = flate2::Compress::new(flate2::Compression::new(level), false);
+    let mut out = Vec::with_capacity(block.len() + block.len() / 16 + 64);
+    let flush = if last { flate2::FlushCompress::Finish } else { flate2::FlushCompress::Sync };
+    let mut input = block;
+    loop {
+        let before_in = c.total_in();
+        let status = c.compress_vec(input, &mut out, flush).map_err(io::Error::other)?;
+        let consumed = usize::try_from(c.total_in() - before_in).unwrap_or(input.len());
+        input = &input[consumed..];
+        match status {
+            flate2::Status::StreamEnd => break,
+            _ if input.is_empty() && !last && out.len() < out.capacity() => break,
+            _ => out.reserve(64 * 1024),
+        }
+    }
+    Ok(out)
+}
+
+/// Compresses blocks in parallel, in order; the last block of the batch ends the stream if `end`.
+fn compress_blocks(blocks: &[Vec<u8>], level: u32, end: bool) -> io::Result<Vec<Vec<u8>>> {
+    let n = blocks.len();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| scope.spawn(move || compress_block(b, level, end && i + 1 == n)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("a compression thread panicked"))))
+            .collect()
+    })
+}
+
 /// Compresses one layer tar from `reader` into a new file in `dir`.
 pub fn compress<R: Read>(reader: R, dir: &Path) -> io::Result<Spooled> {
     compress_tee(reader, dir, None)
@@ -166,26 +207,61 @@ pub fn compress_tee<R: Read>(
         hasher: sha2::Sha256::new(),
         written: 0,
     };
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(out, flate2::Compression::new(level));
+    // A single gzip member whose deflate stream is made of independently compressed 1 MiB blocks,
+    // each ended with a sync flush (byte-aligned, not final) and the last with a final block: any
+    // gzip reader decodes it, and the blocks compress in parallel (pigz's layout, without priming).
+    let mut out = out;
+    out.write_all(&GZIP_HEADER)?;
+    let mut crc = flate2::Crc::new();
     let mut diff = sha2::Sha256::new();
-    diff.update(&sample);
-    gz.write_all(&sample)?;
-    let mut uncompressed = sample.len() as u64;
-    let mut buf = sample;
-    buf.resize(SAMPLE, 0);
+    let mut uncompressed = 0u64;
+    let mut batch: Vec<Vec<u8>> = vec![sample];
     loop {
-        let n = fill(&mut reader, &mut buf)?;
-        if n == 0 {
+        // Fill the batch, then compress its blocks on up to PARALLEL threads.
+        while batch.len() < PARALLEL {
+            let mut buf = vec![0u8; SAMPLE];
+            let n = fill(&mut reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            batch.push(buf);
+        }
+        let last_batch = batch.len() < PARALLEL || {
+            // A full batch may still be the end: peek one more block.
+            let mut next = vec![0u8; SAMPLE];
+            let n = fill(&mut reader, &mut next)?;
+            next.truncate(n);
+            let end = n == 0;
+            let compressed = compress_blocks(&batch, level, end)?;
+            for (block, c) in batch.iter().zip(&compressed) {
+                diff.update(block);
+                crc.update(block);
+                uncompressed += block.len() as u64;
+                out.write_all(c)?;
+            }
+            batch = if end { Vec::new() } else { vec![next] };
+            end
+        };
+        if last_batch {
+            if !batch.is_empty() || uncompressed == 0 {
+                let compressed = compress_blocks(&batch, level, true)?;
+                for (block, c) in batch.iter().zip(&compressed) {
+                    diff.update(block);
+                    crc.update(block);
+                    uncompressed += block.len() as u64;
+                    out.write_all(c)?;
+                }
+                if batch.is_empty() {
+                    out.write_all(&compress_block(&[], level, true)?)?;
+                }
+            }
             break;
         }
-        diff.update(&buf[..n]);
-        gz.write_all(&buf[..n])?;
-        uncompressed += n as u64;
     }
-    let mut out = gz.finish()?;
+    out.write_all(&crc.sum().to_le_bytes())?;
+    #[allow(clippy::cast_possible_truncation)]
+    out.write_all(&(uncompressed as u32).to_le_bytes())?;
     out.flush()?;
     // Closing the second sink ends the streamed upload's body.
     out.inner.extra = None;

@@ -1081,79 +1081,23 @@ struct Pushed {
     size: u64,
 }
 
-/// The fast path: the image was exported before (the cache knows its config and every layer's blob)
-/// and the registry has every blob, so nothing needs exporting or uploading.
-async fn cached_push(
-    cache: &layers::Cache,
-    id: &Digest,
-    diff_ids: &[String],
-    registry: &Registry,
-    repo: &str,
-    created: Option<&str>,
-) -> Result<Option<Pushed>, Error> {
-    let known: Option<Vec<Blob>> = diff_ids
-        .iter()
-        .map(|d| d.parse().ok().and_then(|d| cache.layer(&d)))
-        .collect();
-    let (Some(raw), Some(blobs)) = (cache.config(id), known) else {
-        return Ok(None);
-    };
-    let config = layers::normalise_config(&raw, created);
-    if !registry
-        .blob_exists(repo, &Digest::sha256_of(&config))
-        .await?
-    {
-        return Ok(None);
-    }
-    for b in &blobs {
-        if !registry.blob_exists(repo, &b.digest).await? {
-            return Ok(None);
-        }
-    }
-    let size = blobs.iter().map(|b| b.size).sum::<u64>() + config.len() as u64;
-    let layers = blobs
-        .iter()
-        .map(|b| LayerResult {
-            digest: b.digest.clone(),
-            size: b.size,
-            uncompressed: None,
-            status: "present",
-        })
-        .collect();
-    Ok(Some(Pushed {
-        manifest: layers::manifest(&config, &blobs),
-        layers,
-        size,
-    }))
-}
-
-async fn push_image(
+/// Exports the image and compresses its layers; each large layer streams to the registry while it is
+/// compressed (the engine's export is the slow part) and is kept in a spool file to upload again if the
+/// stream fails. Returns the export, each uploaded layer's status, and the spool directory.
+async fn export_and_upload(
     engine: &Engine,
     registry: &std::sync::Arc<Registry>,
     repo: &str,
     image_id: &str,
-    created: Option<&str>,
-    cache_dir: Option<PathBuf>,
     ctx: &Context,
-) -> Result<Pushed, Error> {
-    let info = engine.inspect(image_id).await?;
-    let id: Option<Digest> = info.id.parse().ok();
-    let cache = cache_dir.map(layers::Cache::new);
-
-    if let (Some(cache), Some(id)) = (&cache, &id)
-        && let Some(pushed) =
-            cached_push(cache, id, &info.diff_ids, registry, repo, created).await?
-    {
-        ctx.out.info(&format!(
-            "every blob of {image_id} is already in {}/{repo}",
-            registry.host()
-        ));
-        return Ok(pushed);
-    }
-
-    // Export, compress and upload: each large layer streams to the registry while it is compressed
-    // (the engine's export is the slow part), and is kept in a spool file to upload again if the
-    // stream fails.
+) -> Result<
+    (
+        layers::Exported,
+        HashMap<Digest, &'static str>,
+        tempfile::TempDir,
+    ),
+    Error,
+> {
     let spool = tempfile::Builder::new()
         .prefix("build-push-")
         .tempdir()
@@ -1227,12 +1171,87 @@ async fn push_image(
         .await
         .map_err(|e| BuildPushError::Join(e.to_string()))?
         .map_err(BuildPushError::Export)?;
-    let mut statuses = HashMap::new();
+    let mut statuses: HashMap<Digest, &'static str> = HashMap::new();
     while let Some(done) = uploads.join_next().await {
         if let Some((d, s)) = done.map_err(|e| BuildPushError::Join(e.to_string()))?? {
             statuses.insert(d, s);
         }
     }
+    Ok((exported, statuses, spool))
+}
+
+/// The fast path: the image was exported before (the cache knows its config and every layer's blob)
+/// and the registry has every blob, so nothing needs exporting or uploading.
+async fn cached_push(
+    cache: &layers::Cache,
+    id: &Digest,
+    diff_ids: &[String],
+    registry: &Registry,
+    repo: &str,
+    created: Option<&str>,
+) -> Result<Option<Pushed>, Error> {
+    let known: Option<Vec<Blob>> = diff_ids
+        .iter()
+        .map(|d| d.parse().ok().and_then(|d| cache.layer(&d)))
+        .collect();
+    let (Some(raw), Some(blobs)) = (cache.config(id), known) else {
+        return Ok(None);
+    };
+    let config = layers::normalise_config(&raw, created);
+    if !registry
+        .blob_exists(repo, &Digest::sha256_of(&config))
+        .await?
+    {
+        return Ok(None);
+    }
+    for b in &blobs {
+        if !registry.blob_exists(repo, &b.digest).await? {
+            return Ok(None);
+        }
+    }
+    let size = blobs.iter().map(|b| b.size).sum::<u64>() + config.len() as u64;
+    let layers = blobs
+        .iter()
+        .map(|b| LayerResult {
+            digest: b.digest.clone(),
+            size: b.size,
+            uncompressed: None,
+            status: "present",
+        })
+        .collect();
+    Ok(Some(Pushed {
+        manifest: layers::manifest(&config, &blobs),
+        layers,
+        size,
+    }))
+}
+
+async fn push_image(
+    engine: &Engine,
+    registry: &std::sync::Arc<Registry>,
+    repo: &str,
+    image_id: &str,
+    created: Option<&str>,
+    cache_dir: Option<PathBuf>,
+    ctx: &Context,
+) -> Result<Pushed, Error> {
+    let info = engine.inspect(image_id).await?;
+    let id: Option<Digest> = info.id.parse().ok();
+    let cache = cache_dir.map(layers::Cache::new);
+
+    if let (Some(cache), Some(id)) = (&cache, &id)
+        && let Some(pushed) =
+            cached_push(cache, id, &info.diff_ids, registry, repo, created).await?
+    {
+        ctx.out.info(&format!(
+            "every blob of {image_id} is already in {}/{repo}",
+            registry.host()
+        ));
+        return Ok(pushed);
+    }
+
+    let (exported, mut statuses, spool) =
+        export_and_upload(engine, registry, repo, image_id, ctx).await?;
     // Layers seen only through the small-blob path (OCI layout) are uploaded now.
     for l in &exported.layers {
         if !statuses.contains_key(&l.blob.digest) {
