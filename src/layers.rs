@@ -147,11 +147,17 @@ const PARALLEL: usize = 4;
 fn compress_block(block: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
     let mut c = flate2::Compress::new(flate2::Compression::new(level), false);
     let mut out = Vec::with_capacity(block.len() + block.len() / 16 + 64);
-    let flush = if last { flate2::FlushCompress::Finish } else { flate2::FlushCompress::Sync };
+    let flush = if last {
+        flate2::FlushCompress::Finish
+    } else {
+        flate2::FlushCompress::Sync
+    };
     let mut input = block;
     loop {
         let before_in = c.total_in();
-        let status = c.compress_vec(input, &mut out, flush).map_err(io::Error::other)?;
+        let status = c
+            .compress_vec(input, &mut out, flush)
+            .map_err(io::Error::other)?;
         let consumed = usize::try_from(c.total_in() - before_in).unwrap_or(input.len());
         input = &input[consumed..];
         match status {
@@ -174,7 +180,10 @@ fn compress_blocks(blocks: &[Vec<u8>], level: u32, end: bool) -> io::Result<Vec<
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("a compression thread panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a compression thread panicked")))
+            })
             .collect()
     })
 }
