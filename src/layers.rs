@@ -427,6 +427,9 @@ pub struct Cache {
 struct Index {
     policy: u32,
     layers: BTreeMap<String, Blob>,
+    /// Blob digest → the `host/repository`s it was pushed to (for cross-repository mounts).
+    #[serde(default)]
+    locations: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl Cache {
@@ -452,6 +455,32 @@ impl Cache {
     pub fn config(&self, image_id: &Digest) -> Option<Vec<u8>> {
         let bytes = fs::read(self.dir.join("configs").join(image_id.hex())).ok()?;
         (Digest::sha256_of(&bytes) == *image_id).then_some(bytes)
+    }
+
+    /// The `host/repository`s a blob was pushed to by this machine.
+    pub fn locations(&self, digest: &Digest) -> Vec<String> {
+        self.index()
+            .locations
+            .get(&digest.to_string())
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records that `digests` are now in `repository` (`host/path`).
+    pub fn remember_location(&self, repository: &str, digests: &[Digest]) {
+        let mut index = self.index();
+        index.policy = POLICY;
+        for d in digests {
+            index
+                .locations
+                .entry(d.to_string())
+                .or_default()
+                .insert(repository.to_string());
+        }
+        if let Ok(bytes) = serde_json::to_vec(&index) {
+            let _ = fs::create_dir_all(&self.dir);
+            let _ = crate::atomic::write(&self.dir.join("layers.json"), &bytes, 0o644);
+        }
     }
 
     /// Records what an export produced. Failures only cost speed next time, so they are ignored.

@@ -315,6 +315,34 @@ fn a_rerun_uploads_nothing_and_reports_tags_present() {
 }
 
 #[test]
+fn promoting_to_another_repository_mounts_blobs_instead_of_uploading() {
+    let app = App::new();
+    let rig = rig();
+    let (dev, prod) = (unique("bp/dev"), unique("bp/prod"));
+    create_repository(&dev, "MUTABLE");
+    create_repository(&prod, "MUTABLE");
+    let first = json(
+        &app.build_push(&["-r", &format!("{}/{dev}", rig.registry), "--json"])
+            .ok(),
+    );
+    let second = json(
+        &app.build_push(&["-r", &format!("{}/{prod}", rig.registry), "--json"])
+            .ok(),
+    );
+    assert_eq!(second["digest"], first["digest"]);
+    for l in second["layers"].as_array().unwrap() {
+        assert_eq!(l["status"], "mounted", "{l}");
+    }
+    assert_eq!(
+        registry_uploads(&prod),
+        0,
+        "no blob bytes were uploaded to {prod}"
+    );
+    let inspected = skopeo_inspect(&app, &format!("{}/{prod}:latest", rig.registry), false);
+    assert_eq!(inspected["Digest"], first["digest"]);
+}
+
+#[test]
 fn an_immutable_repository_accepts_the_same_image_and_refuses_another() {
     let app = App::new();
     let rig = rig();

@@ -1076,6 +1076,7 @@ impl Drop for ChunkWriter {
 
 /// What the push produced.
 struct Pushed {
+    config_digest: Digest,
     manifest: Vec<u8>,
     layers: Vec<LayerResult>,
     size: u64,
@@ -1198,32 +1199,60 @@ async fn cached_push(
         return Ok(None);
     };
     let config = layers::normalise_config(&raw, created);
-    if !registry
-        .blob_exists(repo, &Digest::sha256_of(&config))
-        .await?
+    let config_digest = Digest::sha256_of(&config);
+    if !registry.blob_exists(repo, &config_digest).await?
+        && !mount_from_known(cache, registry, repo, &config_digest).await?
     {
-        return Ok(None);
+        // Configs are small: upload it rather than give up the fast path.
+        registry.upload_bytes(repo, &config_digest, &config).await?;
     }
+    let mut statuses = Vec::with_capacity(blobs.len());
     for b in &blobs {
-        if !registry.blob_exists(repo, &b.digest).await? {
+        if registry.blob_exists(repo, &b.digest).await? {
+            statuses.push("present");
+        } else if mount_from_known(cache, registry, repo, &b.digest).await? {
+            statuses.push("mounted");
+        } else {
             return Ok(None);
         }
     }
     let size = blobs.iter().map(|b| b.size).sum::<u64>() + config.len() as u64;
     let layers = blobs
         .iter()
-        .map(|b| LayerResult {
+        .zip(statuses)
+        .map(|(b, status)| LayerResult {
             digest: b.digest.clone(),
             size: b.size,
             uncompressed: None,
-            status: "present",
+            status,
         })
         .collect();
     Ok(Some(Pushed {
+        config_digest,
         manifest: layers::manifest(&config, &blobs),
         layers,
         size,
     }))
+}
+
+/// Mounts `digest` from another repository of this registry that this machine pushed it to; `false`
+/// when there is none or the registry declines (no bytes move either way).
+async fn mount_from_known(
+    cache: &layers::Cache,
+    registry: &Registry,
+    repo: &str,
+    digest: &Digest,
+) -> Result<bool, Error> {
+    let prefix = format!("{}/", registry.host());
+    for from in cache.locations(digest) {
+        if let Some(other) = from.strip_prefix(&prefix)
+            && other != repo
+            && registry.mount(repo, digest, other).await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 async fn push_image(
@@ -1247,6 +1276,7 @@ async fn push_image(
             "every blob of {image_id} is already in {}/{repo}",
             registry.host()
         ));
+        remember_locations(cache, registry, repo, &pushed);
         return Ok(pushed);
     }
 
@@ -1287,11 +1317,27 @@ async fn push_image(
         })
         .collect();
     drop(spool);
-    Ok(Pushed {
+    let pushed = Pushed {
+        config_digest,
         manifest,
         layers,
         size,
-    })
+    };
+    if let Some(cache) = &cache {
+        remember_locations(cache, registry, repo, &pushed);
+    }
+    Ok(pushed)
+}
+
+/// Notes where this push put each blob, so a later push to another repository can mount them.
+fn remember_locations(cache: &layers::Cache, registry: &Registry, repo: &str, pushed: &Pushed) {
+    let digests: Vec<Digest> = pushed
+        .layers
+        .iter()
+        .map(|l| l.digest.clone())
+        .chain(std::iter::once(pushed.config_digest.clone()))
+        .collect();
+    cache.remember_location(&format!("{}/{repo}", registry.host()), &digests);
 }
 
 #[cfg(test)]
