@@ -68,6 +68,21 @@ impl fmt::Display for Error {
     }
 }
 
+/// An error and its sources as one line of their messages (`dispatch failure: io error: …`), each
+/// message once — for library errors whose `Display` leaves the detail to their sources.
+pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
 /// The result type of steps.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

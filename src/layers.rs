@@ -224,47 +224,30 @@ pub fn compress_tee<R: Read>(
     let mut crc = flate2::Crc::new();
     let mut diff = sha2::Sha256::new();
     let mut uncompressed = 0u64;
-    let mut batch: Vec<Vec<u8>> = vec![sample];
+    // Blocks read but not yet compressed; reading one block ahead says whether a batch ends the stream.
+    let mut pending: Vec<Vec<u8>> = vec![sample];
+    let mut eof = false;
     loop {
-        // Fill the batch, then compress its blocks on up to PARALLEL threads.
-        while batch.len() < PARALLEL {
+        while !eof && pending.len() <= PARALLEL {
             let mut buf = vec![0u8; SAMPLE];
             let n = fill(&mut reader, &mut buf)?;
             if n == 0 {
-                break;
+                eof = true;
+            } else {
+                buf.truncate(n);
+                pending.push(buf);
             }
-            buf.truncate(n);
-            batch.push(buf);
         }
-        let last_batch = batch.len() < PARALLEL || {
-            // A full batch may still be the end: peek one more block.
-            let mut next = vec![0u8; SAMPLE];
-            let n = fill(&mut reader, &mut next)?;
-            next.truncate(n);
-            let end = n == 0;
-            let compressed = compress_blocks(&batch, level, end)?;
-            for (block, c) in batch.iter().zip(&compressed) {
-                diff.update(block);
-                crc.update(block);
-                uncompressed += block.len() as u64;
-                out.write_all(c)?;
-            }
-            batch = if end { Vec::new() } else { vec![next] };
-            end
-        };
-        if last_batch {
-            if !batch.is_empty() || uncompressed == 0 {
-                let compressed = compress_blocks(&batch, level, true)?;
-                for (block, c) in batch.iter().zip(&compressed) {
-                    diff.update(block);
-                    crc.update(block);
-                    uncompressed += block.len() as u64;
-                    out.write_all(c)?;
-                }
-                if batch.is_empty() {
-                    out.write_all(&compress_block(&[], level, true)?)?;
-                }
-            }
+        let take = pending.len().min(PARALLEL);
+        let end = eof && take == pending.len();
+        let batch: Vec<Vec<u8>> = pending.drain(..take).collect();
+        for (block, compressed) in batch.iter().zip(compress_blocks(&batch, level, end)?) {
+            diff.update(block);
+            crc.update(block);
+            uncompressed += block.len() as u64;
+            out.write_all(&compressed)?;
+        }
+        if end {
             break;
         }
     }

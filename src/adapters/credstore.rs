@@ -61,52 +61,18 @@ pub fn store(name: &str, server: &str, username: &str, secret: &Secret) -> Resul
 
 /// `docker-credential-NAME get`: the username and secret for `server`, `None` when it has none.
 pub fn get(name: &str, server: &str) -> Result<Option<(String, Secret)>, HelperError> {
-    let program = program(name);
-    let mut child = match Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(HelperError::Missing { program });
-        }
-        Err(e) => {
-            return Err(HelperError::Failed {
-                action: "get",
-                server: server.into(),
-                program,
-                message: e.to_string(),
-            });
-        }
-    };
-    if let Some(mut s) = child.stdin.take() {
-        let _ = s.write_all(server.as_bytes());
-    }
-    let out = child.wait_with_output().map_err(|e| HelperError::Failed {
-        action: "get",
-        server: server.into(),
-        program: program.clone(),
-        message: e.to_string(),
-    })?;
+    let out = spawn(name, "get", server, server)?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         if text.contains("credentials not found") {
             return Ok(None);
         }
-        return Err(HelperError::Failed {
-            action: "get",
-            server: server.into(),
-            program,
-            message: format!("{} ({})", text.trim(), out.status),
-        });
+        return Err(failed(name, "get", server, &out));
     }
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| HelperError::Failed {
         action: "get",
         server: server.into(),
-        program: program.clone(),
+        program: program(name),
         message: "its answer is not JSON".into(),
     })?;
     let user = doc
@@ -126,7 +92,28 @@ pub fn erase(name: &str, server: &str) -> Result<(), HelperError> {
 }
 
 fn run(name: &str, action: &'static str, server: &str, stdin: &str) -> Result<(), HelperError> {
+    let out = spawn(name, action, server, stdin)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(failed(name, action, server, &out))
+    }
+}
+
+/// Runs the helper with `action`, `stdin` on its standard input, and collects its output.
+fn spawn(
+    name: &str,
+    action: &'static str,
+    server: &str,
+    stdin: &str,
+) -> Result<std::process::Output, HelperError> {
     let program = program(name);
+    let failure = |message: String| HelperError::Failed {
+        action,
+        server: server.into(),
+        program: program.clone(),
+        message,
+    };
     let mut child = match Command::new(&program)
         .arg(action)
         .stdin(Stdio::piped())
@@ -138,47 +125,37 @@ fn run(name: &str, action: &'static str, server: &str, stdin: &str) -> Result<()
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(HelperError::Missing { program });
         }
-        Err(e) => {
-            return Err(HelperError::Failed {
-                action,
-                server: server.into(),
-                program,
-                message: e.to_string(),
-            });
-        }
+        Err(e) => return Err(failure(e.to_string())),
     };
-    let wrote = child
-        .stdin
-        .take()
-        .map(|mut s| s.write_all(stdin.as_bytes()))
-        .transpose();
-    let out = child.wait_with_output();
-    match (wrote, out) {
-        (Ok(_), Ok(out)) if out.status.success() => Ok(()),
-        (_, Ok(out)) => {
-            let said = String::from_utf8_lossy(if out.stdout.is_empty() {
-                &out.stderr
-            } else {
-                &out.stdout
-            })
-            .trim()
-            .to_string();
-            Err(HelperError::Failed {
-                action,
-                server: server.into(),
-                program,
-                message: format!(
-                    "{} ({})",
-                    if said.is_empty() { "no message" } else { &said },
-                    out.status
-                ),
-            })
-        }
-        (_, Err(e)) => Err(HelperError::Failed {
-            action,
-            server: server.into(),
-            program,
-            message: e.to_string(),
-        }),
+    if let Some(mut input) = child.stdin.take() {
+        // A helper that exits without reading is judged by its exit status below.
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().map_err(|e| failure(e.to_string()))
+}
+
+/// The error for a helper that exited non-zero: what it said (on stdout, by protocol) and its status.
+fn failed(
+    name: &str,
+    action: &'static str,
+    server: &str,
+    out: &std::process::Output,
+) -> HelperError {
+    let said = String::from_utf8_lossy(if out.stdout.is_empty() {
+        &out.stderr
+    } else {
+        &out.stdout
+    })
+    .trim()
+    .to_string();
+    HelperError::Failed {
+        action,
+        server: server.into(),
+        program: program(name),
+        message: format!(
+            "{} ({})",
+            if said.is_empty() { "no message" } else { &said },
+            out.status
+        ),
     }
 }

@@ -34,21 +34,6 @@ pub const CREDENTIAL_SOURCES: &str = "environment (AWS_ACCESS_KEY_ID/AWS_SECRET_
     container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI, as in CodeBuild), \
     EC2 instance metadata";
 
-/// An error and its sources as one line of their messages (`dispatch failure: io error: …`), without
-/// the SDK's debug dump.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = cause.source();
-    }
-    parts.join(": ")
-}
-
 /// A role to assume with an OpenID Connect token (GitHub Actions OIDC).
 #[derive(Debug, Clone)]
 pub struct WebIdentity {
@@ -254,7 +239,7 @@ impl Aws {
                 region: region.clone(),
                 endpoint: endpoint.clone(),
                 code: e.code().map(str::to_string),
-                message: describe(&e),
+                message: crate::error::chain_text(&e),
             })?;
         let c = out.credentials().ok_or_else(|| AwsError::Answer {
             service: "STS",
@@ -297,7 +282,7 @@ impl Aws {
                     CREDENTIALS_TIMEOUT.as_secs()
                 ))
             })?
-            .map_err(|e| no_creds(describe(&e)))?;
+            .map_err(|e| no_creds(crate::error::chain_text(&e)))?;
         let digest = Digest::sha256_of(format!("buildsteps:{}", creds.access_key_id()).as_bytes());
         Ok(Identity {
             fingerprint: digest.hex()[..16].to_string(),
@@ -333,7 +318,7 @@ impl Aws {
                 region: "us-east-1".into(),
                 endpoint: endpoint.clone(),
                 code: e.code().map(str::to_string),
-                message: describe(&e),
+                message: crate::error::chain_text(&e),
             })?;
         let data = out.authorization_data().ok_or_else(|| AwsError::Answer {
             service: "ECR Public",
@@ -465,7 +450,7 @@ impl Ecr {
                     region: self.region.clone(),
                     endpoint: self.endpoint.clone(),
                     code: e.code().map(str::to_string),
-                    message: describe(&e),
+                    message: crate::error::chain_text(&e),
                 });
             }
         };
@@ -500,7 +485,7 @@ impl Ecr {
                 region: self.region.clone(),
                 endpoint: self.endpoint.clone(),
                 code: e.code().map(str::to_string),
-                message: describe(&e),
+                message: crate::error::chain_text(&e),
             })?;
         out.authorization_data()
             .iter()

@@ -122,19 +122,6 @@ pub struct Registry {
     auth: Mutex<Option<Secret>>,
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut next = std::error::Error::source(e);
-    while let Some(c) = next {
-        let t = c.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        next = c.source();
-    }
-    parts.join(": ")
-}
-
 /// Jittered exponential backoff: 250 ms · 2ⁿ ± 50 %.
 fn backoff(attempt: u32) -> Duration {
     let base = 250u64 << attempt.min(6);
@@ -261,7 +248,7 @@ impl Registry {
                     return Err(RegistryError::Transport {
                         op: op.to_string(),
                         url: url.to_string(),
-                        message: describe(&e),
+                        message: crate::error::chain_text(&e),
                     });
                 }
             }
@@ -303,7 +290,7 @@ impl Registry {
         let resp = req.send().await.map_err(|e| RegistryError::Transport {
             op: "get a registry token".into(),
             url: realm.clone(),
-            message: describe(&e),
+            message: crate::error::chain_text(&e),
         })?;
         if !resp.status().is_success() {
             return Err(RegistryError::Status {
@@ -447,7 +434,7 @@ impl Registry {
         let resp = req.send().await.map_err(|e| RegistryError::Transport {
             op: op.clone(),
             url: location.clone(),
-            message: describe(&e),
+            message: crate::error::chain_text(&e),
         })?;
         if !resp.status().is_success() {
             return Err(Self::error(&op, &location, resp).await);
@@ -551,7 +538,7 @@ impl Registry {
         let bytes = resp.bytes().await.map_err(|e| RegistryError::Transport {
             op: "fetch manifest".into(),
             url: url.clone(),
-            message: describe(&e),
+            message: crate::error::chain_text(&e),
         })?;
         Ok(Some(Manifest {
             digest: Digest::sha256_of(&bytes),
