@@ -16,4 +16,5 @@ pub mod output;
 pub mod reference;
 pub mod secret;
 pub mod steps;
+pub mod target;
 pub mod time;

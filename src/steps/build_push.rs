@@ -8,21 +8,17 @@
 //! image is re-pushed without an export: only `HEAD` requests.
 
 use crate::adapters::docker::{BuildOptions, Engine};
-use crate::adapters::ecr::{Aws, Repository};
 use crate::adapters::git;
 use crate::adapters::registry::Registry;
 use crate::cli::{Context, Step};
 use crate::commit::{self, Commit};
 use crate::context;
-use crate::docker_config::{self, Document};
-use crate::ecr_host::EcrRegistry;
 use crate::error::{Diagnostic, Error};
 use crate::exit::Code;
 use crate::layers::{self, Blob};
 use crate::output::progress::human_bytes;
 use crate::output::{OutputArgs, Report};
 use crate::reference::{Digest, ImageRef};
-use crate::secret::Secret;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -212,14 +208,6 @@ pub enum BuildPushError {
         /// Why.
         reason: String,
     },
-    /// The ECR repository does not exist.
-    #[error("push to `{repository}`: the repository does not exist in registry {registry}")]
-    NoRepository {
-        /// The name.
-        repository: String,
-        /// The host.
-        registry: String,
-    },
     /// A tag names another image in an immutable repository.
     #[error(
         "push tag `{tag}` to immutable `{repository}`: it already names {existing}, this build is {built}"
@@ -266,9 +254,6 @@ impl Diagnostic for BuildPushError {
                  and tags with --tag"
                     .into(),
             ),
-            BuildPushError::NoRepository { repository, .. } => {
-                Some(format!("create it first: aws ecr create-repository --repository-name {repository}"))
-            }
             BuildPushError::Immutable { .. } => Some(
                 "push a new tag (the commit tag changes with every commit), or make the tag mutable \
                  with an exclusion filter"
@@ -484,78 +469,6 @@ fn split_kv(s: &str) -> (String, Option<String>) {
     }
 }
 
-/// Where we push: the registry host and repository path, and the ECR details when it is ECR.
-struct Destination {
-    registry: String,
-    repository: String,
-    ecr: Option<crate::ecr_host::EcrHost>,
-}
-
-async fn destination(
-    input: &str,
-    region: Option<&str>,
-) -> Result<(Destination, Option<(String, Secret)>, Option<Aws>), Error> {
-    let bad = |reason: &str| BuildPushError::Repository {
-        input: input.to_string(),
-        reason: reason.to_string(),
-    };
-    let first = input.split('/').next().unwrap_or("");
-    let has_registry =
-        input.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_registry {
-        let r = ImageRef::parse(input).map_err(|e| bad(e.reason()))?;
-        if input.contains('@')
-            || input
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.contains(':'))
-        {
-            return Err(bad("a repository has no tag or digest; pass tags with --tag").into());
-        }
-        let ecr = match EcrRegistry::parse(r.registry()) {
-            Ok(EcrRegistry::Private(h)) => Some(h),
-            _ => None,
-        };
-        return Ok((
-            Destination {
-                registry: r.registry().to_string(),
-                repository: r.repository().to_string(),
-                ecr,
-            },
-            None,
-            None,
-        ));
-    }
-    // A bare name: the caller's own ECR registry; the token answer names it and logs us in.
-    let name = ImageRef::parse(&format!("localhost/{input}")).map_err(|e| bad(e.reason()))?;
-    if input.contains(':') || input.contains('@') {
-        return Err(bad("a repository has no tag or digest; pass tags with --tag").into());
-    }
-    let aws = Aws::load(region, None).await?;
-    aws.identity().await?;
-    let token = aws
-        .ecr(&aws.region())
-        .authorization_tokens()
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| bad("ECR returned no authorization data"))?;
-    let host = docker_config::bare(&token.proxy_endpoint).to_string();
-    let ecr = match EcrRegistry::parse(&host) {
-        Ok(EcrRegistry::Private(h)) => Some(h),
-        _ => None,
-    };
-    Ok((
-        Destination {
-            registry: host,
-            repository: name.repository().to_string(),
-            ecr,
-        },
-        Some((token.username, token.password)),
-        Some(aws),
-    ))
-}
-
 impl Step for BuildPush {
     const NAME: &'static str = "build-push";
 
@@ -738,8 +651,7 @@ impl Step for BuildPush {
             return Ok(Code::Ok);
         }
 
-        let (dest, token_creds, aws) =
-            destination(&self.repository, self.region.as_deref()).await?;
+        let dest = crate::target::locate(&self.repository, self.region.as_deref()).await?;
 
         if self.dry_run {
             ctx.out.emit(&BuildPushReport {
@@ -768,49 +680,7 @@ impl Step for BuildPush {
             return Ok(Code::Ok);
         }
 
-        // Credentials: docker's config first (what ecr-login wrote), else the ECR token.
-        let config_dir = docker_config::config_dir(&ctx.env)?;
-        let doc = Document::read(&config_dir.join(docker_config::FILE_NAME))?;
-        let mut creds = doc.credentials_for(&dest.registry)?.or(token_creds);
-        let mut aws = aws;
-        if let Some(ecr) = &dest.ecr
-            && aws.is_none()
-        {
-            aws = Aws::load(Some(ecr.region()), None).await.ok();
-        }
-        if creds.is_none()
-            && dest.ecr.is_some()
-            && let Some(a) = &aws
-        {
-            a.identity().await?;
-            let region = dest
-                .ecr
-                .as_ref()
-                .map(|e| e.region().to_string())
-                .unwrap_or_default();
-            creds = a
-                .ecr(&region)
-                .authorization_tokens()
-                .await?
-                .into_iter()
-                .next()
-                .map(|t| (t.username, t.password));
-        }
-        if let Some((_, p)) = &creds {
-            ctx.out.mask(p.expose());
-        }
-
-        // ECR: the repository must exist; its tag mutability decides about existing tags.
-        let mut repo_info: Option<Repository> = None;
-        if let (Some(ecr), Some(a)) = (&dest.ecr, &aws) {
-            match a.ecr(ecr.region()).repository(ecr.account(), &dest.repository).await {
-                Ok(Some(r)) => repo_info = Some(r),
-                Ok(None) => {
-                    return Err(BuildPushError::NoRepository { repository: dest.repository.clone(), registry: dest.registry.clone() }.into());
-                }
-                Err(e) => ctx.out.warn(&format!("could not read the repository's settings from ECR ({e}); pushing without the tag-mutability check")),
-            }
-        }
+        let dest = dest.connect(&ctx).await?;
 
         // Build.
         let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
@@ -853,7 +723,7 @@ impl Step for BuildPush {
 
         // Push.
         let push_started = Instant::now();
-        let registry = std::sync::Arc::new(Registry::new(&dest.registry, creds));
+        let registry = std::sync::Arc::new(Registry::new(&dest.registry, dest.creds.clone()));
         let cache_dir = layers_cache_dir(&ctx.env);
         let pushed = push_image(
             &engine,
@@ -876,7 +746,7 @@ impl Step for BuildPush {
                     tag: t.clone(),
                     status: "present",
                 }),
-                Some(d) if repo_info.as_ref().is_some_and(Repository::immutable) => {
+                Some(d) if dest.immutable() => {
                     return Err(BuildPushError::Immutable {
                         repository: format!("{}/{}", dest.registry, dest.repository),
                         tag: t.clone(),

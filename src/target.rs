@@ -1,0 +1,205 @@
+//! Where an image goes: `--repository` as a bare name (the caller's own ECR registry, found through the
+//! token answer) or a full URI (any registry), the credentials to use there (docker's config first —
+//! what ecr-login wrote — else an ECR token through the AWS SDK), and for ECR the repository's settings
+//! (it must exist; its tag mutability decides what an existing tag may become).
+
+use crate::adapters::ecr::{Aws, Repository};
+use crate::cli::Context;
+use crate::docker_config::{self, Document};
+use crate::ecr_host::{EcrHost, EcrRegistry};
+use crate::error::{Diagnostic, Error};
+use crate::exit::Code;
+use crate::reference::ImageRef;
+use crate::secret::Secret;
+
+/// A repository to push to, before connecting.
+#[derive(Debug)]
+pub struct Located {
+    /// The registry host (with port, if any).
+    pub registry: String,
+    /// The repository path.
+    pub repository: String,
+    /// The ECR registry, when it is one.
+    pub ecr: Option<EcrHost>,
+    token: Option<(String, Secret)>,
+    aws: Option<Aws>,
+}
+
+/// A repository ready to use.
+#[derive(Debug)]
+pub struct Target {
+    /// The registry host (with port, if any).
+    pub registry: String,
+    /// The repository path.
+    pub repository: String,
+    /// The ECR registry, when it is one.
+    pub ecr: Option<EcrHost>,
+    /// Username and password for the registry.
+    pub creds: Option<(String, Secret)>,
+    /// The AWS configuration, when the registry is ECR and AWS is reachable.
+    pub aws: Option<Aws>,
+    /// ECR's settings for the repository, when they could be read.
+    pub settings: Option<Repository>,
+}
+
+/// `--repository` is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Not a repository.
+    #[error("use `{input}` as the repository: {reason}")]
+    Repository {
+        /// The value.
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// The ECR repository does not exist.
+    #[error("use `{repository}`: the repository does not exist in registry {registry}")]
+    NoRepository {
+        /// The name.
+        repository: String,
+        /// The host.
+        registry: String,
+    },
+}
+
+impl Diagnostic for TargetError {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            TargetError::Repository { .. } => Some(
+                "pass a repository name (team/app) or URI (123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app), \
+                 and tags with --tag"
+                    .into(),
+            ),
+            TargetError::NoRepository { repository, .. } => {
+                Some(format!("create it first: aws ecr create-repository --repository-name {repository}"))
+            }
+        }
+    }
+}
+
+fn private(host: &str) -> Option<EcrHost> {
+    match EcrRegistry::parse(host) {
+        Ok(EcrRegistry::Private(h)) => Some(h),
+        _ => None,
+    }
+}
+
+/// Parses `--repository`; a bare name asks ECR for the caller's registry (which also logs in).
+pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
+    let bad = |reason: &str| TargetError::Repository {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    };
+    let last = input.rsplit('/').next().unwrap_or("");
+    if input.contains('@') || last.contains(':') {
+        return Err(bad("a repository has no tag or digest; pass tags with --tag").into());
+    }
+    let first = input.split('/').next().unwrap_or("");
+    let has_registry =
+        input.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_registry {
+        let r = ImageRef::parse(input).map_err(|e| bad(e.reason()))?;
+        return Ok(Located {
+            registry: r.registry().to_string(),
+            repository: r.repository().to_string(),
+            ecr: private(r.registry()),
+            token: None,
+            aws: None,
+        });
+    }
+    let name = ImageRef::parse(&format!("localhost/{input}")).map_err(|e| bad(e.reason()))?;
+    let aws = Aws::load(region, None).await?;
+    aws.identity().await?;
+    let token = aws
+        .ecr(&aws.region())
+        .authorization_tokens()
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("ECR returned no authorization data"))?;
+    let host = docker_config::bare(&token.proxy_endpoint).to_string();
+    Ok(Located {
+        ecr: private(&host),
+        registry: host,
+        repository: name.repository().to_string(),
+        token: Some((token.username, token.password)),
+        aws: Some(aws),
+    })
+}
+
+impl Located {
+    /// Finds credentials and, for ECR, checks the repository exists and reads its settings. A
+    /// repository that cannot be checked (no ECR API access) is used with a warning.
+    pub async fn connect(self, ctx: &Context) -> Result<Target, Error> {
+        let config_dir = docker_config::config_dir(&ctx.env)?;
+        let doc = Document::read(&config_dir.join(docker_config::FILE_NAME))?;
+        let mut creds = doc.credentials_for(&self.registry)?.or(self.token);
+        let mut aws = self.aws;
+        if let Some(ecr) = &self.ecr
+            && aws.is_none()
+        {
+            aws = Aws::load(Some(ecr.region()), None).await.ok();
+        }
+        if creds.is_none()
+            && let (Some(ecr), Some(a)) = (&self.ecr, &aws)
+        {
+            a.identity().await?;
+            creds = a
+                .ecr(ecr.region())
+                .authorization_tokens()
+                .await?
+                .into_iter()
+                .next()
+                .map(|t| (t.username, t.password));
+        }
+        if let Some((_, p)) = &creds {
+            ctx.out.mask(p.expose());
+        }
+        let mut settings = None;
+        if let (Some(ecr), Some(a)) = (&self.ecr, &aws) {
+            match a
+                .ecr(ecr.region())
+                .repository(ecr.account(), &self.repository)
+                .await
+            {
+                Ok(Some(r)) => settings = Some(r),
+                Ok(None) => {
+                    return Err(TargetError::NoRepository {
+                        repository: self.repository.clone(),
+                        registry: self.registry.clone(),
+                    }
+                    .into());
+                }
+                Err(e) => ctx.out.warn(&format!(
+                    "could not read the repository's settings from ECR ({e}); going on without the \
+                     tag-mutability check"
+                )),
+            }
+        }
+        Ok(Target {
+            registry: self.registry,
+            repository: self.repository,
+            ecr: self.ecr,
+            creds,
+            aws,
+            settings,
+        })
+    }
+}
+
+impl Target {
+    /// Whether existing tags may not be moved (an `IMMUTABLE*` ECR repository).
+    pub fn immutable(&self) -> bool {
+        self.settings.as_ref().is_some_and(Repository::immutable)
+    }
+
+    /// `registry/repository`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+}
