@@ -70,6 +70,34 @@ impl Source {
     }
 }
 
+/// How a commit becomes an image tag (metadata-action's `type=sha` grammar, plus the full SHA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CommitTag {
+    /// The full SHA (the default: unique, and what CodePipeline's commit ID is).
+    Full,
+    /// The first 7 characters.
+    Short,
+    /// `sha-` and 7 characters.
+    ShaShort,
+    /// `sha-` and the full SHA.
+    ShaFull,
+    /// No commit tag.
+    None,
+}
+
+impl CommitTag {
+    /// The tag for `commit` in this form.
+    pub fn tag(self, commit: &Commit) -> Option<String> {
+        match self {
+            CommitTag::Full => Some(commit.id.clone()),
+            CommitTag::Short => Some(commit.short.clone()),
+            CommitTag::ShaShort => Some(format!("sha-{}", commit.short)),
+            CommitTag::ShaFull => Some(format!("sha-{}", commit.id)),
+            CommitTag::None => None,
+        }
+    }
+}
+
 /// No commit could be resolved, or a source was unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {

@@ -410,6 +410,17 @@ fn decode_token(
     })
 }
 
+/// An image as `BatchGetImage` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrImage {
+    /// The manifest, verbatim.
+    pub manifest: String,
+    /// Its media type, when ECR says.
+    pub media_type: Option<String>,
+    /// Its digest.
+    pub digest: String,
+}
+
 /// What ECR says about a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repository {
@@ -465,6 +476,89 @@ impl Ecr {
     /// The region this client calls.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    fn call_error<E>(
+        &self,
+        operation: &'static str,
+        e: &aws_sdk_ecr::error::SdkError<E>,
+    ) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        AwsError::Call {
+            service: "ECR",
+            operation,
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            code: e.code().map(str::to_string),
+            message: crate::error::chain_text(e),
+        }
+    }
+
+    /// `BatchGetImage` for one tag or digest: the manifest exactly as stored, its media type and digest.
+    pub async fn image(
+        &self,
+        registry_id: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<EcrImage>, AwsError> {
+        let id = if reference.starts_with("sha256:") {
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(reference)
+                .build()
+        } else {
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag(reference)
+                .build()
+        };
+        let mut req = self
+            .client
+            .batch_get_image()
+            .registry_id(registry_id)
+            .repository_name(repository)
+            .image_ids(id);
+        for media_type in crate::adapters::registry::MANIFEST_ACCEPT.split(", ") {
+            req = req.accepted_media_types(media_type.trim());
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| self.call_error("BatchGetImage", &e))?;
+        Ok(out.images().first().and_then(|i| {
+            Some(EcrImage {
+                manifest: i.image_manifest()?.to_string(),
+                media_type: i.image_manifest_media_type().map(str::to_string),
+                digest: i.image_id()?.image_digest()?.to_string(),
+            })
+        }))
+    }
+
+    /// `PutImage` with the manifest verbatim and its digest, so ECR verifies it. `Ok(false)` when ECR
+    /// says the image (and tag) already exist.
+    pub async fn put_image(
+        &self,
+        registry_id: &str,
+        repository: &str,
+        image: &EcrImage,
+        tag: &str,
+    ) -> Result<bool, AwsError> {
+        let mut req = self
+            .client
+            .put_image()
+            .registry_id(registry_id)
+            .repository_name(repository)
+            .image_manifest(&image.manifest)
+            .image_digest(&image.digest)
+            .image_tag(tag);
+        if let Some(m) = &image.media_type {
+            req = req.image_manifest_media_type(m);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ImageAlreadyExistsException") => Ok(false),
+            Err(e) => Err(self.call_error("PutImage", &e)),
+        }
     }
 
     /// The endpoint this client calls (the override, or a description of the default).

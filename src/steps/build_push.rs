@@ -11,7 +11,7 @@ use crate::adapters::docker::{BuildOptions, Engine};
 use crate::adapters::git;
 use crate::adapters::registry::Registry;
 use crate::cli::{Context, Step};
-use crate::commit::{self, Commit};
+use crate::commit::{self, Commit, CommitTag};
 use crate::context;
 use crate::error::{Diagnostic, Error};
 use crate::exit::Code;
@@ -171,15 +171,6 @@ pub struct BuildPush {
 
     #[command(flatten)]
     output: OutputArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum CommitTag {
-    Full,
-    Short,
-    ShaShort,
-    ShaFull,
-    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -436,16 +427,6 @@ pub fn sanitise_ref(r: &str) -> String {
     t.chars().take(128).collect()
 }
 
-fn commit_tag(form: CommitTag, commit: &Commit) -> Option<String> {
-    match form {
-        CommitTag::Full => Some(commit.id.clone()),
-        CommitTag::Short => Some(commit.short.clone()),
-        CommitTag::ShaShort => Some(format!("sha-{}", commit.short)),
-        CommitTag::ShaFull => Some(format!("sha-{}", commit.id)),
-        CommitTag::None => None,
-    }
-}
-
 fn ref_tag(commit: &Commit, env: &crate::environment::Environment) -> Option<String> {
     if commit.source == commit::Source::GithubPullRequest {
         let path = env.var("GITHUB_EVENT_PATH")?;
@@ -502,7 +483,7 @@ impl Step for BuildPush {
         if self.latest {
             tags.push("latest".into());
         }
-        tags.extend(commit_tag(self.commit_tag, &commit));
+        tags.extend(self.commit_tag.tag(&commit));
         if self.ref_tag {
             tags.extend(ref_tag(&commit, &ctx.env));
         }

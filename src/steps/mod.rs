@@ -2,3 +2,4 @@
 
 pub mod build_push;
 pub mod ecr_login;
+pub mod tag_commit;

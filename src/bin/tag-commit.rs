@@ -1,0 +1,6 @@
+use buildsteps::steps::tag_commit::TagCommit;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    buildsteps::cli::run::<TagCommit>()
+}

@@ -1,0 +1,496 @@
+//! `tag-commit` end to end against the rig: the new tags carry the source's exact manifest bytes,
+//! checked with curl and skopeo; indexes stay indexes; promotions mount instead of upload.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Output, base_env, create_repository, rig, run, set, unique};
+use serde_json::Value;
+use std::path::PathBuf;
+
+const TAG: &str = env!("CARGO_BIN_EXE_tag-commit");
+const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
+const LOGIN: &str = "AWS:123456789012-auth-token";
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = base_env(dir.path());
+        set(
+            &mut env,
+            "DOCKER_CONFIG",
+            &dir.path().join("docker").display().to_string(),
+        );
+        set(
+            &mut env,
+            "BUILDSTEPS_COMMIT",
+            "0123456789abcdef0123456789abcdef01234567",
+        );
+        Sandbox { dir, env }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Builds and pushes a tiny image with `content`, returning its digest.
+    fn image(&self, repo: &str, content: &str, tag: &str) -> String {
+        let ctx = self.path(&unique("ctx"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM local/busybox:1\nCOPY content /content\n",
+        )
+        .unwrap();
+        std::fs::write(ctx.join("content"), content).unwrap();
+        let detail = ctx.join("imageDetail.json");
+        let out = run(
+            BUILD_PUSH,
+            &[
+                ctx.to_str().unwrap(),
+                "-r",
+                &format!("{}/{repo}", rig().registry),
+                "--latest",
+                "false",
+                "--commit-tag",
+                "none",
+                "--tag",
+                tag,
+                "--image-detail",
+                detail.to_str().unwrap(),
+                "--json",
+            ],
+            &self.env,
+            None,
+        )
+        .ok();
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        v["digest"].as_str().unwrap().to_string()
+    }
+
+    fn tag_commit(&self, args: &[&str]) -> Output {
+        run(TAG, args, &self.env, None)
+    }
+}
+
+/// The manifest bytes and media type as an independent client (curl) fetches them.
+fn raw_manifest(repo: &str, reference: &str) -> (Vec<u8>, String) {
+    let accept = "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+    let url = format!("https://{}/v2/{repo}/manifests/{reference}", rig().registry);
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-f",
+            "-u",
+            LOGIN,
+            "-H",
+            accept,
+            "-D",
+            "/dev/stderr",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let headers = String::from_utf8_lossy(&out.stderr).to_string();
+    let media = headers
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (out.stdout, media)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    buildsteps::reference::Digest::sha256_of(bytes).to_string()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+fn uploads(repo: &str) -> usize {
+    let log = std::fs::read_to_string(common::rig_dir().join("registry.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains(&format!("/v2/{repo}/blobs/uploads/")) && l.contains("\"PUT "))
+        .count()
+}
+
+#[test]
+fn new_tags_carry_the_exact_manifest_bytes_and_reruns_change_nothing() {
+    let s = Sandbox::new();
+    let repo = unique("tc/app");
+    create_repository(&repo, "MUTABLE");
+    let digest = s.image(&repo, "one", "build");
+    let uri = format!("{}/{repo}", rig().registry);
+    let out = s
+        .tag_commit(&[
+            "-r", &uri, "--source", "build", "--tag", "release", "--json",
+        ])
+        .ok();
+    let v = json(&out);
+    assert_eq!(v["digest"], digest.as_str());
+    let tags: Vec<(&str, &str)> = v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tag"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("0123456789abcdef0123456789abcdef01234567", "created"),
+            ("release", "created")
+        ]
+    );
+    let (source_bytes, source_type) = raw_manifest(&repo, "build");
+    for tag in ["release", "0123456789abcdef0123456789abcdef01234567"] {
+        let (bytes, media) = raw_manifest(&repo, tag);
+        assert_eq!(sha256(&bytes), sha256(&source_bytes), "{tag}");
+        assert_eq!(bytes, source_bytes);
+        assert_eq!(media, source_type);
+    }
+    let skopeo = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--creds",
+            LOGIN,
+            &format!("docker://{uri}:release"),
+        ],
+        &s.env,
+        None,
+    )
+    .ok();
+    assert_eq!(skopeo.stdout.as_bytes(), &source_bytes[..]);
+    run(
+        "docker",
+        &["login", "-u", "AWS", "--password-stdin", &rig().registry],
+        &s.env,
+        Some("123456789012-auth-token"),
+    )
+    .ok();
+    run(
+        "docker",
+        &["pull", "-q", &format!("{uri}:release")],
+        &s.env,
+        None,
+    )
+    .ok();
+    // Again: nothing to do.
+    let again = json(
+        &s.tag_commit(&[
+            "-r", &uri, "--source", "build", "--tag", "release", "--json",
+        ])
+        .ok(),
+    );
+    for t in again["tags"].as_array().unwrap() {
+        assert_eq!(t["status"], "present", "{t}");
+    }
+    // From build-push's imageDetail.json, with an updated artifact written.
+    let detail = s.path("detail.json");
+    std::fs::write(&detail, format!("{{\"ImageURI\": \"{uri}@{digest}\"}}\n")).unwrap();
+    let promoted = s.path("promoted.json");
+    s.tag_commit(&[
+        "--from",
+        detail.to_str().unwrap(),
+        "--tag",
+        "latest",
+        "--commit-tag",
+        "none",
+        "--image-detail",
+        promoted.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(raw_manifest(&repo, "latest").0, source_bytes);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&promoted).unwrap()).unwrap();
+    assert_eq!(written["ImageURI"], format!("{uri}@{digest}"));
+}
+
+#[test]
+fn an_oci_index_is_retagged_as_an_index() {
+    let s = Sandbox::new();
+    let repo = unique("tc/multi");
+    create_repository(&repo, "MUTABLE");
+    let a = s.image(&repo, "amd64", "a");
+    let b = s.image(&repo, "arm64", "b");
+    let size = |r: &str| raw_manifest(&repo, r).0.len();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": a, "size": size("a"), "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": b, "size": size("b"), "platform": {"architecture": "arm64", "os": "linux"}},
+        ]
+    });
+    let body = serde_json::to_vec_pretty(&index).unwrap();
+    let file = s.path("index.json");
+    std::fs::write(&file, &body).unwrap();
+    let url = format!("https://{}/v2/{repo}/manifests/multi", rig().registry);
+    let put = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-f",
+            "-u",
+            LOGIN,
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.index.v1+json",
+            "--data-binary",
+            &format!("@{}", file.display()),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let uri = format!("{}/{repo}", rig().registry);
+    let v = json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            "multi",
+            "--tag",
+            "multi2",
+            "--commit-tag",
+            "none",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(v["media_type"], "application/vnd.oci.image.index.v1+json");
+    let (bytes, media) = raw_manifest(&repo, "multi2");
+    assert_eq!(bytes, body);
+    assert_eq!(media, "application/vnd.oci.image.index.v1+json");
+
+    // Promoted to another repository: the children come along, mounted, and the index is identical.
+    let prod = unique("tc/multi-prod");
+    create_repository(&prod, "MUTABLE");
+    let v = json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            "multi",
+            "--to",
+            &prod,
+            "--tag",
+            "multi",
+            "--commit-tag",
+            "none",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert!(v["mounted"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(raw_manifest(&prod, "multi").0, body);
+    assert_eq!(raw_manifest(&prod, &a).0, raw_manifest(&repo, &a).0);
+    assert_eq!(uploads(&prod), 0, "promotion uploaded blobs");
+}
+
+#[test]
+fn an_immutable_conflict_names_both_digests() {
+    let s = Sandbox::new();
+    let repo = unique("tc/immutable");
+    create_repository(&repo, "IMMUTABLE");
+    let first = s.image(&repo, "first", "stable");
+    let second = s.image(&repo, "second", "candidate");
+    let uri = format!("{}/{repo}", rig().registry);
+    let out = s.tag_commit(&[
+        "-r",
+        &uri,
+        "--source",
+        "candidate",
+        "--tag",
+        "stable",
+        "--commit-tag",
+        "none",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&first) && out.stderr.contains(&second),
+        "{}",
+        out.stderr
+    );
+    // The same image under a tag it already has passes.
+    s.tag_commit(&[
+        "-r",
+        &uri,
+        "--source",
+        "stable",
+        "--tag",
+        "stable",
+        "--commit-tag",
+        "none",
+    ])
+    .ok();
+}
+
+#[test]
+fn bad_sources_are_clear_errors() {
+    let s = Sandbox::new();
+    let repo = unique("tc/errors");
+    create_repository(&repo, "MUTABLE");
+    s.image(&repo, "x", "exists");
+    let uri = format!("{}/{repo}", rig().registry);
+    let missing_digest = format!("sha256:{}", "0".repeat(64));
+    let never = format!("{}/tc/never-created", rig().registry);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["-r", &uri, "--source", "nope", "--tag", "x"],
+            2,
+            "no such tag or digest",
+        ),
+        (
+            vec!["-r", &uri, "--source", &missing_digest, "--tag", "x"],
+            2,
+            "no such tag or digest",
+        ),
+        (
+            vec!["-r", &uri, "--source", "sha256:abc", "--tag", "x"],
+            2,
+            "64 hex digits",
+        ),
+        (
+            vec!["-r", &never, "--source", "exists", "--tag", "x"],
+            2,
+            "does not exist",
+        ),
+        (
+            vec!["-r", &uri, "--source", "exists", "--tag", "bad tag"],
+            2,
+            "invalid",
+        ),
+        (
+            vec!["-r", &uri, "--source", "exists", "--commit-tag", "none"],
+            2,
+            "none given",
+        ),
+    ];
+    for (args, code, want) in cases {
+        let out = s.tag_commit(&args);
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("help:") || code != 2,
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let missing = s.tag_commit(&["--from", "/nonexistent/imageDetail.json", "--tag", "x"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("/nonexistent/imageDetail.json"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn the_ecr_api_path_puts_the_exact_manifest_and_digest() {
+    let s = Sandbox::new();
+    let repo = unique("tc/api");
+    create_repository(&repo, "MUTABLE");
+    // Register a real manifest in moto, as ECR holds it after a push.
+    let digest = s.image(&repo, "api", "src");
+    let (bytes, media) = raw_manifest(&repo, "src");
+    let manifest = String::from_utf8(bytes).unwrap();
+    let cli = std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap();
+    let put = std::process::Command::new(&cli)
+        .args([
+            "ecr",
+            "put-image",
+            "--repository-name",
+            &repo,
+            "--image-tag",
+            "src",
+            "--image-manifest",
+            &manifest,
+            "--image-manifest-media-type",
+            &media,
+            "--image-digest",
+            &digest,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let uri = format!("{}/{repo}", rig().registry);
+    let v = json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            "src",
+            "--tag",
+            "via-api",
+            "--commit-tag",
+            "none",
+            "--via",
+            "ecr-api",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(v["via"], "ecr-api");
+    assert_eq!(v["digest"], digest.as_str());
+    let got = std::process::Command::new(&cli)
+        .args([
+            "ecr",
+            "batch-get-image",
+            "--repository-name",
+            &repo,
+            "--image-ids",
+            "imageTag=via-api",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let got: Value = serde_json::from_slice(&got.stdout).unwrap();
+    let image = &got["images"][0];
+    assert_eq!(image["imageManifest"], manifest.as_str());
+    assert_eq!(image["imageId"]["imageDigest"], digest.as_str());
+    // Again: ECR says it exists; reported as present.
+    let again = json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            "src",
+            "--tag",
+            "via-api",
+            "--commit-tag",
+            "none",
+            "--via",
+            "ecr-api",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(again["tags"][0]["status"], "present");
+}
