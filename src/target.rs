@@ -38,8 +38,9 @@ pub struct Target {
     pub creds: Option<(String, Secret)>,
     /// The AWS configuration, when the registry is ECR and AWS is reachable.
     pub aws: Option<Aws>,
-    /// ECR's settings for the repository, when they could be read.
-    pub settings: Option<Repository>,
+    /// ECR's settings for the repository, once read.
+    settings: Option<Repository>,
+    checked: bool,
 }
 
 /// `--repository` is unusable.
@@ -136,11 +137,20 @@ impl Located {
     /// Finds credentials and, for ECR, checks the repository exists and reads its settings. A
     /// repository that cannot be checked (no ECR API access) is used with a warning.
     pub async fn connect(self, ctx: &Context) -> Result<Target, Error> {
+        let mut target = self.credentials(ctx).await?;
+        target.settings(ctx).await?;
+        Ok(target)
+    }
+
+    /// Finds credentials only: docker's config, else (for ECR) a token through the AWS SDK. The
+    /// repository's settings are read later, if they are needed ([`Target::settings`]).
+    pub async fn credentials(self, ctx: &Context) -> Result<Target, Error> {
         let config_dir = docker_config::config_dir(&ctx.env)?;
         let doc = Document::read(&config_dir.join(docker_config::FILE_NAME))?;
         let mut creds = doc.credentials_for(&self.registry)?.or(self.token);
         let mut aws = self.aws;
-        if let Some(ecr) = &self.ecr
+        if creds.is_none()
+            && let Some(ecr) = &self.ecr
             && aws.is_none()
         {
             aws = Aws::load(Some(ecr.region()), None).await.ok();
@@ -160,40 +170,50 @@ impl Located {
         if let Some((_, p)) = &creds {
             ctx.out.mask(p.expose());
         }
-        let mut settings = None;
-        if let (Some(ecr), Some(a)) = (&self.ecr, &aws) {
-            match a
-                .ecr(ecr.region())
-                .repository(ecr.account(), &self.repository)
-                .await
-            {
-                Ok(Some(r)) => settings = Some(r),
-                Ok(None) => {
-                    return Err(TargetError::NoRepository {
-                        repository: self.repository.clone(),
-                        registry: self.registry.clone(),
-                    }
-                    .into());
-                }
-                Err(e) => ctx.out.warn(&format!(
-                    "could not read the repository's settings from ECR ({e}); going on without the \
-                     tag-mutability check"
-                )),
-            }
-        }
         Ok(Target {
             registry: self.registry,
             repository: self.repository,
             ecr: self.ecr,
             creds,
             aws,
-            settings,
+            settings: None,
+            checked: false,
         })
     }
 }
 
 impl Target {
-    /// Whether existing tags may not be moved (an `IMMUTABLE*` ECR repository).
+    /// For ECR, reads the repository's settings once: an error if it does not exist; a warning (and
+    /// `None`) if ECR cannot be asked. Other registries have none.
+    pub async fn settings(&mut self, ctx: &Context) -> Result<Option<&Repository>, Error> {
+        if !self.checked {
+            self.checked = true;
+            if let Some(ecr) = &self.ecr
+                && self.aws.is_none()
+            {
+                self.aws = Aws::load(Some(ecr.region()), None).await.ok();
+            }
+            if let (Some(ecr), Some(a)) = (&self.ecr, &self.aws) {
+                match a.ecr(ecr.region()).repository(ecr.account(), &self.repository).await {
+                    Ok(Some(r)) => self.settings = Some(r),
+                    Ok(None) => {
+                        return Err(TargetError::NoRepository {
+                            repository: self.repository.clone(),
+                            registry: self.registry.clone(),
+                        }
+                        .into());
+                    }
+                    Err(e) => ctx.out.warn(&format!(
+                        "could not read the repository's settings from ECR ({e}); going on without the \
+                         tag-mutability check"
+                    )),
+                }
+            }
+        }
+        Ok(self.settings.as_ref())
+    }
+
+    /// Whether existing tags may not be moved (an `IMMUTABLE*` ECR repository), as far as known.
     pub fn immutable(&self) -> bool {
         self.settings.as_ref().is_some_and(Repository::immutable)
     }

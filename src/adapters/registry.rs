@@ -192,6 +192,14 @@ impl Registry {
     ) -> Result<reqwest::Response, RegistryError> {
         let mut attempt = 0;
         let mut challenged = false;
+        // With credentials at hand, offer Basic at once (ECR and most private registries take it):
+        // one round trip fewer than waiting for the challenge. A Bearer registry answers 401 with
+        // its challenge, handled below.
+        if let (Some((user, password)), Ok(mut auth)) = (&self.creds, self.auth.lock())
+            && auth.is_none()
+        {
+            *auth = Some(basic(user, password));
+        }
         loop {
             let mut req = self.http.request(method.clone(), url);
             for (k, v) in headers {

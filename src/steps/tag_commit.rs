@@ -358,7 +358,7 @@ impl Step for TagCommit {
             .await?
             .connect(&ctx)
             .await?;
-        let dest = match &self.to {
+        let mut dest = match &self.to {
             Some(to) => promotion_target(to, &source, self.region.as_deref(), &ctx).await?,
             None => source,
         };
@@ -370,14 +370,14 @@ impl Step for TagCommit {
                 via_registry(
                     &source_repo,
                     &reference,
-                    &dest,
+                    &mut dest,
                     &tags,
                     &ctx,
                     self.to.is_some(),
                 )
                 .await?
             }
-            Via::EcrApi => via_ecr_api(&reference, &dest, &tags).await?,
+            Via::EcrApi => via_ecr_api(&reference, &mut dest, &tags, &ctx).await?,
         };
         let report = TagReport {
             source: format!(
@@ -424,7 +424,10 @@ async fn promotion_target(
     } else {
         format!("{}/{to}", source.registry)
     };
-    let dest = target::locate(&full, region).await?.connect(ctx).await?;
+    let dest = target::locate(&full, region)
+        .await?
+        .credentials(ctx)
+        .await?;
     if dest.registry != source.registry {
         return Err(TagError::Unsupported(format!(
             "promote to `{}`: --to must be in the source's registry {} (blobs are mounted, not copied)",
@@ -440,7 +443,7 @@ async fn promotion_target(
 async fn via_registry(
     source_repo: &str,
     reference: &str,
-    dest: &Target,
+    dest: &mut Target,
     tags: &[String],
     ctx: &Context,
     promote: bool,
@@ -452,13 +455,15 @@ async fn via_registry(
     } else {
         dest.repository.clone()
     };
-    let manifest = registry
-        .get_manifest(&source_path, reference)
-        .await?
-        .ok_or_else(|| TagError::NoSource {
+    let Some(manifest) = registry.get_manifest(&source_path, reference).await? else {
+        // Say so if the repository itself is missing (ECR knows); else the tag or digest is.
+        dest.settings(ctx).await?;
+        return Err(TagError::NoSource {
             repository: format!("{}/{source_path}", dest.registry),
             reference: reference.to_string(),
-        })?;
+        }
+        .into());
+    };
     if reference.starts_with("sha256:") && manifest.digest.to_string() != reference {
         return Err(TagError::NoSource {
             repository: format!("{}/{source_path}", dest.registry),
@@ -479,7 +484,7 @@ async fn via_registry(
                 tag: tag.clone(),
                 status: "present",
             }),
-            Some(d) if dest.immutable() => {
+            Some(d) if dest.settings(ctx).await?.is_some() && dest.immutable() => {
                 return Err(TagError::Immutable {
                     repository: dest.name(),
                     tag: tag.clone(),
@@ -578,7 +583,13 @@ async fn mount_all(
 }
 
 /// The ECR API path: `BatchGetImage` once, `PutImage` with the digest for each tag.
-async fn via_ecr_api(reference: &str, dest: &Target, tags: &[String]) -> Result<TagReport, Error> {
+async fn via_ecr_api(
+    reference: &str,
+    dest: &mut Target,
+    tags: &[String],
+    ctx: &Context,
+) -> Result<TagReport, Error> {
+    dest.settings(ctx).await?;
     let (Some(ecr), Some(aws)) = (&dest.ecr, &dest.aws) else {
         return Err(TagError::Unsupported(format!(
             "use --via ecr-api with `{}`: it is not an ECR registry (or AWS is not reachable)",
