@@ -81,6 +81,48 @@ impl Progress {
     }
 }
 
+/// A byte counter shown as a bar on a terminal; does nothing elsewhere (where milestone lines are
+/// printed instead). Cheap to clone and to share between threads.
+#[derive(Debug, Clone)]
+pub struct Meter(Option<ProgressBar>);
+
+impl Meter {
+    /// Counts `n` more bytes.
+    pub fn add(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
+    }
+
+    /// Removes the bar.
+    pub fn done(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress {
+    /// A live byte counter labelled `label`: a bar on a terminal, nothing otherwise.
+    pub fn meter(&self, label: &str) -> Meter {
+        match &self.mode {
+            Mode::Bars(m) => {
+                let bar = m.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} {prefix} {bytes} {binary_bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(label.to_string());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                Meter(Some(bar))
+            }
+            Mode::Lines(_) => Meter(None),
+        }
+    }
+}
+
 /// One tracked transfer or job.
 #[derive(Debug)]
 pub struct Task {
@@ -182,6 +224,16 @@ mod tests {
         );
         assert!(lines[0].ends_with("B/s)"), "{text}");
         assert_eq!(lines[1], "manifest pushed");
+    }
+
+    #[test]
+    fn meters_are_silent_outside_a_terminal() {
+        let buf = Buffer::default();
+        let progress = Progress::new(false, sink(buf.clone()));
+        let meter = progress.meter("upload");
+        meter.add(10);
+        meter.clone().done();
+        assert_eq!(buf.text(), "");
     }
 
     #[test]

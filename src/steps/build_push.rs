@@ -883,12 +883,18 @@ type Finished = tokio::sync::oneshot::Receiver<(Blob, PathBuf)>;
 struct StreamBody(tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>);
 
 impl StreamBody {
+    /// The bytes as a request body, counted on `meter` as they go.
     fn into_stream(
         self,
+        meter: crate::output::progress::Meter,
     ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static
     {
-        futures_util::stream::unfold(self.0, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
+        futures_util::stream::unfold((self.0, meter), |(mut rx, meter)| async move {
+            let item = rx.recv().await?;
+            if let Ok(chunk) = &item {
+                meter.add(chunk.len() as u64);
+            }
+            Some((item, (rx, meter)))
         })
     }
 }
@@ -990,12 +996,19 @@ async fn export_and_upload(
             },
         )
     });
+    let progress = crate::output::progress::Progress::for_output(&ctx.out);
     let mut uploads = tokio::task::JoinSet::new();
+    let mut layer = 0;
     while let Some((body, done)) = started.recv().await {
         let registry = std::sync::Arc::clone(registry);
         let repo = repo.to_string();
+        layer += 1;
+        let meter = progress.meter(&format!("layer {layer} → {}", registry.host()));
         uploads.spawn(async move {
-            let streamed = registry.stream_upload(&repo, body.into_stream()).await;
+            let streamed = registry
+                .stream_upload(&repo, body.into_stream(meter.clone()))
+                .await;
+            meter.done();
             let Ok((blob, path)) = done.await else {
                 return Ok::<_, Error>(None);
             };
