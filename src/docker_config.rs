@@ -345,9 +345,9 @@ mod tests {
 
     #[test]
     fn locates_the_config_like_docker() {
-        let env = Environment::new([("HOME", "/home/ci"), ("DOCKER_CONFIG", "cfg")], "/work");
-        assert_eq!(config_dir(&env).unwrap(), Path::new("/work/cfg"));
-        let env = Environment::new([("HOME", "/home/ci")], "/work");
+        let env = Environment::new([("HOME", "/home/ci"), ("DOCKER_CONFIG", "cfg")], "/build");
+        assert_eq!(config_dir(&env).unwrap(), Path::new("/build/cfg"));
+        let env = Environment::new([("HOME", "/home/ci")], "/build");
         assert_eq!(config_dir(&env).unwrap(), Path::new("/home/ci/.docker"));
         let env = Environment::new(Vec::<(String, String)>::new(), "/");
         assert!(matches!(config_dir(&env), Err(ConfigError::NoLocation)));
