@@ -374,6 +374,24 @@ impl serde::Serialize for ImageRef {
     }
 }
 
+/// Trims tags, drops empty and repeated ones (the first stays, order kept), and checks each is a
+/// valid tag.
+pub fn tag_list(tags: impl IntoIterator<Item = String>) -> Result<Vec<String>, ReferenceError> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_string();
+        if tag.is_empty() || out.contains(&tag) {
+            continue;
+        }
+        validate_tag(&tag).map_err(|reason| ReferenceError {
+            input: tag.clone(),
+            reason,
+        })?;
+        out.push(tag);
+    }
+    Ok(out)
+}
+
 /// docker's `splitDockerDomain`: the first component is a registry only if it looks like a host.
 fn split_registry(name: &str) -> (&str, &str) {
     match name.split_once('/') {
@@ -649,6 +667,18 @@ mod tests {
         let built = ImageRef::from_parts("localhost:5000", "team/app", Some("v1"), None).unwrap();
         assert_eq!(built.to_string(), "localhost:5000/team/app:v1");
         assert!(ImageRef::from_parts("notahost", "app", None, None).is_err());
+    }
+
+    #[test]
+    fn tag_lists_are_trimmed_deduplicated_and_checked() {
+        let tags = tag_list(["latest", " v1 ", "", "latest", "abc"].map(String::from)).unwrap();
+        assert_eq!(tags, ["latest", "v1", "abc"]);
+        assert!(
+            tag_list(["ok".to_string(), "bad tag".to_string()])
+                .unwrap_err()
+                .to_string()
+                .contains("bad tag")
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::exit::Code;
 use crate::layers::{self, Blob};
 use crate::output::progress::human_bytes;
 use crate::output::{OutputArgs, Report};
-use crate::reference::{Digest, ImageRef};
+use crate::reference::Digest;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -493,12 +493,7 @@ impl Step for BuildPush {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty()),
         );
-        let mut seen = std::collections::HashSet::new();
-        tags.retain(|t| seen.insert(t.clone()));
-        let probe = ImageRef::parse("localhost/x").map_err(BuildPushError::from)?;
-        for t in &tags {
-            probe.with_tag(t).map_err(BuildPushError::from)?;
-        }
+        let tags = crate::reference::tag_list(tags).map_err(BuildPushError::from)?;
         if tags.is_empty() {
             return Err(BuildPushError::Repository {
                 input: self.repository.clone(),

@@ -344,19 +344,14 @@ impl Step for TagCommit {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty()),
         );
-        let mut seen = std::collections::HashSet::new();
-        tags.retain(|t| seen.insert(t.clone()));
+        let tags = crate::reference::tag_list(tags).map_err(TagError::from)?;
         if tags.is_empty() {
             return Err(TagError::NoTags.into());
-        }
-        let probe = ImageRef::parse("localhost/x").map_err(TagError::from)?;
-        for t in &tags {
-            probe.with_tag(t).map_err(TagError::from)?;
         }
 
         let source = target::locate(&source_repo, self.region.as_deref())
             .await?
-            .connect(&ctx)
+            .credentials(&ctx)
             .await?;
         let mut dest = match &self.to {
             Some(to) => promotion_target(to, &source, self.region.as_deref(), &ctx).await?,
