@@ -450,7 +450,14 @@ async fn via_registry(
     } else {
         dest.repository.clone()
     };
-    let Some(manifest) = registry.get_manifest(&source_path, reference).await? else {
+    // The source's manifest and what each new tag names now, in one round trip.
+    let lookups = futures_util::future::join_all(
+        tags.iter()
+            .map(|t| registry.manifest_digest(&dest.repository, t)),
+    );
+    let (fetched, existing) =
+        futures_util::future::join(registry.get_manifest(&source_path, reference), lookups).await;
+    let Some(manifest) = fetched? else {
         // Say so if the repository itself is missing (ECR knows); else the tag or digest is.
         dest.settings(ctx).await?;
         return Err(TagError::NoSource {
@@ -473,8 +480,8 @@ async fn via_registry(
             .info(&format!("mounted {mounted} blobs into {}", dest.name()));
     }
     let mut results = Vec::new();
-    for tag in tags {
-        match registry.manifest_digest(&dest.repository, tag).await? {
+    for (tag, now) in tags.iter().zip(existing) {
+        match now? {
             Some(d) if d == manifest.digest => results.push(TagResult {
                 tag: tag.clone(),
                 status: "present",
