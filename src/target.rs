@@ -38,8 +38,6 @@ pub struct Target {
     pub creds: Option<(String, Secret)>,
     /// The AWS configuration, when the registry is ECR and AWS is reachable.
     pub aws: Option<Aws>,
-    /// The system's CA bundle, when one was found (see [`ca_bundle`]).
-    pub roots: Option<std::path::PathBuf>,
     /// ECR's settings for the repository, once read.
     settings: Option<Repository>,
     checked: bool,
@@ -83,22 +81,6 @@ impl Diagnostic for TargetError {
             }
         }
     }
-}
-
-/// The system's CA bundle as one file: `SSL_CERT_FILE`, else the distribution's usual place (Debian,
-/// Ubuntu, Alpine; Amazon Linux, RHEL; macOS). `None` leaves the choice to the platform verifier.
-pub fn ca_bundle(env: &crate::environment::Environment) -> Option<std::path::PathBuf> {
-    if let Some(f) = env.var("SSL_CERT_FILE") {
-        return Some(env.resolve(std::path::Path::new(f)));
-    }
-    [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/cert.pem",
-    ]
-    .into_iter()
-    .map(std::path::PathBuf::from)
-    .find(|p| p.is_file())
 }
 
 fn private(host: &str) -> Option<EcrHost> {
@@ -194,7 +176,6 @@ impl Located {
             ecr: self.ecr,
             creds,
             aws,
-            roots: ca_bundle(&ctx.env),
             settings: None,
             checked: false,
         })

@@ -154,20 +154,12 @@ enum Body<'a> {
 
 impl Registry {
     /// A client for `host` with optional username/password (from docker's config or an ECR token).
-    /// `roots` is a PEM bundle of trusted CAs (the system's, one file); without it the platform's
-    /// verifier finds them itself, which on Linux also reads every file of the certificate directory.
-    pub fn new(host: &str, creds: Option<(String, Secret)>, roots: Option<&Path>) -> Registry {
-        let mut builder = reqwest::Client::builder()
+    pub fn new(host: &str, creds: Option<(String, Secret)>) -> Registry {
+        let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120));
-        if let Some(certs) = roots
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
-            .filter(|c| !c.is_empty())
-        {
-            builder = builder.tls_certs_only(certs);
-        }
-        let http = builder.build().unwrap_or_default();
+            .read_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap_or_default();
         Registry {
             http,
             host: host.to_string(),

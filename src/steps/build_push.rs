@@ -699,11 +699,7 @@ impl Step for BuildPush {
 
         // Push.
         let push_started = Instant::now();
-        let registry = std::sync::Arc::new(Registry::new(
-            &dest.registry,
-            dest.creds.clone(),
-            dest.roots.as_deref(),
-        ));
+        let registry = std::sync::Arc::new(Registry::new(&dest.registry, dest.creds.clone()));
         let cache_dir = layers_cache_dir(&ctx.env);
         let pushed = push_image(
             &engine,

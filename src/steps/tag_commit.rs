@@ -443,7 +443,7 @@ async fn via_registry(
     ctx: &Context,
     promote: bool,
 ) -> Result<TagReport, Error> {
-    let registry = Registry::new(&dest.registry, dest.creds.clone(), dest.roots.as_deref());
+    let registry = Registry::new(&dest.registry, dest.creds.clone());
     let source_path = if promote {
         ImageRef::parse(&format!("{source_repo}:x"))
             .map_or_else(|_| source_repo.to_string(), |r| r.repository().to_string())
