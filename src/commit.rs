@@ -36,6 +36,9 @@ pub struct Commit {
     /// Whether the working tree had uncommitted changes (known only for [`Source::Git`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dirty: Option<bool>,
+    /// The pull request's number (known only for [`Source::GithubPullRequest`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
 }
 
 /// Where a commit ID came from.
@@ -182,8 +185,11 @@ pub fn resolve(flag: Option<&str>, env: &Environment, dir: &Path) -> Result<Comm
     if env.flag("GITHUB_ACTIONS") {
         let event = env.var("GITHUB_EVENT_NAME").unwrap_or_default();
         if event.starts_with("pull_request") {
-            let (sha, reference) = github_pr_head(env)?;
-            return Ok(commit(&sha, reference, Source::GithubPullRequest, None));
+            let (sha, reference, number) = github_pr_head(env)?;
+            return Ok(Commit {
+                pull_request: number,
+                ..commit(&sha, reference, Source::GithubPullRequest, None)
+            });
         }
         if let Some(sha) = env.var("GITHUB_SHA") {
             let reference = env.var("GITHUB_REF_NAME").map(str::to_string);
@@ -226,6 +232,7 @@ fn commit(id: &str, reference: Option<String>, source: Source, dirty: Option<boo
         reference,
         source,
         dirty,
+        pull_request: None,
     }
 }
 
@@ -247,7 +254,8 @@ fn codebuild_ref(env: &Environment) -> Option<String> {
         .map(|v| v.strip_prefix("refs/heads/").unwrap_or(v).to_string())
 }
 
-fn github_pr_head(env: &Environment) -> Result<(String, Option<String>), CommitError> {
+/// The head SHA, head ref and number of the pull request in `$GITHUB_EVENT_PATH`.
+fn github_pr_head(env: &Environment) -> Result<(String, Option<String>, Option<u64>), CommitError> {
     let Some(path) = env.var("GITHUB_EVENT_PATH") else {
         return Err(CommitError::GithubEvent {
             path: PathBuf::from("$GITHUB_EVENT_PATH"),
@@ -267,7 +275,11 @@ fn github_pr_head(env: &Environment) -> Result<(String, Option<String>), CommitE
         .as_str()
         .filter(|s| is_hex(s, 40))
         .ok_or_else(|| err("`pull_request.head.sha` is missing or not a commit ID".into()))?;
-    Ok((sha.to_string(), head["ref"].as_str().map(str::to_string)))
+    Ok((
+        sha.to_string(),
+        head["ref"].as_str().map(str::to_string),
+        event["pull_request"]["number"].as_u64(),
+    ))
 }
 
 #[cfg(test)]
@@ -436,6 +448,7 @@ mod tests {
         let c = resolve(None, &env(&vars), dir.path()).unwrap();
         assert_eq!((c.id.as_str(), c.source), (A, Source::GithubPullRequest));
         assert_eq!(c.reference.as_deref(), Some("feature/y"));
+        assert_eq!(c.pull_request, Some(7));
 
         // A push event uses GITHUB_SHA and GITHUB_REF_NAME.
         let mut push = vars;

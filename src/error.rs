@@ -83,6 +83,17 @@ pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// A concurrent task of ours panicked or was cancelled: a bug.
+#[derive(Debug, thiserror::Error)]
+#[error("finish a concurrent task: {0}")]
+pub struct TaskFailed(pub String);
+
+impl Diagnostic for TaskFailed {
+    fn exit_code(&self) -> Code {
+        Code::Internal
+    }
+}
+
 /// The result type of steps.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -116,13 +116,7 @@ pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error>
     let name = ImageRef::parse(&format!("localhost/{input}")).map_err(|e| bad(e.reason()))?;
     let aws = Aws::load(region, None).await?;
     aws.identity().await?;
-    let token = aws
-        .ecr(&aws.region())
-        .authorization_tokens()
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| bad("ECR returned no authorization data"))?;
+    let token = aws.ecr(&aws.region()).authorization_token().await?;
     let host = docker_config::bare(&token.proxy_endpoint).to_string();
     Ok(Located {
         ecr: private(&host),
@@ -159,13 +153,8 @@ impl Located {
             && let (Some(ecr), Some(a)) = (&self.ecr, &aws)
         {
             a.identity().await?;
-            creds = a
-                .ecr(ecr.region())
-                .authorization_tokens()
-                .await?
-                .into_iter()
-                .next()
-                .map(|t| (t.username, t.password));
+            let token = a.ecr(ecr.region()).authorization_token().await?;
+            creds = Some((token.username, token.password));
         }
         if let Some((_, p)) = &creds {
             ctx.out.mask(p.expose());

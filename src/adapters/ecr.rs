@@ -566,6 +566,21 @@ impl Ecr {
         &self.endpoint
     }
 
+    /// `GetAuthorizationToken`'s one token (it covers every registry the caller can reach in this
+    /// region); an answer without one is an error naming the endpoint.
+    pub async fn authorization_token(&self) -> Result<AuthToken, AwsError> {
+        self.authorization_tokens()
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AwsError::Answer {
+                service: "ECR",
+                operation: "GetAuthorizationToken",
+                endpoint: self.endpoint.clone(),
+                reason: "authorizationData is empty".into(),
+            })
+    }
+
     /// `GetAuthorizationToken`: one token for every registry the caller can reach in this region.
     pub async fn authorization_tokens(&self) -> Result<Vec<AuthToken>, AwsError> {
         let out = self

@@ -191,14 +191,9 @@ pub enum BuildPushError {
         #[source]
         source: std::io::Error,
     },
-    /// `--repository` is not usable.
-    #[error("use `{input}` as the repository: {reason}")]
-    Repository {
-        /// The value.
-        input: String,
-        /// Why.
-        reason: String,
-    },
+    /// `--latest false`, `--commit-tag none` and no `--tag`.
+    #[error("choose tags for `{0}`: none left (--latest false, --commit-tag none and no --tag)")]
+    NoTags(String),
     /// A tag names another image in an immutable repository.
     #[error(
         "push tag `{tag}` to immutable `{repository}`: it already names {existing}, this build is {built}"
@@ -222,16 +217,12 @@ pub enum BuildPushError {
     /// Writing an artifact failed.
     #[error(transparent)]
     Artifact(#[from] crate::atomic::WriteError),
-    /// A background task failed.
-    #[error("finish a concurrent upload: {0}")]
-    Join(String),
 }
 
 impl Diagnostic for BuildPushError {
     fn exit_code(&self) -> Code {
         match self {
             BuildPushError::Export(_) => Code::Remote,
-            BuildPushError::Join(_) => Code::Internal,
             BuildPushError::Artifact(e) => e.exit_code(),
             _ => Code::Usage,
         }
@@ -240,11 +231,7 @@ impl Diagnostic for BuildPushError {
     fn help(&self) -> Option<String> {
         match self {
             BuildPushError::Dockerfile { .. } => Some("pass -f PATH, or add a Dockerfile to the context".into()),
-            BuildPushError::Repository { .. } => Some(
-                "pass a repository name (team/app) or URI (123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app), \
-                 and tags with --tag"
-                    .into(),
-            ),
+            BuildPushError::NoTags(_) => Some("pass --tag TAG, or leave --latest or --commit-tag on".into()),
             BuildPushError::Immutable { .. } => Some(
                 "push a new tag (the commit tag changes with every commit), or make the tag mutable \
                  with an exclusion filter"
@@ -252,7 +239,7 @@ impl Diagnostic for BuildPushError {
             ),
             BuildPushError::Tag(e) => e.help(),
             BuildPushError::Artifact(e) => e.help(),
-            _ => None,
+            BuildPushError::Export(_) => None,
         }
     }
 }
@@ -427,14 +414,9 @@ pub fn sanitise_ref(r: &str) -> String {
     t.chars().take(128).collect()
 }
 
-fn ref_tag(commit: &Commit, env: &crate::environment::Environment) -> Option<String> {
-    if commit.source == commit::Source::GithubPullRequest {
-        let path = env.var("GITHUB_EVENT_PATH")?;
-        let text = std::fs::read_to_string(env.resolve(Path::new(path))).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        return v["pull_request"]["number"]
-            .as_u64()
-            .map(|n| format!("pr-{n}"));
+fn ref_tag(commit: &Commit) -> Option<String> {
+    if let Some(n) = commit.pull_request {
+        return Some(format!("pr-{n}"));
     }
     commit
         .reference
@@ -485,7 +467,7 @@ impl Step for BuildPush {
         }
         tags.extend(self.commit_tag.tag(&commit));
         if self.ref_tag {
-            tags.extend(ref_tag(&commit, &ctx.env));
+            tags.extend(ref_tag(&commit));
         }
         tags.extend(
             self.tags
@@ -495,11 +477,7 @@ impl Step for BuildPush {
         );
         let tags = crate::reference::tag_list(tags).map_err(BuildPushError::from)?;
         if tags.is_empty() {
-            return Err(BuildPushError::Repository {
-                input: self.repository.clone(),
-                reason: "no tags: --latest false, --commit-tag none and no --tag".into(),
-            }
-            .into());
+            return Err(BuildPushError::NoTags(self.repository.clone()).into());
         }
 
         // The Dockerfile's name inside the context (outside the context, it is sent under a fixed name).
@@ -674,6 +652,7 @@ impl Step for BuildPush {
             no_cache: self.no_cache,
             pull: self.pull,
         };
+        let context_bytes = scan.bytes;
         let build_started = Instant::now();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
         let outside_dockerfile = if df_in_context.is_none() {
@@ -694,7 +673,7 @@ impl Step for BuildPush {
             .await?;
         writer
             .await
-            .map_err(|e| BuildPushError::Join(e.to_string()))??;
+            .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
         let build_ms = elapsed_ms(build_started);
 
         // Push.
@@ -789,17 +768,13 @@ impl Step for BuildPush {
             layers: pushed.layers,
             size: pushed.size,
             commit,
-            context_bytes: pushed_context_bytes(&context_dir, df_in_context.as_deref()),
+            context_bytes,
             artifacts: written,
             timings: Timings { build_ms, push_ms },
             dry_run: false,
         })?;
         Ok(Code::Ok)
     }
-}
-
-fn pushed_context_bytes(dir: &Path, dockerfile: Option<&str>) -> u64 {
-    context::Context::scan(dir, dockerfile).map_or(0, |c| c.bytes)
 }
 
 fn elapsed_ms(t: Instant) -> u64 {
@@ -1029,11 +1004,11 @@ async fn export_and_upload(
     }
     let exported = compressor
         .await
-        .map_err(|e| BuildPushError::Join(e.to_string()))?
+        .map_err(|e| crate::error::TaskFailed(e.to_string()))?
         .map_err(BuildPushError::Export)?;
     let mut statuses: HashMap<Digest, &'static str> = HashMap::new();
     while let Some(done) = uploads.join_next().await {
-        if let Some((d, s)) = done.map_err(|e| BuildPushError::Join(e.to_string()))?? {
+        if let Some((d, s)) = done.map_err(|e| crate::error::TaskFailed(e.to_string()))?? {
             statuses.insert(d, s);
         }
     }

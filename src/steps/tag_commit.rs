@@ -281,6 +281,14 @@ impl Report for TagReport {
     }
 }
 
+/// What one tagging path did.
+struct Tagged {
+    digest: Digest,
+    media_type: String,
+    tags: Vec<TagResult>,
+    mounted: usize,
+}
+
 /// Where the source lives and what it is called there.
 fn source_of(args: &TagCommit, ctx: &Context) -> Result<(String, String), TagError> {
     if let Some(path) = &args.from {
@@ -353,14 +361,12 @@ impl Step for TagCommit {
             .await?
             .credentials(&ctx)
             .await?;
+        let source_name = source.name();
         let mut dest = match &self.to {
             Some(to) => promotion_target(to, &source, self.region.as_deref(), &ctx).await?,
             None => source,
         };
-        // `dest` now owns the connection when there is no --to; keep the source's name for reports.
-        let source_name =
-            ImageRef::parse(&source_repo).map_or_else(|_| source_repo.clone(), |r| r.name());
-        let report = match self.via {
+        let tagged = match self.via {
             Via::Registry => {
                 via_registry(
                     &source_repo,
@@ -375,21 +381,17 @@ impl Step for TagCommit {
             Via::EcrApi => via_ecr_api(&reference, &mut dest, &tags, &ctx).await?,
         };
         let report = TagReport {
-            source: format!(
-                "{}@{}",
-                if self.to.is_some() {
-                    &source_name
-                } else {
-                    &report.repository
-                },
-                report.digest
-            ),
-            commit,
+            source: format!("{source_name}@{}", tagged.digest),
+            digest: tagged.digest,
+            media_type: tagged.media_type,
+            repository: dest.name(),
+            tags: tagged.tags,
             via: match self.via {
                 Via::Registry => "registry",
                 Via::EcrApi => "ecr-api",
             },
-            ..report
+            commit,
+            mounted: tagged.mounted,
         };
         if let Some(path) = &self.image_detail {
             let mut text = serde_json::to_vec_pretty(&serde_json::json!({ "ImageURI": format!("{}@{}", report.repository, report.digest) }))
@@ -442,7 +444,7 @@ async fn via_registry(
     tags: &[String],
     ctx: &Context,
     promote: bool,
-) -> Result<TagReport, Error> {
+) -> Result<Tagged, Error> {
     let registry = Registry::new(&dest.registry, dest.creds.clone());
     let source_path = if promote {
         ImageRef::parse(&format!("{source_repo}:x"))
@@ -506,14 +508,10 @@ async fn via_registry(
             }
         }
     }
-    Ok(TagReport {
-        source: String::new(),
+    Ok(Tagged {
         digest: manifest.digest,
         media_type: manifest.media_type,
-        repository: dest.name(),
         tags: results,
-        via: "registry",
-        commit: None,
         mounted,
     })
 }
@@ -590,7 +588,7 @@ async fn via_ecr_api(
     dest: &mut Target,
     tags: &[String],
     ctx: &Context,
-) -> Result<TagReport, Error> {
+) -> Result<Tagged, Error> {
     dest.settings(ctx).await?;
     let (Some(ecr), Some(aws)) = (&dest.ecr, &dest.aws) else {
         return Err(TagError::Unsupported(format!(
@@ -636,14 +634,10 @@ async fn via_ecr_api(
             status,
         });
     }
-    Ok(TagReport {
-        source: String::new(),
+    Ok(Tagged {
         digest,
         media_type: image.media_type.unwrap_or_default(),
-        repository: dest.name(),
         tags: results,
-        via: "ecr-api",
-        commit: None,
         mounted: 0,
     })
 }

@@ -119,13 +119,7 @@ async fn get(registry: &EcrRegistry, ctx: &Context) -> Result<AuthToken, Error> 
         return Ok(token);
     }
     let token = match registry {
-        EcrRegistry::Private(_) => aws
-            .ecr(&region)
-            .authorization_tokens()
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::from(super::LoginError::NoToken(region.clone())))?,
+        EcrRegistry::Private(_) => aws.ecr(&region).authorization_token().await?,
         EcrRegistry::Public { .. } => aws.public_authorization_token().await?,
     };
     if let Some(c) = &cache

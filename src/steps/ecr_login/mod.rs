@@ -233,9 +233,6 @@ pub enum LoginError {
         "assume role `{0}`: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set"
     )]
     NoOidc(String),
-    /// The token answer named no registry.
-    #[error("find your registry: GetAuthorizationToken in {0} returned no authorization data")]
-    NoToken(String),
     /// The helper link could not be made.
     #[error("link `{}` to this binary: {reason}", path.display())]
     Link {
@@ -249,7 +246,6 @@ pub enum LoginError {
 impl Diagnostic for LoginError {
     fn exit_code(&self) -> Code {
         match self {
-            LoginError::NoToken(_) => Code::Remote,
             LoginError::NoOidc(_) => Code::Auth,
             LoginError::ManyPasswords(_) | LoginError::Link { .. } => Code::Usage,
         }
@@ -268,7 +264,6 @@ impl Diagnostic for LoginError {
             LoginError::Link { .. } => {
                 Some("pass --bin-dir DIR (a directory on PATH), or --force".into())
             }
-            LoginError::NoToken(_) => None,
         }
     }
 }
@@ -506,13 +501,9 @@ async fn fetch(aws: &Aws, plan: &Plan, all_forms: bool) -> Result<Vec<(String, A
     let mut calls = tokio::task::JoinSet::new();
     for (region, rp) in &plan.regions {
         let ecr = aws.ecr(region);
-        let (region, rp) = (region.clone(), rp.clone());
+        let rp = rp.clone();
         calls.spawn(async move {
-            let tokens = ecr.authorization_tokens().await.map_err(Error::from)?;
-            let token = tokens
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::from(LoginError::NoToken(region.clone())))?;
+            let token = ecr.authorization_token().await.map_err(Error::from)?;
             let mut hosts: Vec<String> = rp.hosts.iter().cloned().collect();
             if rp.default {
                 if let Ok(EcrRegistry::Private(h)) = EcrRegistry::parse(&token.proxy_endpoint) {
@@ -539,7 +530,7 @@ async fn fetch(aws: &Aws, plan: &Plan, all_forms: bool) -> Result<Vec<(String, A
         out.extend(plan.public.iter().map(|h| (h.clone(), token.clone())));
     }
     while let Some(joined) = calls.join_next().await {
-        let pairs = joined.map_err(|e| Error::from(Internal(e.to_string())))??;
+        let pairs = joined.map_err(|e| Error::from(crate::error::TaskFailed(e.to_string())))??;
         out.extend(pairs);
     }
     out.sort_by(|a, b| {
@@ -549,17 +540,6 @@ async fn fetch(aws: &Aws, plan: &Plan, all_forms: bool) -> Result<Vec<(String, A
     });
     out.dedup_by(|a, b| a.0 == b.0);
     Ok(out)
-}
-
-/// A bug (a task that panicked).
-#[derive(Debug, thiserror::Error)]
-#[error("finish a concurrent call: {0}")]
-pub struct Internal(String);
-
-impl Diagnostic for Internal {
-    fn exit_code(&self) -> Code {
-        Code::Internal
-    }
 }
 
 /// With `--min-validity`: the stored tokens when every target host has one valid long enough.
