@@ -2,4 +2,5 @@
 
 pub mod build_push;
 pub mod ecr_login;
+pub mod render_taskdef;
 pub mod tag_commit;

@@ -1,0 +1,590 @@
+//! JSON and YAML documents as one value model (`serde_json::Value`, keys in input order).
+//!
+//! Reading: JSON through `serde_json`; YAML through `yaml-rust2`'s event parser, resolved with the
+//! YAML 1.2 core schema (plain `80` is a number, `"80"` a string, `true`/`null` as in JSON), anchors and
+//! aliases followed, `<<` merge keys applied, duplicate keys and multi-document streams refused. Every
+//! parse error carries a 1-based line and column.
+//!
+//! Writing: JSON with 2-space indentation and a trailing newline; YAML in block style with strings
+//! quoted whenever a plain scalar would read back as something else.
+
+use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// The two syntaxes a document may be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Syntax {
+    /// JSON.
+    Json,
+    /// YAML (a superset of JSON; used only when the file is not JSON).
+    Yaml,
+}
+
+impl Syntax {
+    /// The syntax of a file: by extension (`.json`, `.yml`, `.yaml`), else by content (a document
+    /// whose first non-blank character is `{` or `[` is JSON).
+    pub fn detect(path: &Path, text: &str) -> Syntax {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => Syntax::Json,
+            Some(e) if e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml") => {
+                Syntax::Yaml
+            }
+            _ => match text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next()
+            {
+                Some('{' | '[') => Syntax::Json,
+                _ => Syntax::Yaml,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Syntax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Syntax::Json => "JSON",
+            Syntax::Yaml => "YAML",
+        })
+    }
+}
+
+/// Why a document could not be read, and where (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong there.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+/// Parses `text` as `syntax`.
+pub fn parse(text: &str, syntax: Syntax) -> Result<Value, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match syntax {
+        Syntax::Json => serde_json::from_str(text).map_err(|e| ParseError {
+            line: e.line().max(1),
+            column: e.column().max(1),
+            message: json_message(&e),
+        }),
+        Syntax::Yaml => parse_yaml(text),
+    }
+}
+
+/// `serde_json`'s message without its own " at line L column C" suffix (we print the position first).
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// The value as JSON: 2-space indentation, keys in their order, a trailing newline.
+pub fn to_json(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("a JSON value serialises");
+    text.push('\n');
+    text
+}
+
+/// The value as block-style YAML with a trailing newline.
+pub fn to_yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => yaml_map(&mut out, map, 0),
+        Value::Array(items) if !items.is_empty() => yaml_seq(&mut out, items, 0),
+        other => {
+            out.push_str(&yaml_inline(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn yaml_map(out: &mut String, map: &Map<String, Value>, indent: usize) {
+    for (key, value) in map {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&yaml_scalar(key));
+        out.push(':');
+        yaml_child(out, value, indent + 2);
+    }
+}
+
+fn yaml_seq(out: &mut String, items: &[Value], indent: usize) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item {
+            Value::Object(map) if !map.is_empty() => {
+                // `- key: value` with the mapping's other keys aligned under the first.
+                let mut first = true;
+                for (key, value) in map {
+                    if first {
+                        out.push(' ');
+                        first = false;
+                    } else {
+                        out.push_str(&" ".repeat(indent + 2));
+                    }
+                    out.push_str(&yaml_scalar(key));
+                    out.push(':');
+                    yaml_child(out, value, indent + 4);
+                }
+            }
+            other => yaml_child(out, other, indent + 2),
+        }
+    }
+}
+
+/// A value after `key:` or `-`: inline when scalar or empty, else on the following lines.
+fn yaml_child(out: &mut String, value: &Value, indent: usize) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            yaml_map(out, map, indent);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            yaml_seq(out, items, indent);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&yaml_inline(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn yaml_inline(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => yaml_scalar(s),
+        Value::Array(_) => "[]".into(),
+        Value::Object(_) => "{}".into(),
+    }
+}
+
+/// A string as a YAML scalar: plain when it reads back as the same string, else double-quoted.
+fn yaml_scalar(s: &str) -> String {
+    let plain_safe = !s.is_empty()
+        && s.trim() == s
+        && matches!(resolve_plain(s), Value::String(_))
+        && !s.starts_with([
+            '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%',
+            '@', '`', '<',
+        ])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.ends_with(':')
+        && s.chars().all(|c| !c.is_control());
+    if plain_safe {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).expect("a string serialises")
+    }
+}
+
+// ---- YAML reading ----
+
+/// Resolves a plain (unquoted, untagged) scalar with the YAML 1.2 core schema.
+fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Some(n) = resolve_int(s) {
+        return Value::Number(n);
+    }
+    if looks_like_float(s)
+        && let Some(n) = s.parse::<f64>().ok().and_then(Number::from_f64)
+    {
+        return Value::Number(n);
+    }
+    Value::String(s.to_string())
+}
+
+fn resolve_int(s: &str) -> Option<Number> {
+    let (negative, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, body) = if let Some(hex) = digits.strip_prefix("0x") {
+        (16, hex)
+    } else if let Some(oct) = digits.strip_prefix("0o") {
+        (8, oct)
+    } else {
+        (10, digits)
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    if radix != 10 && negative {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(body, radix).ok()?;
+    if negative {
+        let v = i64::try_from(magnitude).ok()?;
+        Some(Number::from(-v))
+    } else {
+        Some(Number::from(magnitude))
+    }
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
+fn looks_like_float(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    let mantissa_ok = match frac {
+        Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
+        None => !int.is_empty() && digits(int),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        anchor: usize,
+        key: Option<(String, Marker)>,
+        merges: Vec<(Value, Marker)>,
+    },
+}
+
+#[derive(Default)]
+struct Loader {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
+    root: Option<Value>,
+    documents: usize,
+    error: Option<ParseError>,
+}
+
+fn at(mark: Marker, message: impl Into<String>) -> ParseError {
+    ParseError {
+        line: mark.line().max(1),
+        column: mark.col() + 1,
+        message: message.into(),
+    }
+}
+
+impl Loader {
+    fn fail(&mut self, err: ParseError) {
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+    }
+
+    fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<&Tag>, mark: Marker) {
+        let value = match tag {
+            None if style == TScalarStyle::Plain => resolve_plain(&text),
+            None => Value::String(text.clone()),
+            Some(tag) if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" => {
+                match tag.suffix.as_str() {
+                    "str" => Value::String(text.clone()),
+                    "null" | "bool" | "int" | "float" => {
+                        let v = resolve_plain(&text);
+                        let ok = match tag.suffix.as_str() {
+                            "null" => v.is_null(),
+                            "bool" => v.is_boolean(),
+                            "int" => v.is_i64() || v.is_u64(),
+                            _ => v.is_number(),
+                        };
+                        if !ok {
+                            self.fail(at(
+                                mark,
+                                format!("`{text}` is not a valid !!{}", tag.suffix),
+                            ));
+                        }
+                        v
+                    }
+                    other => {
+                        self.fail(at(mark, format!("unsupported tag `!!{other}`")));
+                        Value::Null
+                    }
+                }
+            }
+            Some(tag) => {
+                self.fail(at(
+                    mark,
+                    format!(
+                        "unsupported tag `{}{}` (this file is read as plain data; CloudFormation-style tags are not evaluated)",
+                        tag.handle, tag.suffix
+                    ),
+                ));
+                Value::Null
+            }
+        };
+        self.value(value, mark, Some(text));
+    }
+
+    /// A complete node: a mapping key, a mapping value, a sequence item or the root.
+    fn value(&mut self, value: Value, mark: Marker, scalar_text: Option<String>) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    self.fail(at(mark, "more than one value in the document"));
+                }
+                self.root = Some(value);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map {
+                key: key @ None, ..
+            }) => match scalar_text {
+                Some(text) => *key = Some((text, mark)),
+                None => self.fail(at(
+                    mark,
+                    "a mapping key must be a plain value, not a list or mapping",
+                )),
+            },
+            Some(Frame::Map {
+                map, key, merges, ..
+            }) => {
+                let (name, key_mark) = key.take().expect("the key was set above");
+                if name == "<<" {
+                    merges.push((value, key_mark));
+                } else if map.contains_key(&name) {
+                    let err = at(key_mark, format!("duplicate key `{name}`"));
+                    self.fail(err);
+                } else {
+                    map.insert(name, value);
+                }
+            }
+        }
+    }
+
+    fn close_map(&mut self, frame: Frame, mark: Marker) {
+        let Frame::Map {
+            mut map,
+            anchor,
+            merges,
+            ..
+        } = frame
+        else {
+            return;
+        };
+        // `<<: *base` or `<<: [*a, *b]`: keys written in the mapping win, then earlier merges.
+        for (source, merge_mark) in merges {
+            let sources = match source {
+                Value::Array(items) => items,
+                other => vec![other],
+            };
+            for source in sources {
+                let Value::Object(fields) = source else {
+                    self.fail(at(merge_mark, "`<<` merges mappings only"));
+                    continue;
+                };
+                for (k, v) in fields {
+                    map.entry(k).or_insert(v);
+                }
+            }
+        }
+        let value = Value::Object(map);
+        if anchor > 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        self.value(value, mark, None);
+    }
+}
+
+impl MarkedEventReceiver for Loader {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match event {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.fail(at(
+                        mark,
+                        "a second YAML document (`---`); this file must hold one",
+                    ));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                if anchor > 0 {
+                    let v = match (style, &tag) {
+                        (TScalarStyle::Plain, None) => resolve_plain(&text),
+                        _ => Value::String(text.clone()),
+                    };
+                    self.anchors.insert(anchor, v);
+                }
+                self.scalar(text, style, tag.as_ref(), mark);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(v) => {
+                    let text = v.as_str().map(str::to_string);
+                    self.value(v, mark, text);
+                }
+                None => self.fail(at(mark, "an alias to an unknown anchor")),
+            },
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                items: Vec::new(),
+                anchor,
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                map: Map::new(),
+                anchor,
+                key: None,
+                merges: Vec::new(),
+            }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { items, anchor }) = self.stack.pop() {
+                    let value = Value::Array(items);
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, value.clone());
+                    }
+                    self.value(value, mark, None);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    self.close_map(frame, mark);
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+    }
+}
+
+fn parse_yaml(text: &str) -> Result<Value, ParseError> {
+    let mut loader = Loader::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut loader, true).map_err(|e| {
+        let mark = e.marker();
+        ParseError {
+            line: mark.line().max(1),
+            column: mark.col() + 1,
+            message: e.info().to_string(),
+        }
+    })?;
+    if let Some(err) = loader.error {
+        return Err(err);
+    }
+    Ok(loader.root.unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn yaml(text: &str) -> Value {
+        parse(text, Syntax::Yaml).unwrap()
+    }
+
+    #[test]
+    fn syntax_follows_the_extension_then_the_content() {
+        assert_eq!(Syntax::detect(Path::new("a.json"), "x: 1"), Syntax::Json);
+        assert_eq!(Syntax::detect(Path::new("a.YML"), "{}"), Syntax::Yaml);
+        assert_eq!(Syntax::detect(Path::new("-"), "  {\"a\": 1}"), Syntax::Json);
+        assert_eq!(Syntax::detect(Path::new("x"), "a: 1"), Syntax::Yaml);
+    }
+
+    #[test]
+    fn yaml_scalars_resolve_with_the_core_schema() {
+        let v = yaml(
+            "a: 80\nb: \"80\"\nc: 0.0\nd: true\ne: ~\nf: 1e3\ng: 0x1F\nh: -7\ni: 1.2.3\nj: LATEST\nk: 'yes'\nl: yes\nm: !!str 5\n",
+        );
+        assert_eq!(
+            v,
+            json!({"a": 80, "b": "80", "c": 0.0, "d": true, "e": null, "f": 1000.0, "g": 31, "h": -7,
+                   "i": "1.2.3", "j": "LATEST", "k": "yes", "l": "yes", "m": "5"})
+        );
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let v = yaml(
+            "base: &log\n  logDriver: awslogs\n  options: {a: 1}\nweb:\n  <<: *log\n  options: {b: 2}\nlist: [&x one, *x]\n",
+        );
+        assert_eq!(
+            v,
+            json!({"base": {"logDriver": "awslogs", "options": {"a": 1}},
+                   "web": {"options": {"b": 2}, "logDriver": "awslogs"},
+                   "list": ["one", "one"]})
+        );
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let e = parse("{\n  \"a\": 1,\n  \"b\" 2\n}", Syntax::Json).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        assert!(e.message.contains("expected `:`"), "{e}");
+        let e = parse("a: 1\nb: [1, 2\n", Syntax::Yaml).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = parse("a: 1\nb: 2\na: 3\n", Syntax::Yaml).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "3:1: duplicate key `a`",
+            "duplicate keys are refused"
+        );
+        let e = parse("a: 1\n---\nb: 2\n", Syntax::Yaml).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let e = parse("a: !Ref Thing\n", Syntax::Yaml).unwrap_err();
+        assert!(e.message.contains("unsupported tag `!Ref"), "{e}");
+    }
+
+    #[test]
+    fn yaml_output_reads_back_as_the_same_value() {
+        let v = json!({
+            "version": 0.0,
+            "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
+                "TaskDefinition": "<TASK_DEFINITION>",
+                "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}],
+            "odd": ["80", "true", "", " x", "a: b", "# c", "null", "ünï", "-1", "1.5", "x\ny", [], {}],
+            "Hooks": [{"BeforeInstall": "fn"}]
+        });
+        let text = to_yaml(&v);
+        assert_eq!(yaml(&text), v, "{text}");
+        assert!(
+            text.starts_with(
+                "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_output_is_two_space_indented_with_a_newline() {
+        assert_eq!(
+            to_json(&json!({"b": 1, "a": [true]})),
+            "{\n  \"b\": 1,\n  \"a\": [\n    true\n  ]\n}\n"
+        );
+    }
+}
