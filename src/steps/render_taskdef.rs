@@ -550,7 +550,11 @@ impl Report for RenderReport {
             format!(" ({} error(s), {} warning(s))", self.errors, self.warnings)
         };
         if self.errors > 0 {
-            let tail = if self.command == "check" { "" } else { "; nothing written" };
+            let tail = if self.command == "check" {
+                ""
+            } else {
+                "; nothing written"
+            };
             s.push_str(&format!(
                 "{}: {} error(s), {} warning(s){tail}\n",
                 self.input, self.errors, self.warnings
@@ -733,7 +737,7 @@ fn substitute(
     ctx: &Context,
     path: &Path,
     value: &mut serde_json::Value,
-) -> Result<Vec<String>, RenderError> {
+) -> Result<template::Expanded, RenderError> {
     let lookup = |name: &str| ctx.env.var(name).map(str::to_string);
     let result = template::expand(value, &lookup);
     if !result.missing.is_empty() {
@@ -742,7 +746,7 @@ fn substitute(
             missing: result.missing,
         });
     }
-    Ok(result.used)
+    Ok(result)
 }
 
 /// Sorts findings (errors first, stable) and counts them; under --strict warnings count as errors.
@@ -829,7 +833,7 @@ fn render(args: &RenderArgs, ctx: &Context) -> Result<Code, Error> {
     let input_path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let input = read_input(ctx, &input_path)?;
     let (mut td, normalized) = taskdef::normalize(input.value);
-    let variables = substitute(ctx, &input.path, &mut td)?;
+    let expanded = substitute(ctx, &input.path, &mut td)?;
 
     let edits = edits(args, ctx)?;
     let mode = if args.codedeploy {
@@ -843,15 +847,16 @@ fn render(args: &RenderArgs, ctx: &Context) -> Result<Code, Error> {
         command: "render",
         input: display(&input.path),
         output: Some(display(&args.output)),
-        variables,
+        variables: expanded.used.clone(),
         normalized,
         check: args.common.check,
         ..RenderReport::default()
     };
     let findings = validate::task_definition(
         &td,
-        validate::Options {
+        &validate::Options {
             codedeploy: args.codedeploy,
+            literal: expanded.literal.clone(),
         },
     );
     tally(&mut report, findings, args.common.strict);
@@ -1054,11 +1059,12 @@ fn read_image_detail(ctx: &Context, path: &Path) -> Result<String, RenderError> 
 fn check(args: &CheckArgs, ctx: &Context) -> Result<Code, Error> {
     let input = read_input(ctx, &args.input)?;
     let (mut td, normalized) = taskdef::normalize(input.value);
-    let variables = substitute(ctx, &input.path, &mut td)?;
+    let expanded = substitute(ctx, &input.path, &mut td)?;
     let mut findings = validate::task_definition(
         &td,
-        validate::Options {
+        &validate::Options {
             codedeploy: args.codedeploy,
+            literal: expanded.literal.clone(),
         },
     );
     if let Some(path) = &args.appspec {
@@ -1076,7 +1082,7 @@ fn check(args: &CheckArgs, ctx: &Context) -> Result<Code, Error> {
     let mut report = RenderReport {
         command: "check",
         input: display(&input.path),
-        variables,
+        variables: expanded.used.clone(),
         normalized,
         ..RenderReport::default()
     };
@@ -1087,7 +1093,7 @@ fn check(args: &CheckArgs, ctx: &Context) -> Result<Code, Error> {
 fn render_appspec(args: &AppspecArgs, ctx: &Context) -> Result<Code, Error> {
     let input = read_input(ctx, &args.input)?;
     let mut doc = input.value.clone();
-    let variables = substitute(ctx, &input.path, &mut doc)?;
+    let expanded = substitute(ctx, &input.path, &mut doc)?;
     let td = args
         .taskdef
         .as_ref()
@@ -1111,7 +1117,7 @@ fn render_appspec(args: &AppspecArgs, ctx: &Context) -> Result<Code, Error> {
         command: "appspec",
         input: display(&input.path),
         output: Some(display(&args.output)),
-        variables,
+        variables: expanded.used.clone(),
         check: args.common.check,
         ..RenderReport::default()
     };

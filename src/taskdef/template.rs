@@ -24,6 +24,8 @@ pub struct Expanded {
     pub used: Vec<String>,
     /// Variables that were needed and not set.
     pub missing: Vec<Missing>,
+    /// Paths of values where `$${` wrote a literal `${`.
+    pub literal: Vec<String>,
 }
 
 /// Substitutes every `${…}` in the string values of `doc`, looking variables up with `lookup`.
@@ -76,6 +78,9 @@ fn expand_str(
         let after = &rest[i..];
         if let Some(tail) = after.strip_prefix("$${") {
             result.push_str("${");
+            if out.literal.last() != Some(&path.to_string()) {
+                out.literal.push(path.to_string());
+            }
             rest = tail;
             changed = true;
             continue;

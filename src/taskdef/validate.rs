@@ -21,6 +21,7 @@
 //! | `image` | image references parse; placeholders only where meant |
 //! | `leftover` | `${…}`, `{{…}}`, `<TASK_DEFINITION>`, `<IMAGEn_NAME>` left in the file |
 //! | `secret-in-environment` | secret-looking names with literal values (warning) |
+//! | `size` | the request ECS receives (compact JSON) is at most 64 KiB |
 
 use super::model::REGISTER_TASK_DEFINITION_REQUEST;
 use super::schema::{self, Ty};
@@ -29,10 +30,13 @@ use crate::reference::ImageRef;
 use serde_json::Value;
 
 /// What the file is for.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The file is the CodeDeployToECS template: `<IMAGEn_NAME>` in `image` is expected.
     pub codedeploy: bool,
+    /// Paths whose `${` was written as `$${` in the template: a literal on purpose (e.g. for a
+    /// shell in the container), not a leftover.
+    pub literal: Vec<String>,
 }
 
 /// Fargate's task-level CPU units and the memory (MiB) each allows: (cpu, first, last, step).
@@ -47,7 +51,7 @@ const FARGATE_SIZES: [(u64, u64, u64, u64); 7] = [
 ];
 
 /// Every finding for the task definition `td`.
-pub fn task_definition(td: &Value, options: Options) -> Vec<Finding> {
+pub fn task_definition(td: &Value, options: &Options) -> Vec<Finding> {
     let root = JsonPath::root();
     let mut out = Vec::new();
     if !td.is_object() {
@@ -74,8 +78,19 @@ pub fn task_definition(td: &Value, options: Options) -> Vec<Finding> {
     ports(td, &task, &mut out);
     roles(td, &task, &mut out);
     leftovers(td, &root, options, &mut out);
+    let size = serde_json::to_vec(td).map_or(0, |v| v.len());
+    if size > MAX_SIZE {
+        out.push(Finding::error(
+            "size",
+            &root,
+            format!("the task definition is {size} bytes as compact JSON; ECS accepts at most {MAX_SIZE} (64 KiB): move large values to environment files in S3 or to secrets"),
+        ));
+    }
     out
 }
+
+/// The largest task definition ECS registers, in bytes of compact JSON.
+pub const MAX_SIZE: usize = 65_536;
 
 /// Task-level facts the rules share.
 struct Task {
@@ -759,7 +774,7 @@ fn is_private_ecr(image: &str) -> bool {
 }
 
 /// Placeholders and template syntax left in the file.
-fn leftovers(v: &Value, path: &JsonPath, options: Options, out: &mut Vec<Finding>) {
+fn leftovers(v: &Value, path: &JsonPath, options: &Options, out: &mut Vec<Finding>) {
     match v {
         Value::String(s) => {
             if let Some(n) = image_placeholder(s) {
@@ -784,7 +799,9 @@ fn leftovers(v: &Value, path: &JsonPath, options: Options, out: &mut Vec<Finding
                     path,
                     "`<TASK_DEFINITION>` belongs in the AppSpec, not the task definition",
                 ));
-            } else if let Some(found) = template_leftover(s) {
+            } else if let Some(found) = template_leftover(s)
+                && !options.literal.contains(&path.to_string())
+            {
                 out.push(Finding::error(
                     "leftover",
                     path,
@@ -897,7 +914,7 @@ mod tests {
     use serde_json::json;
 
     fn rules(td: &Value) -> Vec<String> {
-        task_definition(td, Options::default())
+        task_definition(td, &Options::default())
             .iter()
             .map(|f| format!("{}@{}", f.rule, f.path))
             .collect()
@@ -1095,11 +1112,24 @@ mod tests {
     fn codedeploy_templates_may_keep_image_placeholders() {
         let mut td = fargate_td();
         td["containerDefinitions"][0]["image"] = json!("<IMAGE1_NAME>");
-        let findings = task_definition(&td, Options { codedeploy: true });
+        let findings = task_definition(
+            &td,
+            &Options {
+                codedeploy: true,
+                ..Options::default()
+            },
+        );
         assert_eq!(findings, vec![]);
         td["family"] = json!("<IMAGE2_NAME>");
         assert_eq!(
-            task_definition(&td, Options { codedeploy: true }).len(),
+            task_definition(
+                &td,
+                &Options {
+                    codedeploy: true,
+                    ..Options::default()
+                }
+            )
+            .len(),
             2,
             "not in family (also a bad name)"
         );

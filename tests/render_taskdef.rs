@@ -1,0 +1,1001 @@
+//! `render-taskdef` end to end: the real binary on the real fixtures, its files read back, and the
+//! rendered task definitions registered through the real AWS CLI against moto's ECS.
+
+// Each test is one scenario told start to finish.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+mod common;
+
+use common::{Output, rig, run};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const RENDER: &str = env!("CARGO_BIN_EXE_render-taskdef");
+
+fn fixture(path: &str) -> String {
+    format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A private directory and the minimal environment: render-taskdef needs no AWS and no network.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("HOME".to_string(), dir.path().display().to_string()),
+        ];
+        Sandbox { dir, env }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    fn read_json(&self, name: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
+    }
+
+    fn render(&self, args: &[&str]) -> Output {
+        run(RENDER, args, &self.env, None)
+    }
+
+    fn with_env(&self, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+}
+
+/// `rule@path` of each finding in a `--json` report.
+fn findings(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}@{}",
+                f["rule"].as_str().unwrap(),
+                f["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr))
+}
+
+/// Every real task definition fixture gets the verdict its content deserves.
+#[test]
+fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
+    let sb = Sandbox::new();
+    // (fixture, extra flags, exit code, findings). Why each fails is in the comment beside it.
+    let cases: Vec<(&str, Vec<&str>, i32, Vec<&str>)> = vec![
+        // Real describe-task-definition output: unwrapped, read-only keys and empty tags dropped.
+        (
+            "amazon-ecs-deploy-task-definition-testing-describe-output.json",
+            vec![],
+            0,
+            vec![],
+        ),
+        (
+            "aws-containers-task-definitions-nginx_ec2-bridge.json",
+            vec![],
+            0,
+            vec![],
+        ),
+        // The CodePipeline tutorial's template: a placeholder account ID in the role ARN, and
+        // <IMAGE1_NAME>, which is only right for the CodeDeploy template (second case).
+        (
+            "awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json",
+            vec![],
+            1,
+            vec![
+                "role-arn@executionRoleArn",
+                "leftover@containerDefinitions[0].image",
+            ],
+        ),
+        (
+            "awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json",
+            vec!["--codedeploy"],
+            1,
+            vec!["role-arn@executionRoleArn"],
+        ),
+        // The all-fields template is every field with a zero value: empty names and image, zero
+        // sizes and health-check values, port mappings under networkMode none, secrets without an
+        // execution role.
+        (
+            "awsdocs-task-definition-template-all-fields.json",
+            vec![],
+            1,
+            vec![
+                "name@family",
+                "name@containerDefinitions[0].name",
+                "memory@containerDefinitions[0].memoryReservation",
+                "health-check@containerDefinitions[0].healthCheck.interval",
+                "health-check@containerDefinitions[0].healthCheck.timeout",
+                "health-check@containerDefinitions[0].healthCheck.retries",
+                "health-check@containerDefinitions[0].healthCheck.command",
+                "image@containerDefinitions[0].image",
+                "ephemeral-storage@ephemeralStorage.sizeInGiB",
+                "port@containerDefinitions[0].portMappings",
+                "execution-role@executionRoleArn",
+            ],
+        ),
+        ("ecs-demo-php-simple-app-task-def.json", vec![], 0, vec![]),
+        // Numbers written as strings (the AWS CLI refuses them too) and "<your … image URL here>".
+        (
+            "ecs-nginx-reverse-proxy-task-definition-bridge-links.json",
+            vec![],
+            1,
+            vec![
+                "type@containerDefinitions[0].memory",
+                "type@containerDefinitions[0].cpu",
+                "type@containerDefinitions[0].portMappings[0].containerPort",
+                "type@containerDefinitions[1].memory",
+                "type@containerDefinitions[1].cpu",
+                "image@containerDefinitions[0].image",
+                "image@containerDefinitions[1].image",
+            ],
+        ),
+        // The workshop's "<PLACEHOLDER>" image, meant to be replaced by a build step.
+        (
+            "fargate-dev-workshop-task-definition-placeholders.json",
+            vec![],
+            1,
+            vec!["image@containerDefinitions[0].image"],
+        ),
+        (
+            "fargate-dev-workshop-task-definition-placeholders.json",
+            vec![
+                "--image",
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com/app:1",
+            ],
+            0,
+            vec![],
+        ),
+        (
+            "firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json",
+            vec![],
+            0,
+            vec![],
+        ),
+    ];
+    for (name, extra, code, expected) in cases {
+        let out_file = sb.p(&format!("out-{name}"));
+        let input = fixture(&format!("taskdef/{name}"));
+        let mut args = vec![input.as_str(), "-o", &out_file, "--json"];
+        args.extend(extra.iter().copied());
+        let out = sb.render(&args);
+        assert_eq!(out.code, code, "{name} {extra:?}: {}", out.stderr);
+        let report = json_of(&out);
+        assert_eq!(findings(&report), expected, "{name} {extra:?}");
+        assert_eq!(report["written"], code == 0, "{name}");
+        assert_eq!(
+            Path::new(&out_file).exists(),
+            code == 0,
+            "{name}: written only when clean"
+        );
+    }
+
+    // The inference example needs ${YOUR_EXECUTION_ROLE}: exit 2 naming it, then fine when set.
+    let input = fixture("taskdef/awsdocs-ecs-inference-ec2-hostport0.json");
+    let out = sb.render(&["check", &input]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("YOUR_EXECUTION_ROLE (at executionRoleArn)"),
+        "{}",
+        out.stderr
+    );
+    let env = sb.with_env(&[("YOUR_EXECUTION_ROLE", "arn:aws:iam::123456789012:role/exec")]);
+    let out = run(RENDER, &["check", &input, "--json"], &env, None).ok();
+    assert_eq!(findings(&json_of(&out)), Vec::<String>::new());
+}
+
+#[test]
+fn every_appspec_fixture_validates_or_fails_with_the_finding_it_deserves() {
+    let sb = Sandbox::new();
+    let tutorial_td =
+        fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
+    let workshop_td = fixture("taskdef/fargate-dev-workshop-task-definition-placeholders.json");
+    let props = "Resources[0].TargetService.Properties";
+    let assistant = vec![
+        // The AppSpec assistant's templates hold bracketed placeholders for every value.
+        format!("appspec@{props}.TaskDefinition"),
+        format!("appspec@{props}.PlatformVersion"),
+        format!("appspec@{props}.NetworkConfiguration.AwsvpcConfiguration.Subnets[0]"),
+        format!("appspec@{props}.NetworkConfiguration.AwsvpcConfiguration.Subnets[1]"),
+        format!("appspec@{props}.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups[0]"),
+        format!("appspec@{props}.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp"),
+    ];
+    let cases: Vec<(&str, Option<&str>, i32, Vec<String>)> = vec![
+        (
+            "appspec-assistant-ecs-default-appspec-template-advanced.json",
+            None,
+            1,
+            assistant.clone(),
+        ),
+        (
+            "appspec-assistant-ecs-default-appspec-template-uncommented.yml",
+            None,
+            1,
+            assistant,
+        ),
+        // The tutorial's pair: container sample-website, port 80, both in the task definition.
+        (
+            "awsdocs-codepipeline-tutorial-appspec.yaml",
+            Some(&tutorial_td),
+            0,
+            vec![],
+        ),
+        // Blank ContainerName/ContainerPort and hook function, to be filled in by hand.
+        (
+            "ecs-blue-green-deployment-with-codedeploy-appspec.yml",
+            None,
+            1,
+            vec![
+                format!("appspec@{props}.LoadBalancerInfo.ContainerName"),
+                format!("appspec@{props}.LoadBalancerInfo.ContainerPort"),
+                "appspec@Hooks[0].AfterAllowTestTraffic".to_string(),
+            ],
+        ),
+        // camelCase network keys are read; the PLACEHOLDER_* IDs are not subnet/security group IDs.
+        (
+            "fargate-dev-workshop-appspec.json",
+            Some(&workshop_td),
+            1,
+            vec![
+                format!("appspec@{props}.NetworkConfiguration.awsvpcConfiguration.subnets[0]"),
+                format!(
+                    "appspec@{props}.NetworkConfiguration.awsvpcConfiguration.securityGroups[0]"
+                ),
+            ],
+        ),
+    ];
+    for (name, td, code, expected) in cases {
+        let input = fixture(&format!("appspec/{name}"));
+        let out_file = sb.p(name);
+        let mut args = vec!["appspec", input.as_str(), "-o", &out_file, "--json"];
+        if let Some(td) = td {
+            args.extend(["--taskdef", td]);
+        }
+        let out = sb.render(&args);
+        assert_eq!(out.code, code, "{name}: {}", out.stderr);
+        assert_eq!(findings(&json_of(&out)), expected, "{name}");
+        if code == 0 {
+            assert_eq!(
+                std::fs::read_to_string(&out_file).unwrap(),
+                std::fs::read_to_string(&input).unwrap(),
+                "nothing asked, nothing changed: the file is copied byte for byte"
+            );
+        }
+    }
+}
+
+/// describe-task-definition output → register-ready → accepted by the AWS CLI and moto's ECS →
+/// described again → rendered again → registered again.
+#[test]
+fn describe_output_round_trips_through_the_aws_cli_and_moto() {
+    let rig = rig();
+    let sb = Sandbox::new();
+    let image = format!("{}/round-trip@sha256:{}", rig.registry, "ab".repeat(32));
+    sb.render(&[
+        &fixture("taskdef/amazon-ecs-deploy-task-definition-testing-describe-output.json"),
+        "--image",
+        &format!("test={image}"),
+        "-o",
+        &sb.p("taskdef.json"),
+    ])
+    .ok();
+    let td = sb.read_json("taskdef.json");
+    for key in [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "tags",
+    ] {
+        assert!(td.get(key).is_none(), "{key} must be dropped: {td}");
+    }
+    assert_eq!(td["containerDefinitions"][0]["image"], image.as_str());
+    assert_eq!(
+        td["runtimePlatform"]["cpuArchitecture"], "X86_64",
+        "fields not asked about stay"
+    );
+
+    let registered = aws_ecs(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &format!("file://{}", sb.p("taskdef.json")),
+    ]);
+    let arn = registered["taskDefinition"]["taskDefinitionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(arn.contains(":task-definition/testing:"), "{arn}");
+
+    let described = aws_ecs(&[
+        "describe-task-definition",
+        "--task-definition",
+        &arn,
+        "--include",
+        "TAGS",
+    ]);
+    std::fs::write(sb.path("described.json"), described.to_string()).unwrap();
+    let out = sb
+        .render(&[&sb.p("described.json"), "-o", &sb.p("again.json"), "--json"])
+        .ok();
+    let report = json_of(&out);
+    assert!(
+        report["normalized"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("unwrapped `taskDefinition`"),
+        "{report}"
+    );
+    aws_ecs(&[
+        "register-task-definition",
+        "--cli-input-json",
+        &format!("file://{}", sb.p("again.json")),
+    ]);
+    let again = sb.read_json("again.json");
+    assert_eq!(again["containerDefinitions"][0]["image"], image.as_str());
+    assert_eq!(again["family"], "testing");
+}
+
+/// Every fixture that renders clean, and a multi-container render, pass the AWS CLI's own input
+/// validation and moto's RegisterTaskDefinition.
+#[test]
+fn rendered_files_pass_the_aws_cli_input_validation() {
+    rig();
+    let sb = Sandbox::new();
+    let clean = [
+        "aws-containers-task-definitions-nginx_ec2-bridge.json",
+        "ecs-demo-php-simple-app-task-def.json",
+        "firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json",
+    ];
+    for name in clean {
+        let out = sb.p(name);
+        sb.render(&[&fixture(&format!("taskdef/{name}")), "-o", &out])
+            .ok();
+        aws_ecs(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &format!("file://{out}"),
+        ]);
+    }
+    // What our type check reports is what the CLI refuses: the same file fails there too.
+    let nginx = fixture("taskdef/ecs-nginx-reverse-proxy-task-definition-bridge-links.json");
+    let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+        .args([
+            "ecs",
+            "register-task-definition",
+            "--cli-input-json",
+            &format!("file://{nginx}"),
+        ])
+        .args(["--endpoint-url", &rig().moto])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("containerDefinitions[0].memory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn aws_ecs(args: &[&str]) -> Value {
+    let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+        .arg("ecs")
+        .args(args)
+        .args(["--endpoint-url", &rig().moto, "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "aws ecs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn images_for_several_containers_and_the_deploy_artifacts() {
+    let sb = Sandbox::new();
+    let input =
+        fixture("taskdef/firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json");
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    let names: Vec<&str> = original["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["log_router", "app", "envoy"]);
+    let app_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/colorteller@sha256:".to_string()
+        + &"1".repeat(64);
+    let detail = sb.write(
+        "build/imageDetail.json",
+        &json!({ "ImageURI": app_uri }).to_string(),
+    );
+    let envoy_uri = "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.0.0-prod";
+
+    // Unknown container: one error listing the names that exist; nothing written.
+    let out = sb.render(&[&input, "--image", "web=nginx:1", "-o", &sb.p("td.json")]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no container `web`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("containers: log_router, app, envoy"),
+        "{}",
+        out.stderr
+    );
+    // No container named with several containers.
+    let out = sb.render(&[&input, "--image", "nginx:1", "-o", &sb.p("td.json")]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("has 3 containers"), "{}", out.stderr);
+    assert!(!sb.path("td.json").exists());
+
+    // Concrete: both images in place, imagedefinitions.json for the rolling deploy.
+    let out = sb
+        .render(&[
+            &input,
+            "--image",
+            &format!("app=@{detail}"),
+            "--image",
+            &format!("envoy={envoy_uri}"),
+            "--imagedefinitions",
+            &sb.p("out/imagedefinitions.json"),
+            "-o",
+            &sb.p("out/taskdef.json"),
+            "--json",
+        ])
+        .ok();
+    let td = sb.read_json("out/taskdef.json");
+    assert_eq!(td["containerDefinitions"][1]["image"], app_uri.as_str());
+    assert_eq!(td["containerDefinitions"][2]["image"], envoy_uri);
+    assert_eq!(
+        td["containerDefinitions"][0], original["containerDefinitions"][0],
+        "log_router untouched"
+    );
+    assert_eq!(
+        sb.read_json("out/imagedefinitions.json"),
+        json!([{"name": "app", "imageUri": app_uri}, {"name": "envoy", "imageUri": envoy_uri}])
+    );
+    let report = json_of(&out);
+    let bytes = std::fs::read(sb.path("out/taskdef.json")).unwrap();
+    assert_eq!(report["sha256"], sha256(&bytes));
+    assert_eq!(
+        report["artifacts"][0]["path"],
+        sb.p("out/imagedefinitions.json")
+    );
+
+    // CodeDeploy: placeholders in the task definition, URIs in one imageDetail.json each.
+    sb.render(&[
+        &input,
+        "--codedeploy",
+        "--image",
+        &format!("app=@{detail}"),
+        "--image",
+        &format!("envoy={envoy_uri}"),
+        "--image-detail-dir",
+        &sb.p("cd"),
+        "-o",
+        &sb.p("cd/taskdef.json"),
+    ])
+    .ok();
+    let td = sb.read_json("cd/taskdef.json");
+    assert_eq!(td["containerDefinitions"][1]["image"], "<IMAGE1_NAME>");
+    assert_eq!(td["containerDefinitions"][2]["image"], "<IMAGE2_NAME>");
+    assert_eq!(
+        sb.read_json("cd/imageDetail.json"),
+        json!({ "ImageURI": app_uri })
+    );
+    assert_eq!(
+        sb.read_json("cd/image2/imageDetail.json"),
+        json!({ "ImageURI": envoy_uri })
+    );
+
+    // The tutorial template keeps its <IMAGE1_NAME>; a single container takes just the artifact.
+    let tutorial = fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
+    let env = sb.with_env(&[]);
+    let out = run(
+        RENDER,
+        &["check", &tutorial, "--codedeploy", "--json"],
+        &env,
+        None,
+    );
+    assert_eq!(findings(&json_of(&out)), ["role-arn@executionRoleArn"]);
+    let bad_detail = sb.write("bad/imageDetail.json", "{\"ImageUri\": \"x\"}");
+    let out = sb.render(&[&tutorial, "--image", &format!("@{bad_detail}")]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no `ImageURI` field"), "{}", out.stderr);
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |s, b| s + &format!("{b:02x}"))
+}
+
+#[test]
+fn environment_secrets_labels_logs_and_command_merge_or_replace() {
+    let sb = Sandbox::new();
+    let input = sb.write(
+        "td.json",
+        r#"{
+  "family": "web",
+  "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+  "containerDefinitions": [
+    {
+      "name": "web",
+      "image": "nginx:1",
+      "memory": 128,
+      "environment": [{"name": "KEEP", "value": ""}, {"name": "MODE", "value": "dev"}],
+      "dockerLabels": {"team": "a"},
+      "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g", "awslogs-region": "us-east-1"}},
+      "futureField": {"x": 1}
+    },
+    {"name": "side", "image": "busybox", "memory": 64}
+  ]
+}
+"#,
+    );
+    let env_file = sb.write(
+        "app.env",
+        "# settings\nexport FROM_FILE=\"quoted value\"\nMODE=from-file\n\nEMPTY=\n",
+    );
+    let out = sb.render(&[
+        &input,
+        "--env-file",
+        &format!("web:{env_file}"),
+        "--env",
+        "web:MODE=prod",
+        "--env",
+        "web:URL=https://x?a=b=c",
+        "--secret",
+        "web:DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+        "--label",
+        "web:version=1.2",
+        "--log-option",
+        "web:awslogs-stream-prefix=web",
+        "--command",
+        r#"side:["sh","-c","echo hi; sleep 1"]"#,
+        "-o",
+        &sb.p("out.json"),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: containerDefinitions[0].futureField"),
+        "unknown fields are warned about: {}",
+        out.stderr
+    );
+    let td = sb.read_json("out.json");
+    let web = &td["containerDefinitions"][0];
+    assert_eq!(
+        web["environment"],
+        json!([
+            {"name": "KEEP", "value": ""},
+            {"name": "MODE", "value": "prod"},
+            {"name": "FROM_FILE", "value": "quoted value"},
+            {"name": "EMPTY", "value": ""},
+            {"name": "URL", "value": "https://x?a=b=c"}
+        ])
+    );
+    assert_eq!(
+        web["secrets"],
+        json!([{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"}])
+    );
+    assert_eq!(web["dockerLabels"], json!({"team": "a", "version": "1.2"}));
+    assert_eq!(
+        web["logConfiguration"]["options"]["awslogs-stream-prefix"],
+        "web"
+    );
+    assert_eq!(
+        web["futureField"],
+        json!({"x": 1}),
+        "unknown fields are kept"
+    );
+    assert_eq!(
+        td["containerDefinitions"][1]["command"],
+        json!(["sh", "-c", "echo hi; sleep 1"])
+    );
+    let keys: Vec<&String> = web.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "image",
+            "memory",
+            "environment",
+            "dockerLabels",
+            "logConfiguration",
+            "futureField",
+            "secrets"
+        ],
+        "input order kept, new fields appended"
+    );
+
+    // Replace: the environment becomes exactly what was given.
+    sb.render(&[
+        &input,
+        "--replace",
+        "environment",
+        "--env",
+        "web:ONLY=1",
+        "-o",
+        &sb.p("replaced.json"),
+    ])
+    .ok();
+    assert_eq!(
+        sb.read_json("replaced.json")["containerDefinitions"][0]["environment"],
+        json!([{"name": "ONLY", "value": "1"}])
+    );
+
+    // --strict makes the unknown-field warning an error: exit 1, nothing written.
+    let out = sb.render(&[&input, "--strict", "-o", &sb.p("strict.json")]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!sb.path("strict.json").exists());
+
+    // A secret-looking literal is a warning (an error under --strict) pointing at `secrets`.
+    let out = sb.render(&[
+        &input,
+        "--env",
+        "web:API_TOKEN=abc123",
+        "-o",
+        &sb.p("tok.json"),
+    ]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("--secret web:API_TOKEN=arn:aws:secretsmanager"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("abc123"),
+        "the value itself is not repeated: {}",
+        out.stderr
+    );
+
+    // Bad flag values are usage errors.
+    for bad in [
+        ["--env", "web:NOEQUALS"],
+        ["--command", "web:npm start"],
+        ["--replace", "volumes"],
+    ] {
+        let out = sb.render(&[&input, bad[0], bad[1]]);
+        assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
+    }
+    let out = sb.render(&[&input, "--log-option", "side:a=b"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--log-driver side:awslogs"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn templating_yaml_anchors_unicode_and_missing_variables() {
+    let sb = Sandbox::new();
+    let yaml = sb.write(
+        "td.yaml",
+        "# a YAML template\nfamily: ${FAMILY}\nrequiresCompatibilities: [FARGATE]\nnetworkMode: awsvpc\ncpu: \"256\"\nmemory: 0.5 GB\nexecutionRoleArn: arn:aws:iam::123456789012:role/exec\nx-log: &log\n  logDriver: awslogs\n  options:\n    awslogs-group: /ecs/${FAMILY}\n    awslogs-region: ${REGION:-us-east-1}\n    awslogs-stream-prefix: app\ncontainerDefinitions:\n  - name: web\n    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:${TAG}\n    essential: true\n    logConfiguration: *log\n    environment:\n      - {name: GREETING, value: \"héllo ✓ 日本\"}\n      - {name: LITERAL, value: \"$${NOT_A_VAR}\"}\n  - name: side\n    image: public.ecr.aws/docker/library/busybox:1\n    essential: false\n    logConfiguration:\n      <<: *log\n      options: {awslogs-group: side, awslogs-region: eu-west-1, awslogs-stream-prefix: s}\n",
+    );
+    // Missing variables: all listed in one error, exit 2, the existing output left alone.
+    let out_path = sb.write("taskdef.json", "previous\n");
+    let out = sb.render(&[&yaml, "-o", &out_path]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("FAMILY (at family), TAG (at containerDefinitions[0].image)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: export FAMILY TAG"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "previous\n");
+
+    let env = sb.with_env(&[("FAMILY", "shop"), ("TAG", "1.2.3")]);
+    let out = run(RENDER, &[&yaml, "-o", &out_path, "--json"], &env, None).ok();
+    let report = json_of(&out);
+    // x-log is not an ECS field: kept and warned about (the anchor's holder).
+    assert_eq!(findings(&report), ["unknown-field@[\"x-log\"]"]);
+    assert_eq!(report["variables"], json!(["FAMILY", "REGION", "TAG"]));
+    let td = sb.read_json("taskdef.json");
+    assert_eq!(td["family"], "shop");
+    assert_eq!(
+        td["memory"], "0.5 GB",
+        "sizes are checked in their own form, not rewritten"
+    );
+    let web = &td["containerDefinitions"][0];
+    assert_eq!(
+        web["image"],
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.2.3"
+    );
+    assert_eq!(
+        web["logConfiguration"]["options"]["awslogs-group"],
+        "/ecs/shop"
+    );
+    assert_eq!(
+        web["logConfiguration"]["options"]["awslogs-region"],
+        "us-east-1"
+    );
+    assert_eq!(web["environment"][0]["value"], "héllo ✓ 日本");
+    assert_eq!(web["environment"][1]["value"], "${NOT_A_VAR}");
+    let side = &td["containerDefinitions"][1]["logConfiguration"];
+    assert_eq!(side["logDriver"], "awslogs", "merged from the anchor");
+    assert_eq!(
+        side["options"]["awslogs-group"], "side",
+        "written keys win over merged ones"
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        text.starts_with(
+            "{\n  \"family\": \"shop\",\n  \"requiresCompatibilities\": [\n    \"FARGATE\"\n  ],"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("}\n"));
+    assert!(
+        text.contains("héllo ✓ 日本"),
+        "unicode written as UTF-8, not escaped"
+    );
+}
+
+#[test]
+fn malformed_input_names_the_line_and_column_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let out_path = sb.write("out.json", "keep me\n");
+    let json_bad = sb.write(
+        "bad.json",
+        "{\n  \"family\": \"a\",\n  \"cpu\" \"256\"\n}\n",
+    );
+    let out = sb.render(&[&json_bad, "-o", &out_path]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains(&format!("parse JSON `{json_bad}` at 3:9: expected `:`")),
+        "{}",
+        out.stderr
+    );
+    let yaml_bad = sb.write(
+        "bad.yaml",
+        "family: a\ncontainerDefinitions:\n  - name: web\n    image: [nginx\n",
+    );
+    let out = sb.render(&[&yaml_bad, "-o", &out_path]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains(&format!("parse YAML `{yaml_bad}` at 5:")),
+        "{}",
+        out.stderr
+    );
+    let dup = sb.write("dup.yaml", "family: a\nfamily: b\n");
+    let out = sb.render(&["check", &dup]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("at 2:1: duplicate key `family`"),
+        "{}",
+        out.stderr
+    );
+    let out = sb.render(&[&sb.p("missing.json")]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("missing.json"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "keep me\n");
+    // stdin works too, and a result on stdout cannot share it with --json.
+    let out = run(
+        RENDER,
+        &["-"],
+        &sb.env,
+        Some(
+            "{\"family\": \"a\", \"containerDefinitions\": [{\"name\": \"a\", \"image\": \"nginx\", \"memory\": 64}]}",
+        ),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("{\n  \"family\": \"a\""),
+        "{}",
+        out.stdout
+    );
+    let out = sb.render(&[&json_bad, "--json"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("pass --output PATH"), "{}", out.stderr);
+}
+
+#[test]
+fn inputs_near_the_64_kib_limit() {
+    let sb = Sandbox::new();
+    let build = |values: usize| {
+        let env: Vec<Value> = (0..values)
+            .map(|i| json!({"name": format!("VAR_{i:04}"), "value": "x".repeat(100)}))
+            .collect();
+        json!({"family": "big", "containerDefinitions": [{"name": "a", "image": "nginx", "memory": 64, "environment": env}]})
+    };
+    // ~62 KiB renders; ~70 KiB is refused by ECS, so by us.
+    let small = build(470);
+    assert!(small.to_string().len() > 60_000 && small.to_string().len() < 65_536);
+    sb.write("small.json", &small.to_string());
+    sb.render(&[&sb.p("small.json"), "-o", &sb.p("small-out.json")])
+        .ok();
+    assert_eq!(sb.read_json("small-out.json"), small);
+    sb.write("big.json", &build(530).to_string());
+    let out = sb.render(&["check", &sb.p("big.json"), "--json"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(findings(&json_of(&out)), ["size@"]);
+}
+
+#[test]
+fn check_mode_writes_nothing_and_says_whether_a_file_would_change() {
+    let sb = Sandbox::new();
+    let input = fixture("taskdef/aws-containers-task-definitions-nginx_ec2-bridge.json");
+    let out_path = sb.p("taskdef.json");
+    // Nothing on disk yet: it would change.
+    let out = sb.render(&[&input, "-o", &out_path, "--check"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("would change"), "{}", out.stderr);
+    assert!(!Path::new(&out_path).exists());
+    sb.render(&[&input, "-o", &out_path]).ok();
+    let before = std::fs::metadata(&out_path).unwrap().modified().unwrap();
+    let out = sb
+        .render(&[&input, "-o", &out_path, "--check", "--json"])
+        .ok();
+    let report = json_of(&out);
+    assert_eq!(
+        (report["changed"].clone(), report["written"].clone()),
+        (json!(false), json!(false))
+    );
+    assert_eq!(
+        std::fs::metadata(&out_path).unwrap().modified().unwrap(),
+        before
+    );
+    let out = sb.render(&[&input, "-o", &out_path, "--check", "--env", "nginx:A=1"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        std::fs::metadata(&out_path).unwrap().modified().unwrap(),
+        before,
+        "still not written"
+    );
+    let out = sb.render(&[&input, "--check"]);
+    assert_eq!(out.code, 2, "--check needs a file: {}", out.stderr);
+}
+
+#[test]
+fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition() {
+    let sb = Sandbox::new();
+    let td = fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
+    let text = "# deployed by CodeDeploy\nversion: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: <TASK_DEFINITION>  # filled in below\n        LoadBalancerInfo:\n          ContainerName: \"sample-website\"\n          ContainerPort: 80\nHooks:\n  - AfterAllowTestTraffic: \"smoke-test\"\n";
+    let input = sb.write("appspec.yaml", text);
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/ecs-demo:3";
+    sb.render(&[
+        "appspec",
+        &input,
+        "--taskdef",
+        &td,
+        "--task-definition-arn",
+        arn,
+        "-o",
+        &sb.p("out/appspec.yaml"),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(sb.path("out/appspec.yaml")).unwrap(),
+        text.replace("<TASK_DEFINITION>", arn)
+    );
+    // A port the container does not map.
+    let wrong = sb.write(
+        "wrong.yaml",
+        &text.replace("ContainerPort: 80", "ContainerPort: 8080"),
+    );
+    let out = sb.render(&["appspec", &wrong, "--taskdef", &td]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "container `sample-website` does not map port 8080 (its container ports: 80)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = sb.render(&["appspec", &input, "--task-definition-arn", "task-def:3"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+
+    // Generated from flags: YAML by default, JSON for .json; validated against the task definition.
+    sb.render(&[
+        "new-appspec",
+        "--container",
+        "sample-website",
+        "--port",
+        "80",
+        "--taskdef",
+        &td,
+        "--subnet",
+        "subnet-0a1b2c3d",
+        "--security-group",
+        "sg-0a1b2c3d",
+        "--capacity-provider",
+        "FARGATE:1:1",
+        "--hook",
+        "AfterAllowTestTraffic=smoke",
+        "-o",
+        &sb.p("gen/appspec.yaml"),
+    ])
+    .ok();
+    let generated = std::fs::read_to_string(sb.path("gen/appspec.yaml")).unwrap();
+    assert!(generated.starts_with("version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: \"<TASK_DEFINITION>\"\n"), "{generated}");
+    let out = sb
+        .render(&[
+            "appspec",
+            &sb.p("gen/appspec.yaml"),
+            "--taskdef",
+            &td,
+            "--json",
+            "-o",
+            &sb.p("gen/copy.yaml"),
+        ])
+        .ok();
+    assert_eq!(findings(&json_of(&out)), Vec::<String>::new());
+    sb.render(&[
+        "new-appspec",
+        "--container",
+        "sample-website",
+        "--port",
+        "80",
+        "-o",
+        &sb.p("gen/appspec.json"),
+    ])
+    .ok();
+    assert_eq!(
+        sb.read_json("gen/appspec.json")["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"],
+        json!({"ContainerName": "sample-website", "ContainerPort": 80})
+    );
+    let out = sb.render(&[
+        "new-appspec",
+        "--container",
+        "web",
+        "--port",
+        "80",
+        "--taskdef",
+        &td,
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("no container `web` (containers: sample-website)"),
+        "{}",
+        out.stderr
+    );
+
+    // check validates the pair at once.
+    let out = sb.render(&["check", &td, "--codedeploy", "--appspec", &input, "--json"]);
+    assert_eq!(findings(&json_of(&out)), ["role-arn@executionRoleArn"]);
+}
