@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 /// Render ECS task definitions and CodeDeploy AppSpecs, validated offline.
 ///
 ///   render-taskdef taskdef.json --image web=@imageDetail.json -o out/taskdef.json
-///   render-taskdef taskdef.yaml --image web=$IMAGE_URI --env web:LOG_LEVEL=debug --secret web:DB_PASSWORD=arn:aws:secretsmanager:… -o taskdef.json
-///   render-taskdef taskdef.json --codedeploy --image web=@imageDetail.json --image-detail-dir out -o out/taskdef.json
+///   render-taskdef taskdef.yaml --image web=$URI --env web:LOG_LEVEL=debug -o taskdef.json
+///   render-taskdef taskdef.json --codedeploy --image web=@imageDetail.json \
+///       --image-detail-dir out -o out/taskdef.json
 ///   render-taskdef check taskdef.json --appspec appspec.yaml
 ///   render-taskdef appspec appspec.yaml --taskdef taskdef.json -o out/appspec.yaml
 ///   render-taskdef new-appspec --container web --port 8080 -o appspec.yaml
