@@ -15,6 +15,7 @@ pub mod exit;
 pub mod layers;
 pub mod output;
 pub mod reference;
+pub mod scan;
 pub mod secret;
 pub mod steps;
 pub mod target;

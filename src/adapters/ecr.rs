@@ -12,6 +12,7 @@
 use crate::error::Diagnostic;
 use crate::exit::Code;
 use crate::reference::Digest;
+use crate::scan::reports::{EcrAttribute, EcrBasic, EcrEnhanced, EcrPackage, EcrPackageDetails};
 use crate::secret::Secret;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -421,6 +422,61 @@ pub struct EcrImage {
     pub digest: String,
 }
 
+/// What `StartImageScan` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanStart {
+    /// A scan started; its status.
+    Started(Option<String>),
+    /// The image was scanned today already (`LimitExceededException`): read that scan.
+    AlreadyScanned,
+    /// ECR cannot scan this image type.
+    Unsupported(String),
+}
+
+/// One page of `DescribeImageScanFindings`.
+#[derive(Debug, Clone, Default)]
+pub struct ScanPage {
+    /// `COMPLETE`, `ACTIVE`, `IN_PROGRESS`, `FAILED`… (as ECR spells it, unknown ones included).
+    pub status: Option<String>,
+    /// ECR's description of the status.
+    pub description: Option<String>,
+    /// Basic-scanning findings.
+    pub basic: Vec<EcrBasic>,
+    /// Enhanced-scanning findings.
+    pub enhanced: Vec<EcrEnhanced>,
+    /// Whether the answer has the enhanced shape.
+    pub enhanced_shape: bool,
+    /// `findingSeverityCounts`.
+    pub counts: std::collections::BTreeMap<String, i64>,
+    /// The next page's token.
+    pub next_token: Option<String>,
+}
+
+fn enhanced(e: &aws_sdk_ecr::types::EnhancedImageScanFinding) -> EcrEnhanced {
+    let details = e.package_vulnerability_details();
+    EcrEnhanced {
+        finding_arn: e.finding_arn().map(str::to_string),
+        title: e.title().map(str::to_string),
+        status: e.status().map(str::to_string),
+        severity: e.severity().map(str::to_string),
+        fix_available: e.fix_available().map(str::to_string),
+        score: (e.score() > 0.0).then_some(e.score()),
+        package_vulnerability_details: details.map(|d| EcrPackageDetails {
+            vulnerability_id: d.vulnerability_id().map(str::to_string),
+            source_url: d.source_url().map(str::to_string),
+            vulnerable_packages: d
+                .vulnerable_packages()
+                .iter()
+                .map(|p| EcrPackage {
+                    name: p.name().map(str::to_string),
+                    version: p.version().map(str::to_string),
+                    fixed_in_version: p.fixed_in_version().map(str::to_string),
+                })
+                .collect(),
+        }),
+    }
+}
+
 /// What ECR says about a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repository {
@@ -503,6 +559,17 @@ impl Ecr {
         repository: &str,
         reference: &str,
     ) -> Result<Option<EcrImage>, AwsError> {
+        self.image_in(Some(registry_id), repository, reference)
+            .await
+    }
+
+    /// [`Ecr::image`] in `registry_id`, or the caller's own registry when `None`.
+    pub async fn image_in(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<EcrImage>, AwsError> {
         let id = if reference.starts_with("sha256:") {
             aws_sdk_ecr::types::ImageIdentifier::builder()
                 .image_digest(reference)
@@ -515,7 +582,7 @@ impl Ecr {
         let mut req = self
             .client
             .batch_get_image()
-            .registry_id(registry_id)
+            .set_registry_id(registry_id.map(str::to_string))
             .repository_name(repository)
             .image_ids(id);
         for media_type in crate::adapters::registry::MANIFEST_ACCEPT.split(", ") {
@@ -531,6 +598,118 @@ impl Ecr {
                 media_type: i.image_manifest_media_type().map(str::to_string),
                 digest: i.image_id()?.image_digest()?.to_string(),
             })
+        }))
+    }
+
+    /// `StartImageScan` for a digest (basic scanning).
+    pub async fn start_image_scan(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        digest: &str,
+    ) -> Result<ScanStart, AwsError> {
+        let result = self
+            .client
+            .start_image_scan()
+            .set_registry_id(registry_id.map(str::to_string))
+            .repository_name(repository)
+            .image_id(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(digest)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(ScanStart::Started(
+                out.image_scan_status()
+                    .and_then(|s| s.status())
+                    .map(|s| s.as_str().to_string()),
+            )),
+            // One scan per image per day, and a scan-on-push counts: read the existing one.
+            Err(e) if e.code() == Some("LimitExceededException") => Ok(ScanStart::AlreadyScanned),
+            Err(e) if e.code() == Some("UnsupportedImageTypeException") => {
+                Ok(ScanStart::Unsupported(
+                    e.message()
+                        .unwrap_or("the image type cannot be scanned")
+                        .to_string(),
+                ))
+            }
+            Err(e) => Err(self.call_error("StartImageScan", &e)),
+        }
+    }
+
+    /// One page of `DescribeImageScanFindings` for a digest; `None` when ECR has no scan for it
+    /// (`ScanNotFoundException`).
+    pub async fn image_scan_findings(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        digest: &str,
+        next_token: Option<&str>,
+    ) -> Result<Option<ScanPage>, AwsError> {
+        let result = self
+            .client
+            .describe_image_scan_findings()
+            .set_registry_id(registry_id.map(str::to_string))
+            .repository_name(repository)
+            .image_id(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(digest)
+                    .build(),
+            )
+            .max_results(1000)
+            .set_next_token(next_token.map(str::to_string))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("ScanNotFoundException") => return Ok(None),
+            Err(e) => return Err(self.call_error("DescribeImageScanFindings", &e)),
+        };
+        let status = out.image_scan_status();
+        let findings = out.image_scan_findings();
+        let basic = findings
+            .map(|f| {
+                f.findings()
+                    .iter()
+                    .map(|b| EcrBasic {
+                        name: b.name().unwrap_or_default().to_string(),
+                        severity: b.severity().map(|s| s.as_str().to_string()),
+                        uri: b.uri().map(str::to_string),
+                        description: b.description().map(str::to_string),
+                        attributes: b
+                            .attributes()
+                            .iter()
+                            .map(|a| EcrAttribute {
+                                key: a.key().to_string(),
+                                value: a.value().map(str::to_string),
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let enhanced: Vec<EcrEnhanced> = findings
+            .map(|f| f.enhanced_findings().iter().map(enhanced).collect())
+            .unwrap_or_default();
+        Ok(Some(ScanPage {
+            status: status
+                .and_then(|s| s.status())
+                .map(|s| s.as_str().to_string()),
+            description: status.and_then(|s| s.description()).map(str::to_string),
+            enhanced_shape: findings.is_some_and(|f| !f.enhanced_findings().is_empty()),
+            basic,
+            enhanced,
+            counts: findings
+                .and_then(|f| f.finding_severity_counts())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.as_str().to_string(), i64::from(*v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            next_token: out.next_token().map(str::to_string),
         }))
     }
 

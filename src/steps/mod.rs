@@ -3,4 +3,5 @@
 pub mod build_push;
 pub mod ecr_login;
 pub mod render_taskdef;
+pub mod scan_gate;
 pub mod tag_commit;

@@ -1,23 +1,53 @@
 #!/usr/bin/env python3
 """A small HTTP proxy for tests: forwards to a target (or, as a forward proxy, to the absolute URL a
-client asks for), counts requests, and can answer the first N requests with a canned failure.
+client asks for), counts requests, and can answer the first N requests with a canned failure, or answer
+chosen AWS JSON-protocol operations from a script.
 
     fault_proxy.py --target http://127.0.0.1:5055 --port-file P --count-file C [--fail N]
                    [--fail-status 400] [--fail-body JSON] [--fail-header 'Name: value']
                    [--fail-match SUBSTRING] [--drop N] [--tls-cert C --tls-key K]
+                   [--script FILE] [--log-file PATH]
 
 --fail-match limits the failures to requests whose "METHOD path" contains SUBSTRING. --drop N cuts the
 connection half-way through the body of the first N uploads larger than 1 MiB. With --tls-cert/--tls-key
 it listens with TLS (e.g. the rig registry's own certificate) and the target may be https.
 
-It prints nothing; it writes its port to --port-file once listening and the running request count to
---count-file after every request. It serves until killed.
+--script FILE answers some requests from the proxy itself instead of forwarding them. FILE is JSON, a
+list of rules:
+
+    [
+      {"target": "DescribeImageScanFindings", "match": "sha256:aaaa",
+       "responses": [
+         {"status": 200, "body": {"imageScanStatus": {"status": "IN_PROGRESS"}}, "delay_ms": 100},
+         {"status": 200, "body": {"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {}}}
+       ]},
+      {"target": "DescribeImages", "responses": [{"status": 500, "body": "not even JSON"}]}
+    ]
+
+AWS JSON-protocol requests carry a header like "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.
+DescribeImages"; a rule matches when the operation name after the dot equals its "target" and, if the
+rule has "match", the request body contains that substring (e.g. an image digest or a nextToken). Rules
+are tried in file order; the first match wins. Each request a rule matches gets that rule's next
+response; once the list is used up the last response is repeated forever. A response has "status"
+(default 200), "body" (default {}; a string is sent as-is, anything else as JSON) and optionally
+"delay_ms" (wait before answering). Scripted answers carry Content-Type: application/x-amz-json-1.1.
+Requests no rule matches are forwarded as usual. --fail is applied first: a request it fails does not
+use up a scripted response.
+
+--log-file PATH (emptied at start) gets one line per scripted request: the operation name, a space and
+the request body as compact JSON (e.g. `DescribeImageScanFindings {"nextToken":"tok-2",...}`); a body
+that is not JSON is written as a JSON string.
+
+It prints nothing; it writes its port to --port-file once listening and the running request count
+(scripted requests included) to --count-file after every request. It serves until killed.
 """
 import argparse
 import http.client
 import http.server
+import json
 import ssl
 import threading
+import time
 import urllib.parse
 
 parser = argparse.ArgumentParser()
@@ -32,10 +62,66 @@ parser.add_argument("--fail-match", default="")
 parser.add_argument("--drop", type=int, default=0)
 parser.add_argument("--tls-cert")
 parser.add_argument("--tls-key")
+parser.add_argument("--script", help="JSON file of scripted responses per X-Amz-Target operation")
+parser.add_argument("--log-file", help="append one line per scripted request: OPERATION BODY-JSON")
 args = parser.parse_args()
 
+
+def load_script(path):
+    try:
+        with open(path) as f:
+            rules = json.load(f)
+    except (OSError, ValueError) as e:
+        parser.error(f"--script {path}: {e}")
+    if not isinstance(rules, list):
+        parser.error(f"--script {path}: expected a list of rules")
+    for i, rule in enumerate(rules):
+        where = f"--script {path}: rule {i}"
+        if not isinstance(rule, dict) or not isinstance(rule.get("target"), str):
+            parser.error(f"{where}: needs a string \"target\"")
+        if not isinstance(rule.get("match", ""), str):
+            parser.error(f"{where}: \"match\" must be a string")
+        responses = rule.get("responses")
+        if not isinstance(responses, list) or not responses:
+            parser.error(f"{where}: needs a non-empty list \"responses\"")
+        for j, r in enumerate(responses):
+            if not isinstance(r, dict):
+                parser.error(f"{where}: response {j} must be an object")
+            if not isinstance(r.get("status", 200), int):
+                parser.error(f"{where}: response {j}: \"status\" must be an integer")
+            delay = r.get("delay_ms", 0)
+            if not isinstance(delay, (int, float)) or delay < 0:
+                parser.error(f"{where}: response {j}: \"delay_ms\" must be a number >= 0")
+    return rules
+
+
+rules = load_script(args.script) if args.script else []
+
 lock = threading.Lock()
-state = {"count": 0, "failed": 0, "dropped": 0, "bytes": 0}
+state = {"count": 0, "failed": 0, "dropped": 0, "bytes": 0, "served": [0] * len(rules)}
+
+
+def scripted(operation, body):
+    """The response of the first rule matching, advancing that rule (call with the lock held)."""
+    if not operation:
+        return None
+    text = body.decode("utf-8", "replace")
+    for i, rule in enumerate(rules):
+        if rule["target"] == operation and rule.get("match", "") in text:
+            responses = rule["responses"]
+            response = responses[min(state["served"][i], len(responses) - 1)]
+            state["served"][i] += 1
+            return response
+    return None
+
+
+def log_line(operation, body):
+    try:
+        logged = json.dumps(json.loads(body), separators=(",", ":"))
+    except ValueError:
+        logged = json.dumps(body.decode("utf-8", "replace"))
+    with open(args.log_file, "a") as f:
+        f.write(f"{operation} {logged}\n")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -82,6 +168,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fail = matched and (args.fail < 0 or state["failed"] < args.fail)
             if fail:
                 state["failed"] += 1
+            operation = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+            response = None if fail else scripted(operation, body)
+            if response is not None and args.log_file:
+                log_line(operation, body)
             with open(args.count_file, "w") as f:
                 f.write(f"{state['count']} {state['bytes']}")
         if fail:
@@ -94,6 +184,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            return
+        if response is not None:
+            if response.get("delay_ms"):
+                time.sleep(response["delay_ms"] / 1000)
+            reply = response.get("body", {})
+            payload = (reply if isinstance(reply, str) else json.dumps(reply)).encode()
+            self.send_response(response.get("status", 200))
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
             return
         if self.path.startswith(("http://", "https://")):
             url = urllib.parse.urlsplit(self.path)
@@ -135,6 +237,8 @@ if args.tls_cert:
     server.socket = tls.wrap_socket(server.socket, server_side=True)
 with open(args.count_file, "w") as f:
     f.write("0 0")
+if args.log_file:
+    open(args.log_file, "w").close()
 with open(args.port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 import os
