@@ -1,0 +1,1414 @@
+//! `scan-gate` end to end: trivy's own filtered goldens as the oracle for our policy, grype and ECR
+//! reports against hand-checked expectations, and ECR scans against moto — directly, seeded through
+//! moto's API, and scripted through a proxy for the statuses and page sequences moto cannot produce.
+
+// Each test is one scenario told start to finish.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+mod common;
+
+use common::{Output, Proxy, base_env, create_repository, rig, run, set, unique};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const GATE: &str = env!("CARGO_BIN_EXE_scan-gate");
+const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
+
+fn fixture(path: &str) -> String {
+    format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    /// Offline: PATH and HOME only.
+    fn offline() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("HOME".to_string(), dir.path().display().to_string()),
+        ];
+        Sandbox { dir, env }
+    }
+
+    /// With the rig's AWS endpoint and credentials.
+    fn aws() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = base_env(dir.path());
+        set(
+            &mut env,
+            "DOCKER_CONFIG",
+            &dir.path().join("docker").display().to_string(),
+        );
+        set(
+            &mut env,
+            "BUILDSTEPS_COMMIT",
+            "0123456789abcdef0123456789abcdef01234567",
+        );
+        Sandbox { dir, env }
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    fn gate(&self, args: &[&str]) -> Output {
+        run(GATE, args, &self.env, None)
+    }
+}
+
+/// (directory, golden, baseline, --fixable-only, --severity, .trivyignore)
+type GoldenCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// `scan-gate --json`, read back with every field the docs list and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(clippy::struct_field_names)]
+struct Gate {
+    schema_version: u32,
+    step: String,
+    passed: bool,
+    gate: String,
+    fail_on: Option<String>,
+    severity: Option<Vec<String>>,
+    fail_on_score: Option<f64>,
+    fixable_only: bool,
+    sources: Vec<Source>,
+    counts: Counts,
+    failing: Vec<JudgedFinding>,
+    suppressed: Vec<JudgedFinding>,
+    allowlist: Allowlist,
+    problems: Vec<String>,
+    artifacts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    kind: String,
+    name: String,
+    findings: usize,
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Counts {
+    found: BTreeMap<String, usize>,
+    failing: BTreeMap<String, usize>,
+    suppressed: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JudgedFinding {
+    id: String,
+    severity: String,
+    package: Option<String>,
+    installed: Option<String>,
+    fixed: Option<String>,
+    fix: String,
+    score: Option<f64>,
+    source: String,
+    target: Option<String>,
+    digest: Option<String>,
+    purl: Option<String>,
+    url: Option<String>,
+    title: Option<String>,
+    level: String,
+    pass: Option<String>,
+    suppressed_by: Option<Suppression>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Suppression {
+    reason: String,
+    expires: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Allowlist {
+    file: Option<String>,
+    expired: Vec<Entry>,
+    expiring: Vec<Entry>,
+    stale: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Entry {
+    id: String,
+    reason: String,
+    expires: String,
+    package: Option<String>,
+    purl: Option<String>,
+    digest: Option<String>,
+    matched: usize,
+    days_left: i64,
+}
+
+fn gate_json(out: &Output) -> Gate {
+    let g: Gate = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!((g.schema_version, g.step.as_str()), (1, "scan-gate"));
+    g
+}
+
+/// (target, id, package, installed) of each failing finding.
+fn failing_set(g: &Gate) -> BTreeSet<(String, String, String, String)> {
+    g.failing
+        .iter()
+        .map(|f| {
+            (
+                f.target.clone().unwrap_or_default(),
+                f.id.clone(),
+                f.package.clone().unwrap_or_default(),
+                f.installed.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The same tuples from a trivy report.
+fn trivy_set(path: &str) -> BTreeSet<(String, String, String, String)> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = BTreeSet::new();
+    for r in v["Results"].as_array().unwrap() {
+        for x in r["Vulnerabilities"].as_array().into_iter().flatten() {
+            out.insert((
+                r["Target"].as_str().unwrap().to_string(),
+                x["VulnerabilityID"].as_str().unwrap().to_string(),
+                x["PkgName"].as_str().unwrap().to_string(),
+                x["InstalledVersion"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+fn today_plus(days: i64) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let day = i64::try_from(secs / 86_400).unwrap() + days;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{:04}-{m:02}-{d:02}", yoe + era * 400 + i64::from(m <= 2))
+}
+
+/// trivy's filtered goldens are the oracle: our gate over the full report, with the same options,
+/// fails on exactly the findings trivy's own filtered output holds.
+#[test]
+fn trivy_filtered_goldens_are_exactly_what_the_gate_selects() {
+    let sb = Sandbox::offline();
+    // (directory, golden, baseline, --fixable-only, --severity, .trivyignore)
+    let cases: [GoldenCase; 11] = [
+        (
+            "main-dc3c56e",
+            "alpine-39-high-critical",
+            "alpine-39",
+            true,
+            Some("HIGH,CRITICAL"),
+            None,
+        ),
+        (
+            "main-dc3c56e",
+            "alpine-39-ignore-cveids",
+            "alpine-39",
+            false,
+            None,
+            Some("alpine-39-ignore-cveids.trivyignore"),
+        ),
+        (
+            "main-dc3c56e",
+            "centos-7-ignore-unfixed",
+            "centos-7",
+            true,
+            None,
+            None,
+        ),
+        (
+            "main-dc3c56e",
+            "centos-7-medium",
+            "centos-7",
+            true,
+            Some("MEDIUM"),
+            None,
+        ),
+        (
+            "main-dc3c56e",
+            "debian-buster-ignore-unfixed",
+            "debian-buster",
+            true,
+            None,
+            None,
+        ),
+        (
+            "main-42f795f",
+            "alpine-310-ignore-unfixed",
+            "alpine-310",
+            true,
+            None,
+            None,
+        ),
+        (
+            "main-42f795f",
+            "alpine-310-medium-high",
+            "alpine-310",
+            true,
+            Some("MEDIUM,HIGH"),
+            None,
+        ),
+        (
+            "main-42f795f",
+            "alpine-310-ignore-cveids",
+            "alpine-310",
+            false,
+            None,
+            Some("alpine-310-ignore-cveids.trivyignore"),
+        ),
+        (
+            "main-42f795f",
+            "centos-7-ignore-unfixed",
+            "centos-7",
+            true,
+            None,
+            None,
+        ),
+        (
+            "main-42f795f",
+            "centos-7-low-high",
+            "centos-7",
+            true,
+            Some("LOW,HIGH"),
+            None,
+        ),
+        (
+            "main-42f795f",
+            "debian-buster-ignore-unfixed",
+            "debian-buster",
+            true,
+            None,
+            None,
+        ),
+    ];
+    for (dir, golden, baseline, fixable, severity, ignore) in cases {
+        let report = fixture(&format!("trivy/{dir}/{baseline}.json.golden"));
+        let mut args = vec!["--report".to_string(), report.clone(), "--json".to_string()];
+        if fixable {
+            args.push("--fixable-only".into());
+        }
+        match severity {
+            Some(s) => args.extend(["--severity".into(), s.into()]),
+            // No severity filter in trivy: every severity counts.
+            None => args.extend(["--fail-on".into(), "INFORMATIONAL".into()]),
+        }
+        if let Some(file) = ignore {
+            // The same IDs as an allowlist (which, unlike .trivyignore, needs a reason and an expiry).
+            let ids = std::fs::read_to_string(fixture(&format!("trivy/{dir}/{file}"))).unwrap();
+            let mut entries = String::new();
+            for id in ids.lines().filter(|l| !l.trim().is_empty()) {
+                entries.push_str(&format!(
+                    "  - id: {id}\n    reason: ignored in trivy's test\n    expires: {}\n",
+                    today_plus(365)
+                ));
+            }
+            let path = sb.write(&format!("{golden}.yaml"), &format!("allowlist:\n{entries}"));
+            args.extend(["--allowlist".into(), path]);
+        }
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = sb.gate(&arg_refs);
+        let g = gate_json(&out);
+        let expected = trivy_set(&fixture(&format!("trivy/{dir}/{golden}.json.golden")));
+        assert!(!expected.is_empty(), "{golden}: the oracle is not empty");
+        assert_eq!(failing_set(&g), expected, "{dir}/{golden}");
+        assert_eq!(
+            (g.fixable_only, g.severity.is_some(), g.fail_on.is_some()),
+            (fixable, severity.is_some(), severity.is_none())
+        );
+        assert_eq!(out.code, 1, "{golden}: findings remain, so the gate fails");
+        if ignore.is_some() {
+            assert_eq!(
+                g.suppressed.len(),
+                trivy_set(&report).len() - expected.len(),
+                "{golden}"
+            );
+        }
+    }
+}
+
+#[test]
+fn grype_reports_against_hand_checked_expectations() {
+    let sb = Sandbox::offline();
+    let all_fields = fixture("grype/defectdojo-anchore_grype-check_all_fields.json");
+    let ids = |g: &Gate| {
+        g.failing
+            .iter()
+            .map(|f| format!("{}:{}", f.id, f.package.clone().unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    // Default (HIGH): the two Critical glibc packages, the High redis and the two Django matches;
+    // the Negligible krb5 finding maps to LOW.
+    let g = gate_json(&sb.gate(&["--report", &all_fields, "--json"]));
+    assert_eq!(
+        ids(&g),
+        [
+            "CVE-2021-33574:libc-bin",
+            "CVE-2021-33574:libc6",
+            "CVE-2021-32626:redis",
+            "GHSA-v6rh-hp5x-86rv:Django",
+            "GHSA-v6rh-hp5x-86rv:Django"
+        ]
+    );
+    assert_eq!(g.counts.found.get("NEGLIGIBLE"), Some(&1));
+    assert_eq!(g.gate, "at or above HIGH");
+    // Fixable only: wont-fix (glibc, redis) drops out; Django has a fix.
+    let g = gate_json(&sb.gate(&["--report", &all_fields, "--json", "--fixable-only"]));
+    assert_eq!(
+        ids(&g),
+        ["GHSA-v6rh-hp5x-86rv:Django", "GHSA-v6rh-hp5x-86rv:Django"]
+    );
+    // LOW brings in the Negligible one; a mapping can raise it.
+    assert_eq!(
+        gate_json(&sb.gate(&["--report", &all_fields, "--json", "--fail-on", "LOW"]))
+            .failing
+            .len(),
+        6
+    );
+    let g = gate_json(&sb.gate(&[
+        "--report",
+        &all_fields,
+        "--json",
+        "--map-severity",
+        "NEGLIGIBLE=CRITICAL",
+    ]));
+    assert_eq!(g.failing[0].id, "CVE-2004-0971");
+    assert_eq!(g.failing[0].level, "CRITICAL");
+    // Score threshold alone: only redis (CVSS 8.8) reaches 8.0.
+    let g = gate_json(&sb.gate(&[
+        "--report",
+        &all_fields,
+        "--json",
+        "--fail-on",
+        "NONE",
+        "--fail-on-score",
+        "8.0",
+    ]));
+    assert_eq!(ids(&g), ["CVE-2021-32626:redis"]);
+    assert_eq!(
+        (g.fail_on_score, g.gate.as_str()),
+        (Some(8.0), "scored 8 or more")
+    );
+
+    // busybox 1.32.1: 1 Critical and 10 High; fix.state "" everywhere but one — an unknown fix
+    // state counts as fixable, so --fixable-only hides nothing.
+    let busybox = fixture("grype/defectdojo-anchore_grype-many_vulns_with_epss_values.json");
+    let g = gate_json(&sb.gate(&["--report", &busybox, "--json", "--fixable-only"]));
+    assert_eq!(
+        (g.failing.len(), g.counts.failing.get("CRITICAL")),
+        (11, Some(&1))
+    );
+    // grype's own snapshot: the Critical finding has an empty fix state.
+    let snapshot = fixture("grype/grype-presenter-TestJsonImgsPresenter.golden");
+    let g = gate_json(&sb.gate(&["--report", &snapshot, "--json", "--fixable-only"]));
+    assert_eq!(ids(&g), ["CVE-1999-0002:package-2"]);
+    // No matches: passes.
+    let out = sb.gate(&[
+        "--report",
+        &fixture("grype/defectdojo-anchore_grype-no_vuln.json"),
+        "--json",
+    ]);
+    assert_eq!(out.code, 0);
+    assert!(gate_json(&out).passed);
+}
+
+#[test]
+fn ecr_scan_files_keep_their_counts_and_statuses() {
+    let sb = Sandbox::offline();
+    let culture = fixture("ecr-scan/cultureamp-scan-findings-example-b.json");
+    let g = gate_json(&sb.gate(&["--report", &culture, "--json"]));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&culture).unwrap()).unwrap();
+    let expected: BTreeMap<String, usize> =
+        serde_json::from_value(v["imageScanFindings"]["findingSeverityCounts"].clone()).unwrap();
+    assert_eq!(
+        g.counts.found, expected,
+        "our counts are ECR's findingSeverityCounts"
+    );
+    assert_eq!(g.failing.len(), 6, "1 CRITICAL + 5 HIGH");
+    // UNDEFINED maps to MEDIUM unless told otherwise.
+    let g = gate_json(&sb.gate(&[
+        "--report",
+        &culture,
+        "--json",
+        "--map-severity",
+        "UNDEFINED=HIGH",
+    ]));
+    assert_eq!(g.failing.len(), 17);
+    // The enhanced example: MEDIUM and UNTRIAGED, both passing at HIGH; UNTRIAGED=HIGH fails it.
+    let enhanced = fixture("ecr-scan/moto-example-describe-image-scan-findings-enhanced.json");
+    let g = gate_json(&sb.gate(&["--report", &enhanced, "--json"]));
+    assert!(g.passed);
+    assert_eq!(g.sources[0].status.as_deref(), Some("COMPLETE"));
+    let out = sb.gate(&[
+        "--report",
+        &enhanced,
+        "--json",
+        "--map-severity",
+        "UNTRIAGED=HIGH",
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(gate_json(&out).failing[0].id, "CVE-2025-24528");
+    // The CLI example's single MEDIUM.
+    let cli = fixture("ecr-scan/awscli-example-describe-image-scan-findings-basic.json");
+    assert_eq!(sb.gate(&["--report", &cli, "--fail-on", "MEDIUM"]).code, 1);
+    // A report in a failed state fails the gate even without findings.
+    let failed = sb.write("failed.json", r#"{"imageScanStatus": {"status": "FAILED", "description": "UnsupportedImageError: The operating system and/or package manager are not supported."}, "imageScanFindings": {}}"#);
+    let out = sb.gate(&["--report", &failed]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("ended FAILED: UnsupportedImageError"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        sb.gate(&["--report", &failed, "--on-scan-error", "warn"])
+            .code,
+        0
+    );
+}
+
+#[test]
+fn bad_reports_flags_and_allowlists_are_exit_2_naming_the_problem() {
+    let sb = Sandbox::offline();
+    let bad = sb.write(
+        "bad.json",
+        "{\n  \"Results\": [\n    {\"Target\": }\n  ]\n}\n",
+    );
+    let out = sb.gate(&["--report", &bad]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&format!("read the report `{bad}`: 3:")),
+        "{}",
+        out.stderr
+    );
+    let other = sb.write("other.json", "{\"foo\": 1}");
+    let out = sb.gate(&["--report", &other]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("not a trivy"), "{}", out.stderr);
+    assert_eq!(sb.gate(&[]).code, 2, "nothing to read");
+    assert_eq!(sb.gate(&["--report", &bad, "--fail-on", "SEVERE"]).code, 2);
+    assert_eq!(
+        sb.gate(&["--report", &bad, "--severity", "HIGH", "--fail-on", "LOW"])
+            .code,
+        2
+    );
+    let report = fixture("trivy/main-dc3c56e/alpine-39.json.golden");
+    for (text, needle) in [
+        (
+            "allowlist:\n  - id: CVE-2019-1549\n    expires: 2030-01-01\n",
+            "allowlist entry 1 (CVE-2019-1549): `reason` is required",
+        ),
+        (
+            "allowlist:\n  - id: CVE-2019-1549\n    reason: x\n    expires: 01/02/2030\n",
+            "`expires: 01/02/2030` is not a date",
+        ),
+        (
+            "allowlist:\n  - id: CVE-2019-1549\n    reason: x\n",
+            "`expires` is required",
+        ),
+        (
+            "allowlist:\n  - id: CVE-2019-1549\n    reason: x\n    expires: 2030-01-01\n    pakage: openssl\n",
+            "unknown key `pakage`",
+        ),
+        ("allowlist:\n  - id: [\n", "read the allowlist"),
+    ] {
+        let path = sb.write("list.yaml", text);
+        let out = sb.gate(&["--report", &report, "--allowlist", &path]);
+        assert_eq!(out.code, 2, "{text}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{text}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn allowlist_entries_suppress_warn_expire_and_go_stale() {
+    let sb = Sandbox::offline();
+    let report = fixture("trivy/main-dc3c56e/alpine-39.json.golden");
+    let all = trivy_set(&report);
+    let ids: Vec<&str> = all.iter().map(|t| t.1.as_str()).collect();
+    assert!(
+        ids.contains(&"CVE-2019-1549") && ids.contains(&"CVE-2019-14697"),
+        "{ids:?}"
+    );
+    // The default file name is picked up from the working directory… here given explicitly.
+    let list = format!(
+        "allowlist:\n  - id: CVE-2019-1549\n    reason: not reachable in our use of openssl\n    expires: {}\n  - id: CVE-2019-14697\n    reason: vendor fix pending\n    expires: {}\n  - id: CVE-2000-0001\n    reason: was fixed long ago\n    expires: {}\n  - id: CVE-2019-1563\n    reason: scoped to another package\n    expires: {}\n    package: not-installed\n",
+        today_plus(5),
+        today_plus(-1),
+        today_plus(200),
+        today_plus(200)
+    );
+    let path = sb.write(".scan-gate.yaml", &list);
+    let out = sb.gate(&[
+        "--report",
+        &report,
+        "--allowlist",
+        &path,
+        "--fail-on",
+        "LOW",
+        "--json",
+    ]);
+    let g = gate_json(&out);
+    let suppressed: BTreeSet<&str> = g.suppressed.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(suppressed, BTreeSet::from(["CVE-2019-1549"]));
+    assert_eq!(
+        g.counts.suppressed.values().sum::<usize>(),
+        g.suppressed.len()
+    );
+    assert_eq!(g.allowlist.file.as_deref(), Some(path.as_str()));
+    assert_eq!(
+        g.suppressed[0].suppressed_by.as_ref().unwrap().expires,
+        today_plus(5)
+    );
+    assert!(g.suppressed.iter().all(|f| {
+        f.suppressed_by
+            .as_ref()
+            .unwrap()
+            .reason
+            .starts_with("not reachable")
+    }));
+    assert!(
+        g.failing.iter().any(|f| f.id == "CVE-2019-14697"),
+        "expired entries no longer suppress"
+    );
+    assert_eq!(
+        g.allowlist
+            .expired
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        ["CVE-2019-14697"]
+    );
+    assert_eq!(
+        g.allowlist
+            .expiring
+            .iter()
+            .map(|e| (e.id.as_str(), e.days_left))
+            .collect::<Vec<_>>(),
+        [("CVE-2019-1549", 5)]
+    );
+    assert_eq!(
+        g.allowlist
+            .stale
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        ["CVE-2000-0001", "CVE-2019-1563"],
+        "unused and out-of-scope entries are stale"
+    );
+    assert!(
+        out.stderr
+            .contains("warning: allowlist entry CVE-2019-1549 expires on"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("warning: allowlist entry CVE-2000-0001 matched no finding"),
+        "{}",
+        out.stderr
+    );
+    // Human output lists the suppression with its reason and the expired entry.
+    let out = sb.gate(&[
+        "--report",
+        &report,
+        "--allowlist",
+        &path,
+        "--fail-on",
+        "LOW",
+    ]);
+    assert!(
+        out.stderr.contains("suppressed by the allowlist (2)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("CVE-2019-14697 expired on"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sarif_junit_markdown_and_github_outputs() {
+    let sb = Sandbox::offline();
+    let report = fixture("trivy/main-42f795f/centos-7.json.golden");
+    let gh_out = sb.write("gh/output", "");
+    let gh_summary = sb.write("gh/summary", "");
+    let mut env = sb.env.clone();
+    env.extend([
+        ("GITHUB_ACTIONS".to_string(), "true".to_string()),
+        ("GITHUB_OUTPUT".to_string(), gh_out.clone()),
+        ("GITHUB_STEP_SUMMARY".to_string(), gh_summary.clone()),
+    ]);
+    let out = run(
+        GATE,
+        &[
+            "--report",
+            &report,
+            "--sarif",
+            &sb.p("out/scan.sarif"),
+            "--junit",
+            &sb.p("out/junit.xml"),
+            "--markdown",
+            &sb.p("out/scan.md"),
+            "--json",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(out.code, 1);
+    let g = gate_json(&out);
+    assert_eq!(g.artifacts.len(), 3);
+    assert!(
+        out.stderr
+            .contains("::error title=scan-gate failed::26 finding(s) at or above HIGH"),
+        "{}",
+        out.stderr
+    );
+    let outputs = std::fs::read_to_string(&gh_out).unwrap();
+    assert!(
+        outputs.contains("passed") && outputs.contains("false") && outputs.contains("failing"),
+        "{outputs}"
+    );
+    let summary = std::fs::read_to_string(&gh_summary).unwrap();
+    assert!(
+        summary.starts_with("### scan-gate: ❌ failed — 26 finding(s) at or above HIGH"),
+        "{summary}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.p("out/scan.md"))
+            .unwrap()
+            .trim_end(),
+        summary.trim_end()
+    );
+
+    // SARIF: valid against the OASIS 2.1.0 schema; every finding reported once, fingerprints unique.
+    // The rig's virtualenv (where its AWS CLI lives) has jsonschema and the SARIF schema.
+    let aws_cli = PathBuf::from(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap());
+    let python = aws_cli.with_file_name("python");
+    let check = std::process::Command::new(&python)
+        .args([
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/validate_sarif.py"
+            ),
+            &sb.p("out/scan.sarif"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "SARIF invalid: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.p("out/scan.sarif")).unwrap()).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), trivy_set(&report).len());
+    let prints: BTreeSet<&str> = results
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["imageVulnerability/v1"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(prints.len(), results.len(), "fingerprints are unique");
+    assert_eq!(results[0]["level"], "error", "most severe first");
+    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"]
+        [usize::try_from(results[0]["ruleIndex"].as_u64().unwrap()).unwrap()];
+    assert_eq!(rule["id"], results[0]["ruleId"]);
+    assert!(
+        rule["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            >= 7.0
+    );
+
+    // JUnit: parsed back by a real XML parser; one failing testcase per failing finding.
+    let parse = std::process::Command::new("python3")
+        .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); cs = r.iter('testcase'); print(sum(1 for c in cs if c.find('failure') is not None), r.get('failures'))", &sb.p("out/junit.xml")])
+        .output()
+        .unwrap();
+    assert!(
+        parse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parse.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&parse.stdout).trim(), "26 26");
+
+    // Same run with a passing gate: JUnit holds one passing testcase, no annotation.
+    let out = run(
+        GATE,
+        &[
+            "--report",
+            &report,
+            "--fail-on",
+            "CRITICAL",
+            "--junit",
+            &sb.p("pass.xml"),
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("::error"), "{}", out.stderr);
+    let junit = std::fs::read_to_string(sb.p("pass.xml")).unwrap();
+    assert!(junit.contains("tests=\"1\" failures=\"0\""), "{junit}");
+}
+
+// ---- against the rig: moto's ECR API ----
+
+/// Registers a manifest in moto's ECR (as ECR holds an image after a push) and returns its digest.
+fn register(repo: &str, tag: &str, manifest: &str, media_type: &str) -> String {
+    register_with(repo, tag, manifest, media_type, &[])
+}
+
+/// [`register`] with further `put-image` flags (`--image-digest`).
+fn register_with(
+    repo: &str,
+    tag: &str,
+    manifest: &str,
+    media_type: &str,
+    extra: &[&str],
+) -> String {
+    let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+        .args([
+            "ecr",
+            "put-image",
+            "--repository-name",
+            repo,
+            "--image-tag",
+            tag,
+            "--image-manifest",
+            manifest,
+        ])
+        .args([
+            "--image-manifest-media-type",
+            media_type,
+            "--output",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["image"]["imageId"]["imageDigest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A small synthetic image manifest (distinct per `seed`).
+fn manifest(seed: &str) -> String {
+    let config = buildsteps::reference::Digest::sha256_of(seed.as_bytes()).to_string();
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100, "digest": config},
+        "layers": []
+    })
+    .to_string()
+}
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// Push a real image, register the same manifest and digest in moto, and gate on moto's scan: its
+/// static HIGH finding fails at --fail-on HIGH and passes at CRITICAL (the second run reads the
+/// existing scan: one manual scan per image per day).
+#[test]
+fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
+    let rig = rig();
+    let sb = Sandbox::aws();
+    let repo = unique("scan/app");
+    create_repository(&repo, "MUTABLE");
+    let ctx = sb.write(
+        "ctx/Dockerfile",
+        &format!("FROM {}\nRUN echo scanned > /scanned\n", rig.base_image),
+    );
+    let ctx = Path::new(&ctx).parent().unwrap().display().to_string();
+    let detail = sb.p("imageDetail.json");
+    let uri = format!("{}/{repo}", rig.registry);
+    run(
+        BUILD_PUSH,
+        &[
+            &ctx,
+            "-r",
+            &uri,
+            "--latest",
+            "false",
+            "--image-detail",
+            &detail,
+        ],
+        &sb.env,
+        None,
+    )
+    .ok();
+    let image_uri: Value =
+        serde_json::from_str(&std::fs::read_to_string(&detail).unwrap()).unwrap();
+    let image_uri = image_uri["ImageURI"].as_str().unwrap().to_string();
+    let digest = image_uri.split_once('@').unwrap().1.to_string();
+    // The manifest exactly as the registry holds it.
+    let raw = std::process::Command::new("curl")
+        .args([
+            "-sSf",
+            "-u",
+            "AWS:123456789012-auth-token",
+            "-H",
+            &format!("Accept: {DOCKER_MANIFEST}"),
+        ])
+        .arg(format!(
+            "https://{}/v2/{repo}/manifests/{digest}",
+            rig.registry
+        ))
+        .output()
+        .unwrap();
+    assert!(raw.status.success());
+    let registered = register_with(
+        &repo,
+        "built",
+        &String::from_utf8(raw.stdout).unwrap(),
+        DOCKER_MANIFEST,
+        &["--image-digest", &digest],
+    );
+    assert_eq!(registered, digest, "moto holds the same digest");
+
+    let out = sb.gate(&["--from", &detail, "--poll-interval", "100ms", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let g = gate_json(&out);
+    assert_eq!(g.sources[0].kind, "ecr-scan");
+    assert_eq!(g.sources[0].name, format!("{repo}@{digest}"));
+    assert_eq!(g.sources[0].status.as_deref(), Some("COMPLETE"));
+    assert_eq!(g.failing[0].id, "CVE-9999-9999");
+    assert_eq!(g.failing[0].digest.as_deref(), Some(digest.as_str()));
+    assert!(
+        out.stderr.contains("started a basic scan"),
+        "{}",
+        out.stderr
+    );
+    // Second run: StartImageScan would hit the daily limit; the existing scan is read. By tag too.
+    let out = sb.gate(&[
+        "-r",
+        &uri,
+        "--tag",
+        "built",
+        "--fail-on",
+        "CRITICAL",
+        "--poll-interval",
+        "100ms",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("{repo}:built is {digest}")),
+        "the tag is resolved once: {}",
+        out.stderr
+    );
+    // An image ECR does not have: one clear error.
+    let out = sb.gate(&["-r", &repo, "--tag", "nope"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ECR has no such image"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// moto's own seeding API: an enhanced-scanning answer for the image.
+#[test]
+fn enhanced_findings_seeded_in_moto() {
+    let rig = rig();
+    let sb = Sandbox::aws();
+    let repo = unique("scan/enhanced");
+    create_repository(&repo, "MUTABLE");
+    let digest = register(&repo, "v1", &manifest(&repo), DOCKER_MANIFEST);
+    let mut answer: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(
+            "ecr-scan/moto-example-describe-image-scan-findings-enhanced.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    answer["repositoryName"] = json!(repo);
+    answer["imageId"] = json!({"imageDigest": digest});
+    let seeded = std::process::Command::new("curl")
+        .args([
+            "-sSf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(json!({"results": [answer], "region": "us-east-1"}).to_string())
+        .arg(format!(
+            "{}/moto-api/static/ecr/scan-finding-results",
+            rig.moto
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let out = sb.gate(&[
+        "-r",
+        &repo,
+        "--digest",
+        &digest,
+        "--poll-interval",
+        "100ms",
+        "--map-severity",
+        "UNTRIAGED=HIGH",
+        "--json",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let g = gate_json(&out);
+    assert_eq!(g.sources[0].findings, 2);
+    let failing: Vec<(&str, &str, Option<&str>)> = g
+        .failing
+        .iter()
+        .map(|f| (f.id.as_str(), f.source.as_str(), f.package.as_deref()))
+        .collect();
+    assert_eq!(failing, [("CVE-2025-24528", "ecr-enhanced", Some("krb5"))]);
+    assert_eq!(g.counts.found.get("UNTRIAGED"), Some(&1));
+}
+
+/// A proxy in front of moto answering `DescribeImageScanFindings` from a script; everything else
+/// (`BatchGetImage`, `StartImageScan`) reaches moto.
+struct Scripted {
+    proxy: Proxy,
+    log: PathBuf,
+    sb: Sandbox,
+    repo: String,
+    digest: String,
+}
+
+impl Scripted {
+    fn new(rules: &dyn Fn(&str, &str) -> Value) -> Scripted {
+        let rig = rig();
+        let mut sb = Sandbox::aws();
+        let repo = unique("scan/scripted");
+        create_repository(&repo, "MUTABLE");
+        let digest = register(&repo, "v1", &manifest(&repo), DOCKER_MANIFEST);
+        let script = sb.write("script.json", &rules(&repo, &digest).to_string());
+        let log = sb.dir.path().join("calls.log");
+        let proxy = Proxy::start(
+            &rig.moto,
+            &["--script", &script, "--log-file", log.to_str().unwrap()],
+        );
+        set(
+            &mut sb.env,
+            "AWS_ENDPOINT_URL_ECR",
+            &format!("http://127.0.0.1:{}", proxy.port()),
+        );
+        Scripted {
+            proxy,
+            log,
+            sb,
+            repo,
+            digest,
+        }
+    }
+
+    fn gate(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["-r", &self.repo, "--digest", &self.digest, "--json"];
+        if !extra.contains(&"--poll-interval") {
+            args.extend(["--poll-interval", "50ms"]);
+        }
+        args.extend(extra);
+        self.sb.gate(&args)
+    }
+
+    /// The scripted calls, in order: each request body.
+    fn calls(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l.split_once(' ').unwrap().1).unwrap())
+            .collect()
+    }
+}
+
+fn answer(
+    repo: &str,
+    digest: &str,
+    status: &str,
+    findings: Value,
+    counts: &Value,
+    next: Option<&str>,
+) -> Value {
+    let mut v = json!({
+        "registryId": "123456789012",
+        "repositoryName": repo,
+        "imageId": {"imageDigest": digest},
+        "imageScanStatus": {"status": status, "description": format!("status {status}")},
+        "imageScanFindings": {"findingSeverityCounts": counts.clone()}
+    });
+    if findings.get("enhanced").is_some() {
+        v["imageScanFindings"]["enhancedFindings"] = findings["enhanced"].clone();
+    } else {
+        v["imageScanFindings"]["findings"] = findings;
+    }
+    if let Some(n) = next {
+        v["nextToken"] = json!(n);
+    }
+    v
+}
+
+fn basic(id: &str, severity: &str) -> Value {
+    json!({"name": id, "severity": severity, "uri": format!("https://nvd.nist.gov/vuln/detail/{id}"),
+           "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "1.1"}]})
+}
+
+fn enhanced(id: &str, severity: &str) -> Value {
+    json!({"findingArn": format!("arn:aws:inspector2:us-east-1:123456789012:finding/{id}"), "title": id, "status": "ACTIVE",
+           "severity": severity, "score": 7.5, "fixAvailable": "YES", "type": "PACKAGE_VULNERABILITY",
+           "packageVulnerabilityDetails": {"vulnerabilityId": id, "source": "NVD", "vulnerablePackages": [{"name": "curl", "version": "7.88.1", "fixedInVersion": "7.88.2"}]}})
+}
+
+fn rule(target: &str, responses: Vec<Value>, matching: Option<&str>) -> Value {
+    let mut r = json!({"target": target, "responses": responses.into_iter().map(|b| json!({"status": 200, "body": b})).collect::<Vec<_>>()});
+    if let Some(m) = matching {
+        r["match"] = json!(m);
+    }
+    r
+}
+
+#[test]
+fn in_progress_then_complete() {
+    let s = Scripted::new(&|repo, digest| {
+        json!([rule(
+            "DescribeImageScanFindings",
+            vec![
+                answer(repo, digest, "IN_PROGRESS", json!([]), &json!({}), None),
+                answer(repo, digest, "IN_PROGRESS", json!([]), &json!({}), None),
+                answer(
+                    repo,
+                    digest,
+                    "COMPLETE",
+                    json!([basic("CVE-2024-0001", "CRITICAL")]),
+                    &json!({"CRITICAL": 1}),
+                    None
+                ),
+            ],
+            None
+        )])
+    });
+    let out = s.gate(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let g = gate_json(&out);
+    assert_eq!(
+        g.failing.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        ["CVE-2024-0001"]
+    );
+    assert_eq!(s.calls().len(), 3, "polled until COMPLETE");
+    assert!(s.proxy.count() >= 4, "BatchGetImage went to moto as well");
+}
+
+#[test]
+fn enhanced_findings_settle_before_the_decision() {
+    let s = Scripted::new(&|repo, digest| {
+        let one = json!({"enhanced": [enhanced("CVE-1", "HIGH")]});
+        let two = json!({"enhanced": [enhanced("CVE-1", "HIGH"), enhanced("CVE-2", "HIGH")]});
+        let three = json!({"enhanced": [enhanced("CVE-1", "HIGH"), enhanced("CVE-2", "HIGH"), enhanced("CVE-3", "CRITICAL")]});
+        json!([rule(
+            "DescribeImageScanFindings",
+            vec![
+                answer(repo, digest, "ACTIVE", one, &json!({"HIGH": 1}), None),
+                answer(repo, digest, "ACTIVE", two, &json!({"HIGH": 2}), None),
+                answer(
+                    repo,
+                    digest,
+                    "ACTIVE",
+                    three,
+                    &json!({"HIGH": 2, "CRITICAL": 1}),
+                    None
+                ),
+            ],
+            None
+        )])
+    });
+    let out = s.gate(&["--settle-polls", "3"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let g = gate_json(&out);
+    assert_eq!(g.failing.len(), 3, "the settled set, not the first answer");
+    assert_eq!(g.sources[0].status.as_deref(), Some("ACTIVE"));
+    assert_eq!(
+        s.calls().len(),
+        5,
+        "1, 2, then 3 findings three times in a row"
+    );
+}
+
+#[test]
+fn failed_and_unknown_statuses() {
+    let failed = Scripted::new(&|repo, digest| {
+        json!([rule(
+            "DescribeImageScanFindings",
+            vec![answer(repo, digest, "FAILED", json!([]), &json!({}), None)],
+            None
+        )])
+    });
+    let out = failed.gate(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let g = gate_json(&out);
+    assert!(!g.passed);
+    assert_eq!(
+        g.problems,
+        [format!(
+            "scan of {}@{} ended FAILED: status FAILED",
+            failed.repo, failed.digest
+        )]
+    );
+    let out = failed.gate(&["--on-scan-error", "warn"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: scan of"), "{}", out.stderr);
+
+    let unknown = Scripted::new(&|repo, digest| {
+        json!([rule(
+            "DescribeImageScanFindings",
+            vec![answer(
+                repo,
+                digest,
+                "QUANTUM_SCANNING",
+                json!([]),
+                &json!({}),
+                None
+            )],
+            None
+        )])
+    });
+    let out = unknown.gate(&["--on-scan-error", "warn"]);
+    assert_eq!(
+        out.code, 1,
+        "an unknown status fails closed: {}",
+        out.stderr
+    );
+    assert!(gate_json(&out).problems[0].contains("QUANTUM_SCANNING"));
+}
+
+#[test]
+fn every_page_is_read_and_a_repeated_token_stops_the_loop() {
+    let pages = Scripted::new(&|repo, digest| {
+        json!([
+            rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "COMPLETE",
+                    json!([basic("CVE-P2", "HIGH")]),
+                    &json!({}),
+                    None
+                )],
+                Some("\"tok-2\"")
+            ),
+            rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "COMPLETE",
+                    json!([basic("CVE-P1", "HIGH")]),
+                    &json!({"HIGH": 2}),
+                    Some("tok-2")
+                )],
+                None
+            ),
+        ])
+    });
+    let g = gate_json(&pages.gate(&[]));
+    assert_eq!(
+        g.failing
+            .iter()
+            .map(|f| f.id.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["CVE-P1", "CVE-P2"])
+    );
+    let tokens: Vec<Option<String>> = pages
+        .calls()
+        .iter()
+        .map(|c| c["nextToken"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(tokens, [None, Some("tok-2".to_string())]);
+
+    let repeat = Scripted::new(&|repo, digest| {
+        json!([
+            rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "COMPLETE",
+                    json!([basic("CVE-R2", "HIGH")]),
+                    &json!({}),
+                    Some("tok-A")
+                )],
+                Some("\"tok-A\"")
+            ),
+            rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "COMPLETE",
+                    json!([basic("CVE-R1", "HIGH")]),
+                    &json!({"HIGH": 2}),
+                    Some("tok-A")
+                )],
+                None
+            ),
+        ])
+    });
+    let out = repeat.gate(&[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("returned the page token tok-A twice"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        repeat.calls().len(),
+        2,
+        "no third request for a token already followed"
+    );
+    assert_eq!(gate_json(&out).failing.len(), 2);
+}
+
+#[test]
+fn a_scan_that_never_finishes_times_out_with_exit_4() {
+    let s = Scripted::new(&|repo, digest| {
+        json!([rule(
+            "DescribeImageScanFindings",
+            vec![answer(
+                repo,
+                digest,
+                "IN_PROGRESS",
+                json!([]),
+                &json!({}),
+                None
+            )],
+            None
+        )])
+    });
+    let started = std::time::Instant::now();
+    let out = s.gate(&["--timeout", "2s", "--poll-interval", "200ms"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("not finished after 2s (last status: IN_PROGRESS)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("help: raise --timeout"),
+        "{}",
+        out.stderr
+    );
+    // The deadline is respected (generously: the failure this guards against is a 10-minute hang).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(s.calls().len() >= 3, "it polled meanwhile");
+}
+
+#[test]
+fn an_index_is_gated_on_each_platform_image() {
+    let s = Scripted::new(&|_, _| json!([]));
+    let amd = register(&s.repo, "amd64", &manifest("amd64-image"), DOCKER_MANIFEST);
+    let arm = register(&s.repo, "arm64", &manifest("arm64-image"), DOCKER_MANIFEST);
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd, "size": 300, "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": 300, "platform": {"architecture": "arm64", "os": "linux"}}
+        ]
+    })
+    .to_string();
+    let index_digest = register(
+        &s.repo,
+        "multi",
+        &index,
+        "application/vnd.oci.image.index.v1+json",
+    );
+    // moto's default answer (after the scan we start) for each platform image.
+    let out = s.sb.gate(&[
+        "-r",
+        &s.repo,
+        "--tag",
+        "multi",
+        "--poll-interval",
+        "50ms",
+        "--json",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let g = gate_json(&out);
+    let names: Vec<&str> = g.sources.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [format!("{}@{amd}", s.repo), format!("{}@{arm}", s.repo)]
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "{index_digest} is an index: gating its 2 platform image(s)"
+        )),
+        "{}",
+        out.stderr
+    );
+}
