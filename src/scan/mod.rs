@@ -158,13 +158,7 @@ impl Finding {
             self.package.as_deref().unwrap_or(""),
             self.installed.as_deref().unwrap_or("")
         );
-        sha2::Sha256::digest(key.as_bytes()).iter().take(16).fold(
-            String::with_capacity(32),
-            |mut s, b| {
-                s.push_str(&format!("{b:02x}"));
-                s
-            },
-        )
+        crate::reference::hex_lower(&sha2::Sha256::digest(key.as_bytes())[..16])
     }
 }
 

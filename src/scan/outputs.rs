@@ -3,7 +3,6 @@
 
 use super::policy::{Judged, Pass, Verdict};
 use super::{FixState, Severity};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -187,7 +186,8 @@ fn security_severity(j: &Judged) -> f64 {
 
 /// SARIF 2.1.0: one rule per vulnerability ID, one result per finding (at most 5,000, most severe
 /// first), suppressed findings marked as such, `partialFingerprints` from digest + ID + package.
-pub fn sarif(v: &Verdict, artifact: &str, version: &str) -> Value {
+/// Compact JSON with a trailing newline.
+pub fn sarif(v: &Verdict, artifact: &str, version: &str) -> String {
     let mut order: Vec<usize> = (0..v.judged.len())
         .filter(|i| v.judged[*i].pass != Some(Pass::NotAffected))
         .collect();
@@ -199,7 +199,7 @@ pub fn sarif(v: &Verdict, artifact: &str, version: &str) -> Value {
     });
     let dropped = order.len().saturating_sub(SARIF_MAX_RESULTS);
     order.truncate(SARIF_MAX_RESULTS);
-    let mut rules: Vec<Value> = Vec::new();
+    let mut rules: Vec<SarifRule> = Vec::new();
     let mut rule_index: BTreeMap<&str, usize> = BTreeMap::new();
     let mut results = Vec::with_capacity(order.len());
     for i in order {
@@ -207,55 +207,205 @@ pub fn sarif(v: &Verdict, artifact: &str, version: &str) -> Value {
         let f = &j.finding;
         let score = security_severity(j);
         let index = *rule_index.entry(f.id.as_str()).or_insert_with(|| {
-            rules.push(json!({
-                "id": f.id,
-                "name": "ImageVulnerability",
-                "shortDescription": {"text": f.title.clone().unwrap_or_else(|| f.id.clone())},
-                "helpUri": f.url.clone().unwrap_or_else(|| format!("https://nvd.nist.gov/vuln/detail/{}", f.id)),
-                "help": {"text": format!("{} in {}", f.id, f.package.as_deref().unwrap_or("a package"))},
-                "properties": {"security-severity": format!("{score:.1}"), "tags": ["security", "vulnerability", j.level.name()]}
-            }));
+            rules.push(sarif_rule(j, score));
             rules.len() - 1
         });
-        if let Some(existing) = rules[index]["properties"]["security-severity"].as_str()
-            && existing.parse::<f64>().is_ok_and(|e| score > e)
-        {
-            rules[index]["properties"]["security-severity"] = json!(format!("{score:.1}"));
+        let rule = &mut rules[index].properties;
+        if score > rule.security_severity {
+            rule.security_severity = score;
         }
-        let mut result = json!({
-            "ruleId": f.id,
-            "ruleIndex": index,
-            "level": level_for_sarif(&j.level),
-            "message": {"text": format!(
-                "{} {} in {} {} ({}; found by {})",
-                j.level.name(), f.id, f.package.as_deref().unwrap_or("?"), versions(j),
-                f.digest.as_deref().or(f.target.as_deref()).unwrap_or("image"), f.source
-            )},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact}, "region": {"startLine": 1}}}],
-            "partialFingerprints": {"imageVulnerability/v1": f.fingerprint()}
+        results.push(SarifResult {
+            rule_id: &f.id,
+            rule_index: index,
+            level: level_for_sarif(&j.level),
+            message: SarifText {
+                text: format!(
+                    "{} {} in {} {} ({}; found by {})",
+                    j.level.name(),
+                    f.id,
+                    f.package.as_deref().unwrap_or("?"),
+                    versions(j),
+                    f.digest
+                        .as_deref()
+                        .or(f.target.as_deref())
+                        .unwrap_or("image"),
+                    f.source
+                ),
+            },
+            locations: [SarifLocation {
+                physical_location: SarifPhysical {
+                    artifact_location: SarifArtifact { uri: artifact },
+                    region: SarifRegion { start_line: 1 },
+                },
+            }],
+            partial_fingerprints: SarifFingerprints {
+                image_vulnerability: f.fingerprint(),
+            },
+            suppressions: (j.pass == Some(Pass::Allowlisted)).then(|| {
+                [SarifSuppression {
+                    kind: "external",
+                    justification: reason(j),
+                }]
+            }),
         });
-        if j.pass == Some(Pass::Allowlisted) {
-            result["suppressions"] = json!([{
-                "kind": "external",
-                "justification": reason(j)
-            }]);
-        }
-        results.push(result);
     }
-    json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "scan-gate",
-                "informationUri": "https://github.com/",
-                "version": version,
-                "rules": rules
-            }},
-            "results": results,
-            "properties": {"omittedResults": dropped}
-        }]
-    })
+    let log = SarifLog {
+        version: "2.1.0",
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        runs: [SarifRun {
+            tool: SarifTool {
+                driver: SarifDriver {
+                    name: "scan-gate",
+                    version,
+                    rules,
+                },
+            },
+            results,
+            properties: SarifRunProperties {
+                omitted_results: dropped,
+            },
+        }],
+    };
+    let mut text = serde_json::to_string(&log).expect("the SARIF log serialises");
+    text.push('\n');
+    text
+}
+
+fn sarif_rule(j: &Judged, score: f64) -> SarifRule<'_> {
+    let f = &j.finding;
+    SarifRule {
+        id: &f.id,
+        name: "ImageVulnerability",
+        short_description: SarifText {
+            text: f.title.clone().unwrap_or_else(|| f.id.clone()),
+        },
+        help_uri: f
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("https://nvd.nist.gov/vuln/detail/{}", f.id)),
+        help: SarifText {
+            text: format!(
+                "{} in {}",
+                f.id,
+                f.package.as_deref().unwrap_or("a package")
+            ),
+        },
+        properties: SarifRuleProperties {
+            security_severity: score,
+            tags: ["security", "vulnerability", j.level.name()],
+        },
+    }
+}
+
+#[derive(serde::Serialize)]
+struct SarifLog<'a> {
+    version: &'static str,
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [SarifRun<'a>; 1],
+}
+
+#[derive(serde::Serialize)]
+struct SarifRun<'a> {
+    tool: SarifTool<'a>,
+    results: Vec<SarifResult<'a>>,
+    properties: SarifRunProperties,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRunProperties {
+    omitted_results: usize,
+}
+
+#[derive(serde::Serialize)]
+struct SarifTool<'a> {
+    driver: SarifDriver<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct SarifDriver<'a> {
+    name: &'static str,
+    version: &'a str,
+    rules: Vec<SarifRule<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRule<'a> {
+    id: &'a str,
+    name: &'static str,
+    short_description: SarifText,
+    help_uri: String,
+    help: SarifText,
+    properties: SarifRuleProperties<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct SarifRuleProperties<'a> {
+    #[serde(rename = "security-severity", serialize_with = "one_decimal")]
+    security_severity: f64,
+    tags: [&'a str; 3],
+}
+
+// serde's `serialize_with` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn one_decimal<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{v:.1}"))
+}
+
+#[derive(serde::Serialize)]
+struct SarifText {
+    text: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'a str,
+    rule_index: usize,
+    level: &'static str,
+    message: SarifText,
+    locations: [SarifLocation<'a>; 1],
+    partial_fingerprints: SarifFingerprints,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressions: Option<[SarifSuppression; 1]>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifLocation<'a> {
+    physical_location: SarifPhysical<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifPhysical<'a> {
+    artifact_location: SarifArtifact<'a>,
+    region: SarifRegion,
+}
+
+#[derive(serde::Serialize)]
+struct SarifArtifact<'a> {
+    uri: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRegion {
+    start_line: u32,
+}
+
+#[derive(serde::Serialize)]
+struct SarifFingerprints {
+    #[serde(rename = "imageVulnerability/v1")]
+    image_vulnerability: String,
+}
+
+#[derive(serde::Serialize)]
+struct SarifSuppression {
+    kind: &'static str,
+    justification: String,
 }
 
 fn xml(s: &str) -> String {

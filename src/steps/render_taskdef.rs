@@ -17,7 +17,6 @@ use crate::reference::ImageRef;
 use crate::taskdef::edit::{self, Change, Edit, Field, ImageMode, Placeholder};
 use crate::taskdef::{self, Finding, Severity, appspec, template, validate};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -768,12 +767,7 @@ fn tally(report: &mut RenderReport, mut findings: Vec<Finding>, strict: bool) {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            s.push_str(&format!("{b:02x}"));
-            s
-        })
+    crate::reference::Digest::sha256_of(bytes).hex().to_string()
 }
 
 /// Files to write, all computed before any is written.

@@ -448,10 +448,7 @@ impl Step for ScanGate {
         let mut artifacts = Vec::new();
         if let Some(path) = &self.sarif {
             let sarif = outputs::sarif(&verdict, &self.sarif_artifact, env!("CARGO_PKG_VERSION"));
-            write_file(
-                &ctx.env.resolve(path),
-                crate::document::to_json(&sarif).as_bytes(),
-            )?;
+            write_file(&ctx.env.resolve(path), sarif.as_bytes())?;
             artifacts.push(path.display().to_string());
         }
         if let Some(path) = &self.junit {
