@@ -102,6 +102,14 @@ pub fn to_json(value: &Value) -> String {
     text
 }
 
+/// The value in `syntax`: [`to_json`] or [`to_yaml`].
+pub fn to_text(value: &Value, syntax: Syntax) -> String {
+    match syntax {
+        Syntax::Json => to_json(value),
+        Syntax::Yaml => to_yaml(value),
+    }
+}
+
 /// The value as block-style YAML with a trailing newline.
 pub fn to_yaml(value: &Value) -> String {
     let mut out = String::new();

@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{Output, rig, run};
+use common::{Output, Scratch, rig, run};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const RENDER: &str = env!("CARGO_BIN_EXE_render-taskdef");
 
@@ -16,53 +16,12 @@ fn fixture(path: &str) -> String {
     format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A private directory and the minimal environment: render-taskdef needs no AWS and no network.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
+fn render(sb: &Scratch, args: &[&str]) -> Output {
+    run(RENDER, args, &sb.env, None)
 }
 
-impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            ),
-            ("HOME".to_string(), dir.path().display().to_string()),
-        ];
-        Sandbox { dir, env }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.path(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    }
-
-    fn read_json(&self, name: &str) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
-    }
-
-    fn render(&self, args: &[&str]) -> Output {
-        run(RENDER, args, &self.env, None)
-    }
-
-    fn with_env(&self, vars: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env = self.env.clone();
-        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        env
-    }
+fn read_json(sb: &Scratch, name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(sb.path(name)).unwrap()).unwrap()
 }
 
 /// `rule@path` of each finding in a `--json` report.
@@ -89,7 +48,7 @@ fn json_of(out: &Output) -> Value {
 /// Every real task definition fixture gets the verdict its content deserves.
 #[test]
 fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     // (fixture, extra flags, exit code, findings). Why each fails is in the comment beside it.
     let cases: Vec<(&str, Vec<&str>, i32, Vec<&str>)> = vec![
         // Real describe-task-definition output: unwrapped, read-only keys and empty tags dropped.
@@ -187,7 +146,7 @@ fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
         let input = fixture(&format!("taskdef/{name}"));
         let mut args = vec![input.as_str(), "-o", &out_file, "--json"];
         args.extend(extra.iter().copied());
-        let out = sb.render(&args);
+        let out = render(&sb, &args);
         assert_eq!(out.code, code, "{name} {extra:?}: {}", out.stderr);
         let report = json_of(&out);
         assert_eq!(findings(&report), expected, "{name} {extra:?}");
@@ -201,7 +160,7 @@ fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
 
     // The inference example needs ${YOUR_EXECUTION_ROLE}: exit 2 naming it, then fine when set.
     let input = fixture("taskdef/awsdocs-ecs-inference-ec2-hostport0.json");
-    let out = sb.render(&["check", &input]);
+    let out = render(&sb, &["check", &input]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr
@@ -209,14 +168,14 @@ fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
         "{}",
         out.stderr
     );
-    let env = sb.with_env(&[("YOUR_EXECUTION_ROLE", "arn:aws:iam::123456789012:role/exec")]);
+    let env = sb.env_with(&[("YOUR_EXECUTION_ROLE", "arn:aws:iam::123456789012:role/exec")]);
     let out = run(RENDER, &["check", &input, "--json"], &env, None).ok();
     assert_eq!(findings(&json_of(&out)), Vec::<String>::new());
 }
 
 #[test]
 fn every_appspec_fixture_validates_or_fails_with_the_finding_it_deserves() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let tutorial_td =
         fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
     let workshop_td = fixture("taskdef/fargate-dev-workshop-task-definition-placeholders.json");
@@ -281,7 +240,7 @@ fn every_appspec_fixture_validates_or_fails_with_the_finding_it_deserves() {
         if let Some(td) = td {
             args.extend(["--taskdef", td]);
         }
-        let out = sb.render(&args);
+        let out = render(&sb, &args);
         assert_eq!(out.code, code, "{name}: {}", out.stderr);
         assert_eq!(findings(&json_of(&out)), expected, "{name}");
         if code == 0 {
@@ -299,17 +258,20 @@ fn every_appspec_fixture_validates_or_fails_with_the_finding_it_deserves() {
 #[test]
 fn describe_output_round_trips_through_the_aws_cli_and_moto() {
     let rig = rig();
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let image = format!("{}/round-trip@sha256:{}", rig.registry, "ab".repeat(32));
-    sb.render(&[
-        &fixture("taskdef/amazon-ecs-deploy-task-definition-testing-describe-output.json"),
-        "--image",
-        &format!("test={image}"),
-        "-o",
-        &sb.p("taskdef.json"),
-    ])
+    render(
+        &sb,
+        &[
+            &fixture("taskdef/amazon-ecs-deploy-task-definition-testing-describe-output.json"),
+            "--image",
+            &format!("test={image}"),
+            "-o",
+            &sb.p("taskdef.json"),
+        ],
+    )
     .ok();
-    let td = sb.read_json("taskdef.json");
+    let td = read_json(&sb, "taskdef.json");
     for key in [
         "taskDefinitionArn",
         "revision",
@@ -347,9 +309,11 @@ fn describe_output_round_trips_through_the_aws_cli_and_moto() {
         "TAGS",
     ]);
     std::fs::write(sb.path("described.json"), described.to_string()).unwrap();
-    let out = sb
-        .render(&[&sb.p("described.json"), "-o", &sb.p("again.json"), "--json"])
-        .ok();
+    let out = render(
+        &sb,
+        &[&sb.p("described.json"), "-o", &sb.p("again.json"), "--json"],
+    )
+    .ok();
     let report = json_of(&out);
     assert!(
         report["normalized"][0]
@@ -363,7 +327,7 @@ fn describe_output_round_trips_through_the_aws_cli_and_moto() {
         "--cli-input-json",
         &format!("file://{}", sb.p("again.json")),
     ]);
-    let again = sb.read_json("again.json");
+    let again = read_json(&sb, "again.json");
     assert_eq!(again["containerDefinitions"][0]["image"], image.as_str());
     assert_eq!(again["family"], "testing");
 }
@@ -373,7 +337,7 @@ fn describe_output_round_trips_through_the_aws_cli_and_moto() {
 #[test]
 fn rendered_files_pass_the_aws_cli_input_validation() {
     rig();
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let clean = [
         "aws-containers-task-definitions-nginx_ec2-bridge.json",
         "ecs-demo-php-simple-app-task-def.json",
@@ -381,8 +345,7 @@ fn rendered_files_pass_the_aws_cli_input_validation() {
     ];
     for name in clean {
         let out = sb.p(name);
-        sb.render(&[&fixture(&format!("taskdef/{name}")), "-o", &out])
-            .ok();
+        render(&sb, &[&fixture(&format!("taskdef/{name}")), "-o", &out]).ok();
         aws_ecs(&[
             "register-task-definition",
             "--cli-input-json",
@@ -426,7 +389,7 @@ fn aws_ecs(args: &[&str]) -> Value {
 
 #[test]
 fn images_for_several_containers_and_the_deploy_artifacts() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let input =
         fixture("taskdef/firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json");
     let original: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
@@ -446,7 +409,10 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
     let envoy_uri = "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.0.0-prod";
 
     // Unknown container: one error listing the names that exist; nothing written.
-    let out = sb.render(&[&input, "--image", "web=nginx:1", "-o", &sb.p("td.json")]);
+    let out = render(
+        &sb,
+        &[&input, "--image", "web=nginx:1", "-o", &sb.p("td.json")],
+    );
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no container `web`"), "{}", out.stderr);
     assert!(
@@ -455,14 +421,15 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
         out.stderr
     );
     // No container named with several containers.
-    let out = sb.render(&[&input, "--image", "nginx:1", "-o", &sb.p("td.json")]);
+    let out = render(&sb, &[&input, "--image", "nginx:1", "-o", &sb.p("td.json")]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("has 3 containers"), "{}", out.stderr);
     assert!(!sb.path("td.json").exists());
 
     // Concrete: both images in place, imagedefinitions.json for the rolling deploy.
-    let out = sb
-        .render(&[
+    let out = render(
+        &sb,
+        &[
             &input,
             "--image",
             &format!("app=@{detail}"),
@@ -473,9 +440,10 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
             "-o",
             &sb.p("out/taskdef.json"),
             "--json",
-        ])
-        .ok();
-    let td = sb.read_json("out/taskdef.json");
+        ],
+    )
+    .ok();
+    let td = read_json(&sb, "out/taskdef.json");
     assert_eq!(td["containerDefinitions"][1]["image"], app_uri.as_str());
     assert_eq!(td["containerDefinitions"][2]["image"], envoy_uri);
     assert_eq!(
@@ -483,7 +451,7 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
         "log_router untouched"
     );
     assert_eq!(
-        sb.read_json("out/imagedefinitions.json"),
+        read_json(&sb, "out/imagedefinitions.json"),
         json!([{"name": "app", "imageUri": app_uri}, {"name": "envoy", "imageUri": envoy_uri}])
     );
     let report = json_of(&out);
@@ -495,34 +463,37 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
     );
 
     // CodeDeploy: placeholders in the task definition, URIs in one imageDetail.json each.
-    sb.render(&[
-        &input,
-        "--codedeploy",
-        "--image",
-        &format!("app=@{detail}"),
-        "--image",
-        &format!("envoy={envoy_uri}"),
-        "--image-detail-dir",
-        &sb.p("cd"),
-        "-o",
-        &sb.p("cd/taskdef.json"),
-    ])
+    render(
+        &sb,
+        &[
+            &input,
+            "--codedeploy",
+            "--image",
+            &format!("app=@{detail}"),
+            "--image",
+            &format!("envoy={envoy_uri}"),
+            "--image-detail-dir",
+            &sb.p("cd"),
+            "-o",
+            &sb.p("cd/taskdef.json"),
+        ],
+    )
     .ok();
-    let td = sb.read_json("cd/taskdef.json");
+    let td = read_json(&sb, "cd/taskdef.json");
     assert_eq!(td["containerDefinitions"][1]["image"], "<IMAGE1_NAME>");
     assert_eq!(td["containerDefinitions"][2]["image"], "<IMAGE2_NAME>");
     assert_eq!(
-        sb.read_json("cd/imageDetail.json"),
+        read_json(&sb, "cd/imageDetail.json"),
         json!({ "ImageURI": app_uri })
     );
     assert_eq!(
-        sb.read_json("cd/image2/imageDetail.json"),
+        read_json(&sb, "cd/image2/imageDetail.json"),
         json!({ "ImageURI": envoy_uri })
     );
 
     // The tutorial template keeps its <IMAGE1_NAME>; a single container takes just the artifact.
     let tutorial = fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
-    let env = sb.with_env(&[]);
+    let env = sb.env_with(&[]);
     let out = run(
         RENDER,
         &["check", &tutorial, "--codedeploy", "--json"],
@@ -531,7 +502,7 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
     );
     assert_eq!(findings(&json_of(&out)), ["role-arn@executionRoleArn"]);
     let bad_detail = sb.write("bad/imageDetail.json", "{\"ImageUri\": \"x\"}");
-    let out = sb.render(&[&tutorial, "--image", &format!("@{bad_detail}")]);
+    let out = render(&sb, &[&tutorial, "--image", &format!("@{bad_detail}")]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no `ImageURI` field"), "{}", out.stderr);
 }
@@ -545,7 +516,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 #[test]
 fn environment_secrets_labels_logs_and_command_merge_or_replace() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let input = sb.write(
         "td.json",
         r#"{
@@ -570,25 +541,28 @@ fn environment_secrets_labels_logs_and_command_merge_or_replace() {
         "app.env",
         "# settings\nexport FROM_FILE=\"quoted value\"\nMODE=from-file\n\nEMPTY=\n",
     );
-    let out = sb.render(&[
-        &input,
-        "--env-file",
-        &format!("web:{env_file}"),
-        "--env",
-        "web:MODE=prod",
-        "--env",
-        "web:URL=https://x?a=b=c",
-        "--secret",
-        "web:DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
-        "--label",
-        "web:version=1.2",
-        "--log-option",
-        "web:awslogs-stream-prefix=web",
-        "--command",
-        r#"side:["sh","-c","echo hi; sleep 1"]"#,
-        "-o",
-        &sb.p("out.json"),
-    ]);
+    let out = render(
+        &sb,
+        &[
+            &input,
+            "--env-file",
+            &format!("web:{env_file}"),
+            "--env",
+            "web:MODE=prod",
+            "--env",
+            "web:URL=https://x?a=b=c",
+            "--secret",
+            "web:DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+            "--label",
+            "web:version=1.2",
+            "--log-option",
+            "web:awslogs-stream-prefix=web",
+            "--command",
+            r#"side:["sh","-c","echo hi; sleep 1"]"#,
+            "-o",
+            &sb.p("out.json"),
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr
@@ -596,7 +570,7 @@ fn environment_secrets_labels_logs_and_command_merge_or_replace() {
         "unknown fields are warned about: {}",
         out.stderr
     );
-    let td = sb.read_json("out.json");
+    let td = read_json(&sb, "out.json");
     let web = &td["containerDefinitions"][0];
     assert_eq!(
         web["environment"],
@@ -643,34 +617,40 @@ fn environment_secrets_labels_logs_and_command_merge_or_replace() {
     );
 
     // Replace: the environment becomes exactly what was given.
-    sb.render(&[
-        &input,
-        "--replace",
-        "environment",
-        "--env",
-        "web:ONLY=1",
-        "-o",
-        &sb.p("replaced.json"),
-    ])
+    render(
+        &sb,
+        &[
+            &input,
+            "--replace",
+            "environment",
+            "--env",
+            "web:ONLY=1",
+            "-o",
+            &sb.p("replaced.json"),
+        ],
+    )
     .ok();
     assert_eq!(
-        sb.read_json("replaced.json")["containerDefinitions"][0]["environment"],
+        read_json(&sb, "replaced.json")["containerDefinitions"][0]["environment"],
         json!([{"name": "ONLY", "value": "1"}])
     );
 
     // --strict makes the unknown-field warning an error: exit 1, nothing written.
-    let out = sb.render(&[&input, "--strict", "-o", &sb.p("strict.json")]);
+    let out = render(&sb, &[&input, "--strict", "-o", &sb.p("strict.json")]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(!sb.path("strict.json").exists());
 
     // A secret-looking literal is a warning (an error under --strict) pointing at `secrets`.
-    let out = sb.render(&[
-        &input,
-        "--env",
-        "web:API_TOKEN=abc123",
-        "-o",
-        &sb.p("tok.json"),
-    ]);
+    let out = render(
+        &sb,
+        &[
+            &input,
+            "--env",
+            "web:API_TOKEN=abc123",
+            "-o",
+            &sb.p("tok.json"),
+        ],
+    );
     assert_eq!(out.code, 0);
     assert!(
         out.stderr
@@ -690,10 +670,10 @@ fn environment_secrets_labels_logs_and_command_merge_or_replace() {
         ["--command", "web:npm start"],
         ["--replace", "volumes"],
     ] {
-        let out = sb.render(&[&input, bad[0], bad[1]]);
+        let out = render(&sb, &[&input, bad[0], bad[1]]);
         assert_eq!(out.code, 2, "{bad:?}: {}", out.stderr);
     }
-    let out = sb.render(&[&input, "--log-option", "side:a=b"]);
+    let out = render(&sb, &[&input, "--log-option", "side:a=b"]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("--log-driver side:awslogs"),
@@ -704,14 +684,14 @@ fn environment_secrets_labels_logs_and_command_merge_or_replace() {
 
 #[test]
 fn templating_yaml_anchors_unicode_and_missing_variables() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let yaml = sb.write(
         "td.yaml",
         "# a YAML template\nfamily: ${FAMILY}\nrequiresCompatibilities: [FARGATE]\nnetworkMode: awsvpc\ncpu: \"256\"\nmemory: 0.5 GB\nexecutionRoleArn: arn:aws:iam::123456789012:role/exec\nx-log: &log\n  logDriver: awslogs\n  options:\n    awslogs-group: /ecs/${FAMILY}\n    awslogs-region: ${REGION:-us-east-1}\n    awslogs-stream-prefix: app\ncontainerDefinitions:\n  - name: web\n    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:${TAG}\n    essential: true\n    logConfiguration: *log\n    environment:\n      - {name: GREETING, value: \"héllo ✓ 日本\"}\n      - {name: LITERAL, value: \"$${NOT_A_VAR}\"}\n  - name: side\n    image: public.ecr.aws/docker/library/busybox:1\n    essential: false\n    logConfiguration:\n      <<: *log\n      options: {awslogs-group: side, awslogs-region: eu-west-1, awslogs-stream-prefix: s}\n",
     );
     // Missing variables: all listed in one error, exit 2, the existing output left alone.
     let out_path = sb.write("taskdef.json", "previous\n");
-    let out = sb.render(&[&yaml, "-o", &out_path]);
+    let out = render(&sb, &[&yaml, "-o", &out_path]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr
@@ -726,13 +706,13 @@ fn templating_yaml_anchors_unicode_and_missing_variables() {
     );
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "previous\n");
 
-    let env = sb.with_env(&[("FAMILY", "shop"), ("TAG", "1.2.3")]);
+    let env = sb.env_with(&[("FAMILY", "shop"), ("TAG", "1.2.3")]);
     let out = run(RENDER, &[&yaml, "-o", &out_path, "--json"], &env, None).ok();
     let report = json_of(&out);
     // x-log is not an ECS field: kept and warned about (the anchor's holder).
     assert_eq!(findings(&report), ["unknown-field@[\"x-log\"]"]);
     assert_eq!(report["variables"], json!(["FAMILY", "REGION", "TAG"]));
-    let td = sb.read_json("taskdef.json");
+    let td = read_json(&sb, "taskdef.json");
     assert_eq!(td["family"], "shop");
     assert_eq!(
         td["memory"], "0.5 GB",
@@ -775,13 +755,13 @@ fn templating_yaml_anchors_unicode_and_missing_variables() {
 
 #[test]
 fn malformed_input_names_the_line_and_column_and_writes_nothing() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let out_path = sb.write("out.json", "keep me\n");
     let json_bad = sb.write(
         "bad.json",
         "{\n  \"family\": \"a\",\n  \"cpu\" \"256\"\n}\n",
     );
-    let out = sb.render(&[&json_bad, "-o", &out_path]);
+    let out = render(&sb, &[&json_bad, "-o", &out_path]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
@@ -793,7 +773,7 @@ fn malformed_input_names_the_line_and_column_and_writes_nothing() {
         "bad.yaml",
         "family: a\ncontainerDefinitions:\n  - name: web\n    image: [nginx\n",
     );
-    let out = sb.render(&[&yaml_bad, "-o", &out_path]);
+    let out = render(&sb, &[&yaml_bad, "-o", &out_path]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
@@ -802,14 +782,14 @@ fn malformed_input_names_the_line_and_column_and_writes_nothing() {
         out.stderr
     );
     let dup = sb.write("dup.yaml", "family: a\nfamily: b\n");
-    let out = sb.render(&["check", &dup]);
+    let out = render(&sb, &["check", &dup]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("at 2:1: duplicate key `family`"),
         "{}",
         out.stderr
     );
-    let out = sb.render(&[&sb.p("missing.json")]);
+    let out = render(&sb, &[&sb.p("missing.json")]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("missing.json"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "keep me\n");
@@ -828,14 +808,14 @@ fn malformed_input_names_the_line_and_column_and_writes_nothing() {
         "{}",
         out.stdout
     );
-    let out = sb.render(&[&json_bad, "--json"]);
+    let out = render(&sb, &[&json_bad, "--json"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("pass --output PATH"), "{}", out.stderr);
 }
 
 #[test]
 fn inputs_near_the_64_kib_limit() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let build = |values: usize| {
         let env: Vec<Value> = (0..values)
             .map(|i| json!({"name": format!("VAR_{i:04}"), "value": "x".repeat(100)}))
@@ -846,30 +826,27 @@ fn inputs_near_the_64_kib_limit() {
     let small = build(470);
     assert!(small.to_string().len() > 60_000 && small.to_string().len() < 65_536);
     sb.write("small.json", &small.to_string());
-    sb.render(&[&sb.p("small.json"), "-o", &sb.p("small-out.json")])
-        .ok();
-    assert_eq!(sb.read_json("small-out.json"), small);
+    render(&sb, &[&sb.p("small.json"), "-o", &sb.p("small-out.json")]).ok();
+    assert_eq!(read_json(&sb, "small-out.json"), small);
     sb.write("big.json", &build(530).to_string());
-    let out = sb.render(&["check", &sb.p("big.json"), "--json"]);
+    let out = render(&sb, &["check", &sb.p("big.json"), "--json"]);
     assert_eq!(out.code, 1);
     assert_eq!(findings(&json_of(&out)), ["size@"]);
 }
 
 #[test]
 fn check_mode_writes_nothing_and_says_whether_a_file_would_change() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let input = fixture("taskdef/aws-containers-task-definitions-nginx_ec2-bridge.json");
     let out_path = sb.p("taskdef.json");
     // Nothing on disk yet: it would change.
-    let out = sb.render(&[&input, "-o", &out_path, "--check"]);
+    let out = render(&sb, &[&input, "-o", &out_path, "--check"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("would change"), "{}", out.stderr);
     assert!(!Path::new(&out_path).exists());
-    sb.render(&[&input, "-o", &out_path]).ok();
+    render(&sb, &[&input, "-o", &out_path]).ok();
     let before = std::fs::metadata(&out_path).unwrap().modified().unwrap();
-    let out = sb
-        .render(&[&input, "-o", &out_path, "--check", "--json"])
-        .ok();
+    let out = render(&sb, &[&input, "-o", &out_path, "--check", "--json"]).ok();
     let report = json_of(&out);
     assert_eq!(
         (report["changed"].clone(), report["written"].clone()),
@@ -879,34 +856,40 @@ fn check_mode_writes_nothing_and_says_whether_a_file_would_change() {
         std::fs::metadata(&out_path).unwrap().modified().unwrap(),
         before
     );
-    let out = sb.render(&[&input, "-o", &out_path, "--check", "--env", "nginx:A=1"]);
+    let out = render(
+        &sb,
+        &[&input, "-o", &out_path, "--check", "--env", "nginx:A=1"],
+    );
     assert_eq!(out.code, 1);
     assert_eq!(
         std::fs::metadata(&out_path).unwrap().modified().unwrap(),
         before,
         "still not written"
     );
-    let out = sb.render(&[&input, "--check"]);
+    let out = render(&sb, &[&input, "--check"]);
     assert_eq!(out.code, 2, "--check needs a file: {}", out.stderr);
 }
 
 #[test]
 fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition() {
-    let sb = Sandbox::new();
+    let sb = Scratch::offline();
     let td = fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
     let text = "# deployed by CodeDeploy\nversion: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: <TASK_DEFINITION>  # filled in below\n        LoadBalancerInfo:\n          ContainerName: \"sample-website\"\n          ContainerPort: 80\nHooks:\n  - AfterAllowTestTraffic: \"smoke-test\"\n";
     let input = sb.write("appspec.yaml", text);
     let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/ecs-demo:3";
-    sb.render(&[
-        "appspec",
-        &input,
-        "--taskdef",
-        &td,
-        "--task-definition-arn",
-        arn,
-        "-o",
-        &sb.p("out/appspec.yaml"),
-    ])
+    render(
+        &sb,
+        &[
+            "appspec",
+            &input,
+            "--taskdef",
+            &td,
+            "--task-definition-arn",
+            arn,
+            "-o",
+            &sb.p("out/appspec.yaml"),
+        ],
+    )
     .ok();
     assert_eq!(
         std::fs::read_to_string(sb.path("out/appspec.yaml")).unwrap(),
@@ -917,7 +900,7 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
         "wrong.yaml",
         &text.replace("ContainerPort: 80", "ContainerPort: 8080"),
     );
-    let out = sb.render(&["appspec", &wrong, "--taskdef", &td]);
+    let out = render(&sb, &["appspec", &wrong, "--taskdef", &td]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains(
@@ -926,34 +909,41 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
         "{}",
         out.stderr
     );
-    let out = sb.render(&["appspec", &input, "--task-definition-arn", "task-def:3"]);
+    let out = render(
+        &sb,
+        &["appspec", &input, "--task-definition-arn", "task-def:3"],
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
 
     // Generated from flags: YAML by default, JSON for .json; validated against the task definition.
-    sb.render(&[
-        "new-appspec",
-        "--container",
-        "sample-website",
-        "--port",
-        "80",
-        "--taskdef",
-        &td,
-        "--subnet",
-        "subnet-0a1b2c3d",
-        "--security-group",
-        "sg-0a1b2c3d",
-        "--capacity-provider",
-        "FARGATE:1:1",
-        "--hook",
-        "AfterAllowTestTraffic=smoke",
-        "-o",
-        &sb.p("gen/appspec.yaml"),
-    ])
+    render(
+        &sb,
+        &[
+            "new-appspec",
+            "--container",
+            "sample-website",
+            "--port",
+            "80",
+            "--taskdef",
+            &td,
+            "--subnet",
+            "subnet-0a1b2c3d",
+            "--security-group",
+            "sg-0a1b2c3d",
+            "--capacity-provider",
+            "FARGATE:1:1",
+            "--hook",
+            "AfterAllowTestTraffic=smoke",
+            "-o",
+            &sb.p("gen/appspec.yaml"),
+        ],
+    )
     .ok();
     let generated = std::fs::read_to_string(sb.path("gen/appspec.yaml")).unwrap();
     assert!(generated.starts_with("version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: \"<TASK_DEFINITION>\"\n"), "{generated}");
-    let out = sb
-        .render(&[
+    let out = render(
+        &sb,
+        &[
             "appspec",
             &sb.p("gen/appspec.yaml"),
             "--taskdef",
@@ -961,32 +951,39 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
             "--json",
             "-o",
             &sb.p("gen/copy.yaml"),
-        ])
-        .ok();
+        ],
+    )
+    .ok();
     assert_eq!(findings(&json_of(&out)), Vec::<String>::new());
-    sb.render(&[
-        "new-appspec",
-        "--container",
-        "sample-website",
-        "--port",
-        "80",
-        "-o",
-        &sb.p("gen/appspec.json"),
-    ])
+    render(
+        &sb,
+        &[
+            "new-appspec",
+            "--container",
+            "sample-website",
+            "--port",
+            "80",
+            "-o",
+            &sb.p("gen/appspec.json"),
+        ],
+    )
     .ok();
     assert_eq!(
-        sb.read_json("gen/appspec.json")["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"],
+        read_json(&sb, "gen/appspec.json")["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"],
         json!({"ContainerName": "sample-website", "ContainerPort": 80})
     );
-    let out = sb.render(&[
-        "new-appspec",
-        "--container",
-        "web",
-        "--port",
-        "80",
-        "--taskdef",
-        &td,
-    ]);
+    let out = render(
+        &sb,
+        &[
+            "new-appspec",
+            "--container",
+            "web",
+            "--port",
+            "80",
+            "--taskdef",
+            &td,
+        ],
+    );
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
@@ -996,6 +993,9 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
     );
 
     // check validates the pair at once.
-    let out = sb.render(&["check", &td, "--codedeploy", "--appspec", &input, "--json"]);
+    let out = render(
+        &sb,
+        &["check", &td, "--codedeploy", "--appspec", &input, "--json"],
+    );
     assert_eq!(findings(&json_of(&out)), ["role-arn@executionRoleArn"]);
 }

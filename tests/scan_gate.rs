@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Output, Proxy, base_env, create_repository, rig, run, set, unique};
+use common::{Output, Proxy, Scratch, create_repository, rig, run, set, unique};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,56 +20,8 @@ fn fixture(path: &str) -> String {
     format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Sandbox {
-    /// Offline: PATH and HOME only.
-    fn offline() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            ),
-            ("HOME".to_string(), dir.path().display().to_string()),
-        ];
-        Sandbox { dir, env }
-    }
-
-    /// With the rig's AWS endpoint and credentials.
-    fn aws() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let mut env = base_env(dir.path());
-        set(
-            &mut env,
-            "DOCKER_CONFIG",
-            &dir.path().join("docker").display().to_string(),
-        );
-        set(
-            &mut env,
-            "BUILDSTEPS_COMMIT",
-            "0123456789abcdef0123456789abcdef01234567",
-        );
-        Sandbox { dir, env }
-    }
-
-    fn p(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    }
-
-    fn gate(&self, args: &[&str]) -> Output {
-        run(GATE, args, &self.env, None)
-    }
+fn gate(sb: &Scratch, args: &[&str]) -> Output {
+    run(GATE, args, &sb.env, None)
 }
 
 /// (directory, golden, baseline, --fixable-only, --severity, .trivyignore)
@@ -213,28 +165,16 @@ fn trivy_set(path: &str) -> BTreeSet<(String, String, String, String)> {
 }
 
 fn today_plus(days: i64) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let day = i64::try_from(secs / 86_400).unwrap() + days;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{m:02}-{d:02}", yoe + era * 400 + i64::from(m <= 2))
+    buildsteps::scan::policy::Date::today()
+        .plus_days(days)
+        .to_string()
 }
 
 /// trivy's filtered goldens are the oracle: our gate over the full report, with the same options,
 /// fails on exactly the findings trivy's own filtered output holds.
 #[test]
 fn trivy_filtered_goldens_are_exactly_what_the_gate_selects() {
-    let sb = Sandbox::offline();
+    let sb = Scratch::offline();
     // (directory, golden, baseline, --fixable-only, --severity, .trivyignore)
     let cases: [GoldenCase; 11] = [
         (
@@ -351,7 +291,7 @@ fn trivy_filtered_goldens_are_exactly_what_the_gate_selects() {
             args.extend(["--allowlist".into(), path]);
         }
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = sb.gate(&arg_refs);
+        let out = gate(&sb, &arg_refs);
         let g = gate_json(&out);
         let expected = trivy_set(&fixture(&format!("trivy/{dir}/{golden}.json.golden")));
         assert!(!expected.is_empty(), "{golden}: the oracle is not empty");
@@ -373,7 +313,7 @@ fn trivy_filtered_goldens_are_exactly_what_the_gate_selects() {
 
 #[test]
 fn grype_reports_against_hand_checked_expectations() {
-    let sb = Sandbox::offline();
+    let sb = Scratch::offline();
     let all_fields = fixture("grype/defectdojo-anchore_grype-check_all_fields.json");
     let ids = |g: &Gate| {
         g.failing
@@ -383,7 +323,7 @@ fn grype_reports_against_hand_checked_expectations() {
     };
     // Default (HIGH): the two Critical glibc packages, the High redis and the two Django matches;
     // the Negligible krb5 finding maps to LOW.
-    let g = gate_json(&sb.gate(&["--report", &all_fields, "--json"]));
+    let g = gate_json(&gate(&sb, &["--report", &all_fields, "--json"]));
     assert_eq!(
         ids(&g),
         [
@@ -397,37 +337,49 @@ fn grype_reports_against_hand_checked_expectations() {
     assert_eq!(g.counts.found.get("NEGLIGIBLE"), Some(&1));
     assert_eq!(g.gate, "at or above HIGH");
     // Fixable only: wont-fix (glibc, redis) drops out; Django has a fix.
-    let g = gate_json(&sb.gate(&["--report", &all_fields, "--json", "--fixable-only"]));
+    let g = gate_json(&gate(
+        &sb,
+        &["--report", &all_fields, "--json", "--fixable-only"],
+    ));
     assert_eq!(
         ids(&g),
         ["GHSA-v6rh-hp5x-86rv:Django", "GHSA-v6rh-hp5x-86rv:Django"]
     );
     // LOW brings in the Negligible one; a mapping can raise it.
     assert_eq!(
-        gate_json(&sb.gate(&["--report", &all_fields, "--json", "--fail-on", "LOW"]))
-            .failing
-            .len(),
+        gate_json(&gate(
+            &sb,
+            &["--report", &all_fields, "--json", "--fail-on", "LOW"]
+        ))
+        .failing
+        .len(),
         6
     );
-    let g = gate_json(&sb.gate(&[
-        "--report",
-        &all_fields,
-        "--json",
-        "--map-severity",
-        "NEGLIGIBLE=CRITICAL",
-    ]));
+    let g = gate_json(&gate(
+        &sb,
+        &[
+            "--report",
+            &all_fields,
+            "--json",
+            "--map-severity",
+            "NEGLIGIBLE=CRITICAL",
+        ],
+    ));
     assert_eq!(g.failing[0].id, "CVE-2004-0971");
     assert_eq!(g.failing[0].level, "CRITICAL");
     // Score threshold alone: only redis (CVSS 8.8) reaches 8.0.
-    let g = gate_json(&sb.gate(&[
-        "--report",
-        &all_fields,
-        "--json",
-        "--fail-on",
-        "NONE",
-        "--fail-on-score",
-        "8.0",
-    ]));
+    let g = gate_json(&gate(
+        &sb,
+        &[
+            "--report",
+            &all_fields,
+            "--json",
+            "--fail-on",
+            "NONE",
+            "--fail-on-score",
+            "8.0",
+        ],
+    ));
     assert_eq!(ids(&g), ["CVE-2021-32626:redis"]);
     assert_eq!(
         (g.fail_on_score, g.gate.as_str()),
@@ -437,30 +389,39 @@ fn grype_reports_against_hand_checked_expectations() {
     // busybox 1.32.1: 1 Critical and 10 High; fix.state "" everywhere but one — an unknown fix
     // state counts as fixable, so --fixable-only hides nothing.
     let busybox = fixture("grype/defectdojo-anchore_grype-many_vulns_with_epss_values.json");
-    let g = gate_json(&sb.gate(&["--report", &busybox, "--json", "--fixable-only"]));
+    let g = gate_json(&gate(
+        &sb,
+        &["--report", &busybox, "--json", "--fixable-only"],
+    ));
     assert_eq!(
         (g.failing.len(), g.counts.failing.get("CRITICAL")),
         (11, Some(&1))
     );
     // grype's own snapshot: the Critical finding has an empty fix state.
     let snapshot = fixture("grype/grype-presenter-TestJsonImgsPresenter.golden");
-    let g = gate_json(&sb.gate(&["--report", &snapshot, "--json", "--fixable-only"]));
+    let g = gate_json(&gate(
+        &sb,
+        &["--report", &snapshot, "--json", "--fixable-only"],
+    ));
     assert_eq!(ids(&g), ["CVE-1999-0002:package-2"]);
     // No matches: passes.
-    let out = sb.gate(&[
-        "--report",
-        &fixture("grype/defectdojo-anchore_grype-no_vuln.json"),
-        "--json",
-    ]);
+    let out = gate(
+        &sb,
+        &[
+            "--report",
+            &fixture("grype/defectdojo-anchore_grype-no_vuln.json"),
+            "--json",
+        ],
+    );
     assert_eq!(out.code, 0);
     assert!(gate_json(&out).passed);
 }
 
 #[test]
 fn ecr_scan_files_keep_their_counts_and_statuses() {
-    let sb = Sandbox::offline();
+    let sb = Scratch::offline();
     let culture = fixture("ecr-scan/cultureamp-scan-findings-example-b.json");
-    let g = gate_json(&sb.gate(&["--report", &culture, "--json"]));
+    let g = gate_json(&gate(&sb, &["--report", &culture, "--json"]));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&culture).unwrap()).unwrap();
     let expected: BTreeMap<String, usize> =
         serde_json::from_value(v["imageScanFindings"]["findingSeverityCounts"].clone()).unwrap();
@@ -470,34 +431,43 @@ fn ecr_scan_files_keep_their_counts_and_statuses() {
     );
     assert_eq!(g.failing.len(), 6, "1 CRITICAL + 5 HIGH");
     // UNDEFINED maps to MEDIUM unless told otherwise.
-    let g = gate_json(&sb.gate(&[
-        "--report",
-        &culture,
-        "--json",
-        "--map-severity",
-        "UNDEFINED=HIGH",
-    ]));
+    let g = gate_json(&gate(
+        &sb,
+        &[
+            "--report",
+            &culture,
+            "--json",
+            "--map-severity",
+            "UNDEFINED=HIGH",
+        ],
+    ));
     assert_eq!(g.failing.len(), 17);
     // The enhanced example: MEDIUM and UNTRIAGED, both passing at HIGH; UNTRIAGED=HIGH fails it.
     let enhanced = fixture("ecr-scan/moto-example-describe-image-scan-findings-enhanced.json");
-    let g = gate_json(&sb.gate(&["--report", &enhanced, "--json"]));
+    let g = gate_json(&gate(&sb, &["--report", &enhanced, "--json"]));
     assert!(g.passed);
     assert_eq!(g.sources[0].status.as_deref(), Some("COMPLETE"));
-    let out = sb.gate(&[
-        "--report",
-        &enhanced,
-        "--json",
-        "--map-severity",
-        "UNTRIAGED=HIGH",
-    ]);
+    let out = gate(
+        &sb,
+        &[
+            "--report",
+            &enhanced,
+            "--json",
+            "--map-severity",
+            "UNTRIAGED=HIGH",
+        ],
+    );
     assert_eq!(out.code, 1);
     assert_eq!(gate_json(&out).failing[0].id, "CVE-2025-24528");
     // The CLI example's single MEDIUM.
     let cli = fixture("ecr-scan/awscli-example-describe-image-scan-findings-basic.json");
-    assert_eq!(sb.gate(&["--report", &cli, "--fail-on", "MEDIUM"]).code, 1);
+    assert_eq!(
+        gate(&sb, &["--report", &cli, "--fail-on", "MEDIUM"]).code,
+        1
+    );
     // A report in a failed state fails the gate even without findings.
     let failed = sb.write("failed.json", r#"{"imageScanStatus": {"status": "FAILED", "description": "UnsupportedImageError: The operating system and/or package manager are not supported."}, "imageScanFindings": {}}"#);
-    let out = sb.gate(&["--report", &failed]);
+    let out = gate(&sb, &["--report", &failed]);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("ended FAILED: UnsupportedImageError"),
@@ -505,20 +475,19 @@ fn ecr_scan_files_keep_their_counts_and_statuses() {
         out.stderr
     );
     assert_eq!(
-        sb.gate(&["--report", &failed, "--on-scan-error", "warn"])
-            .code,
+        gate(&sb, &["--report", &failed, "--on-scan-error", "warn"]).code,
         0
     );
 }
 
 #[test]
 fn bad_reports_flags_and_allowlists_are_exit_2_naming_the_problem() {
-    let sb = Sandbox::offline();
+    let sb = Scratch::offline();
     let bad = sb.write(
         "bad.json",
         "{\n  \"Results\": [\n    {\"Target\": }\n  ]\n}\n",
     );
-    let out = sb.gate(&["--report", &bad]);
+    let out = gate(&sb, &["--report", &bad]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains(&format!("read the report `{bad}`: 3:")),
@@ -526,14 +495,20 @@ fn bad_reports_flags_and_allowlists_are_exit_2_naming_the_problem() {
         out.stderr
     );
     let other = sb.write("other.json", "{\"foo\": 1}");
-    let out = sb.gate(&["--report", &other]);
+    let out = gate(&sb, &["--report", &other]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("not a trivy"), "{}", out.stderr);
-    assert_eq!(sb.gate(&[]).code, 2, "nothing to read");
-    assert_eq!(sb.gate(&["--report", &bad, "--fail-on", "SEVERE"]).code, 2);
+    assert_eq!(gate(&sb, &[]).code, 2, "nothing to read");
     assert_eq!(
-        sb.gate(&["--report", &bad, "--severity", "HIGH", "--fail-on", "LOW"])
-            .code,
+        gate(&sb, &["--report", &bad, "--fail-on", "SEVERE"]).code,
+        2
+    );
+    assert_eq!(
+        gate(
+            &sb,
+            &["--report", &bad, "--severity", "HIGH", "--fail-on", "LOW"]
+        )
+        .code,
         2
     );
     let report = fixture("trivy/main-dc3c56e/alpine-39.json.golden");
@@ -557,7 +532,7 @@ fn bad_reports_flags_and_allowlists_are_exit_2_naming_the_problem() {
         ("allowlist:\n  - id: [\n", "read the allowlist"),
     ] {
         let path = sb.write("list.yaml", text);
-        let out = sb.gate(&["--report", &report, "--allowlist", &path]);
+        let out = gate(&sb, &["--report", &report, "--allowlist", &path]);
         assert_eq!(out.code, 2, "{text}: {}", out.stderr);
         assert!(out.stderr.contains(needle), "{text}: {}", out.stderr);
     }
@@ -565,7 +540,7 @@ fn bad_reports_flags_and_allowlists_are_exit_2_naming_the_problem() {
 
 #[test]
 fn allowlist_entries_suppress_warn_expire_and_go_stale() {
-    let sb = Sandbox::offline();
+    let sb = Scratch::offline();
     let report = fixture("trivy/main-dc3c56e/alpine-39.json.golden");
     let all = trivy_set(&report);
     let ids: Vec<&str> = all.iter().map(|t| t.1.as_str()).collect();
@@ -582,15 +557,18 @@ fn allowlist_entries_suppress_warn_expire_and_go_stale() {
         today_plus(200)
     );
     let path = sb.write(".scan-gate.yaml", &list);
-    let out = sb.gate(&[
-        "--report",
-        &report,
-        "--allowlist",
-        &path,
-        "--fail-on",
-        "LOW",
-        "--json",
-    ]);
+    let out = gate(
+        &sb,
+        &[
+            "--report",
+            &report,
+            "--allowlist",
+            &path,
+            "--fail-on",
+            "LOW",
+            "--json",
+        ],
+    );
     let g = gate_json(&out);
     let suppressed: BTreeSet<&str> = g.suppressed.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(suppressed, BTreeSet::from(["CVE-2019-1549"]));
@@ -652,14 +630,17 @@ fn allowlist_entries_suppress_warn_expire_and_go_stale() {
         out.stderr
     );
     // Human output lists the suppression with its reason and the expired entry.
-    let out = sb.gate(&[
-        "--report",
-        &report,
-        "--allowlist",
-        &path,
-        "--fail-on",
-        "LOW",
-    ]);
+    let out = gate(
+        &sb,
+        &[
+            "--report",
+            &report,
+            "--allowlist",
+            &path,
+            "--fail-on",
+            "LOW",
+        ],
+    );
     assert!(
         out.stderr.contains("suppressed by the allowlist (2)"),
         "{}",
@@ -674,7 +655,7 @@ fn allowlist_entries_suppress_warn_expire_and_go_stale() {
 
 #[test]
 fn sarif_junit_markdown_and_github_outputs() {
-    let sb = Sandbox::offline();
+    let sb = Scratch::offline();
     let report = fixture("trivy/main-42f795f/centos-7.json.golden");
     let gh_out = sb.write("gh/output", "");
     let gh_summary = sb.write("gh/summary", "");
@@ -871,7 +852,7 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 #[test]
 fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
     let rig = rig();
-    let sb = Sandbox::aws();
+    let sb = Scratch::rig();
     let repo = unique("scan/app");
     create_repository(&repo, "MUTABLE");
     let ctx = sb.write(
@@ -925,7 +906,10 @@ fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
     );
     assert_eq!(registered, digest, "moto holds the same digest");
 
-    let out = sb.gate(&["--from", &detail, "--poll-interval", "100ms", "--json"]);
+    let out = gate(
+        &sb,
+        &["--from", &detail, "--poll-interval", "100ms", "--json"],
+    );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let g = gate_json(&out);
     assert_eq!(g.sources[0].kind, "ecr-scan");
@@ -939,16 +923,19 @@ fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
         out.stderr
     );
     // Second run: StartImageScan would hit the daily limit; the existing scan is read. By tag too.
-    let out = sb.gate(&[
-        "-r",
-        &uri,
-        "--tag",
-        "built",
-        "--fail-on",
-        "CRITICAL",
-        "--poll-interval",
-        "100ms",
-    ]);
+    let out = gate(
+        &sb,
+        &[
+            "-r",
+            &uri,
+            "--tag",
+            "built",
+            "--fail-on",
+            "CRITICAL",
+            "--poll-interval",
+            "100ms",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!("{repo}:built is {digest}")),
@@ -956,7 +943,7 @@ fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
         out.stderr
     );
     // An image ECR does not have: one clear error.
-    let out = sb.gate(&["-r", &repo, "--tag", "nope"]);
+    let out = gate(&sb, &["-r", &repo, "--tag", "nope"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("ECR has no such image"),
@@ -969,7 +956,7 @@ fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
 #[test]
 fn enhanced_findings_seeded_in_moto() {
     let rig = rig();
-    let sb = Sandbox::aws();
+    let sb = Scratch::rig();
     let repo = unique("scan/enhanced");
     create_repository(&repo, "MUTABLE");
     let digest = register(&repo, "v1", &manifest(&repo), DOCKER_MANIFEST);
@@ -1003,17 +990,20 @@ fn enhanced_findings_seeded_in_moto() {
         "{}",
         String::from_utf8_lossy(&seeded.stderr)
     );
-    let out = sb.gate(&[
-        "-r",
-        &repo,
-        "--digest",
-        &digest,
-        "--poll-interval",
-        "100ms",
-        "--map-severity",
-        "UNTRIAGED=HIGH",
-        "--json",
-    ]);
+    let out = gate(
+        &sb,
+        &[
+            "-r",
+            &repo,
+            "--digest",
+            &digest,
+            "--poll-interval",
+            "100ms",
+            "--map-severity",
+            "UNTRIAGED=HIGH",
+            "--json",
+        ],
+    );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let g = gate_json(&out);
     assert_eq!(g.sources[0].findings, 2);
@@ -1031,7 +1021,7 @@ fn enhanced_findings_seeded_in_moto() {
 struct Scripted {
     proxy: Proxy,
     log: PathBuf,
-    sb: Sandbox,
+    sb: Scratch,
     repo: String,
     digest: String,
 }
@@ -1039,7 +1029,7 @@ struct Scripted {
 impl Scripted {
     fn new(rules: &dyn Fn(&str, &str) -> Value) -> Scripted {
         let rig = rig();
-        let mut sb = Sandbox::aws();
+        let mut sb = Scratch::rig();
         let repo = unique("scan/scripted");
         create_repository(&repo, "MUTABLE");
         let digest = register(&repo, "v1", &manifest(&repo), DOCKER_MANIFEST);
@@ -1069,7 +1059,7 @@ impl Scripted {
             args.extend(["--poll-interval", "50ms"]);
         }
         args.extend(extra);
-        self.sb.gate(&args)
+        gate(&self.sb, &args)
     }
 
     /// The scripted calls, in order: each request body.
@@ -1388,15 +1378,18 @@ fn an_index_is_gated_on_each_platform_image() {
         "application/vnd.oci.image.index.v1+json",
     );
     // moto's default answer (after the scan we start) for each platform image.
-    let out = s.sb.gate(&[
-        "-r",
-        &s.repo,
-        "--tag",
-        "multi",
-        "--poll-interval",
-        "50ms",
-        "--json",
-    ]);
+    let out = gate(
+        &s.sb,
+        &[
+            "-r",
+            &s.repo,
+            "--tag",
+            "multi",
+            "--poll-interval",
+            "50ms",
+            "--json",
+        ],
+    );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let g = gate_json(&out);
     let names: Vec<&str> = g.sources.iter().map(|x| x.name.as_str()).collect();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Output, base_env, create_repository, rig, run, set, unique};
+use common::{Output, Scratch, create_repository, rig, run, unique};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -20,18 +20,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let mut env = base_env(dir.path());
-        set(
-            &mut env,
-            "DOCKER_CONFIG",
-            &dir.path().join("docker").display().to_string(),
-        );
-        set(
-            &mut env,
-            "BUILDSTEPS_COMMIT",
-            "0123456789abcdef0123456789abcdef01234567",
-        );
+        let Scratch { dir, env } = Scratch::rig();
         Sandbox { dir, env }
     }
 

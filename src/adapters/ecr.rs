@@ -452,6 +452,12 @@ pub struct ScanPage {
     pub next_token: Option<String>,
 }
 
+fn by_digest(digest: &str) -> aws_sdk_ecr::types::ImageIdentifier {
+    aws_sdk_ecr::types::ImageIdentifier::builder()
+        .image_digest(digest)
+        .build()
+}
+
 fn enhanced(e: &aws_sdk_ecr::types::EnhancedImageScanFinding) -> EcrEnhanced {
     let details = e.package_vulnerability_details();
     EcrEnhanced {
@@ -613,11 +619,7 @@ impl Ecr {
             .start_image_scan()
             .set_registry_id(registry_id.map(str::to_string))
             .repository_name(repository)
-            .image_id(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_digest(digest)
-                    .build(),
-            )
+            .image_id(by_digest(digest))
             .send()
             .await;
         match result {
@@ -653,11 +655,7 @@ impl Ecr {
             .describe_image_scan_findings()
             .set_registry_id(registry_id.map(str::to_string))
             .repository_name(repository)
-            .image_id(
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_digest(digest)
-                    .build(),
-            )
+            .image_id(by_digest(digest))
             .max_results(1000)
             .set_next_token(next_token.map(str::to_string))
             .send()

@@ -452,14 +452,8 @@ pub fn junit(v: &Verdict, gate: &str) -> String {
         let f = &j.finding;
         let _ = writeln!(
             s,
-            "    <testcase classname=\"{}\" name=\"{}\">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
-            xml(f.package.as_deref().unwrap_or("image")),
-            xml(&format!(
-                "{} in {} {}",
-                f.id,
-                f.package.as_deref().unwrap_or("?"),
-                f.installed.as_deref().unwrap_or("")
-            )),
+            "    <testcase {}>\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+            testcase(f),
             xml(j.level.name()),
             xml(&format!("{} {} {gate}", j.level.name(), f.id)),
             xml(&format!(
@@ -477,14 +471,8 @@ pub fn junit(v: &Verdict, gate: &str) -> String {
         let f = &v.judged[*i].finding;
         let _ = writeln!(
             s,
-            "    <testcase classname=\"{}\" name=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
-            xml(f.package.as_deref().unwrap_or("image")),
-            xml(&format!(
-                "{} in {} {}",
-                f.id,
-                f.package.as_deref().unwrap_or("?"),
-                f.installed.as_deref().unwrap_or("")
-            )),
+            "    <testcase {}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+            testcase(f),
             xml(&format!("allowlisted: {}", reason(&v.judged[*i])))
         );
     }
@@ -497,6 +485,20 @@ pub fn junit(v: &Verdict, gate: &str) -> String {
     }
     s.push_str("  </testsuite>\n</testsuites>\n");
     s
+}
+
+/// A testcase's `classname` and `name` attributes for a finding.
+fn testcase(f: &super::Finding) -> String {
+    format!(
+        "classname=\"{}\" name=\"{}\"",
+        xml(f.package.as_deref().unwrap_or("image")),
+        xml(&format!(
+            "{} in {} {}",
+            f.id,
+            f.package.as_deref().unwrap_or("?"),
+            f.installed.as_deref().unwrap_or("")
+        ))
+    )
 }
 
 fn md(s: &str) -> String {

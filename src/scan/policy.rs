@@ -78,6 +78,14 @@ impl Date {
         }
     }
 
+    /// The date `days` later (earlier when negative).
+    #[must_use]
+    pub fn plus_days(self, days: i64) -> Date {
+        Date {
+            days: self.days + days,
+        }
+    }
+
     /// Days from `self` to `other` (negative when `other` is earlier).
     pub fn days_until(self, other: Date) -> i64 {
         other.days - self.days

@@ -732,6 +732,14 @@ fn read_input(ctx: &Context, path: &Path) -> Result<Input, RenderError> {
     })
 }
 
+/// The task definition an AppSpec deploys: read, normalised, substituted.
+fn read_taskdef(ctx: &Context, path: &Path) -> Result<serde_json::Value, RenderError> {
+    let input = read_input(ctx, path)?;
+    let (mut td, _) = taskdef::normalize(input.value);
+    substitute(ctx, path, &mut td)?;
+    Ok(td)
+}
+
 /// Substitutes `${VAR}`s from the environment; every missing one in one error.
 fn substitute(
     ctx: &Context,
@@ -1092,12 +1100,7 @@ fn render_appspec(args: &AppspecArgs, ctx: &Context) -> Result<Code, Error> {
     let td = args
         .taskdef
         .as_ref()
-        .map(|p| -> Result<serde_json::Value, RenderError> {
-            let t = read_input(ctx, p)?;
-            let (mut v, _) = taskdef::normalize(t.value);
-            substitute(ctx, p, &mut v)?;
-            Ok(v)
-        })
+        .map(|p| read_taskdef(ctx, p))
         .transpose()?;
     if let Some(arn) = &args.task_definition_arn
         && !appspec::set_task_definition(&mut doc, arn)
@@ -1131,10 +1134,7 @@ fn render_appspec(args: &AppspecArgs, ctx: &Context) -> Result<Code, Error> {
     }) {
         patched
     } else {
-        match input.syntax {
-            Syntax::Json => document::to_json(&doc),
-            Syntax::Yaml => document::to_yaml(&doc),
-        }
+        document::to_text(&doc, input.syntax)
     };
     finish_single(
         ctx,
@@ -1177,12 +1177,7 @@ fn new_appspec(args: &NewAppspecArgs, ctx: &Context) -> Result<Code, Error> {
     let td = args
         .taskdef
         .as_ref()
-        .map(|p| -> Result<serde_json::Value, RenderError> {
-            let t = read_input(ctx, p)?;
-            let (mut v, _) = taskdef::normalize(t.value);
-            substitute(ctx, p, &mut v)?;
-            Ok(v)
-        })
+        .map(|p| read_taskdef(ctx, p))
         .transpose()?;
     let mut report = RenderReport {
         command: "new-appspec",
@@ -1208,10 +1203,7 @@ fn new_appspec(args: &NewAppspecArgs, ctx: &Context) -> Result<Code, Error> {
     } else {
         Syntax::Yaml
     };
-    let text = match syntax {
-        Syntax::Json => document::to_json(&doc),
-        Syntax::Yaml => document::to_yaml(&doc),
-    };
+    let text = document::to_text(&doc, syntax);
     finish_single(
         ctx,
         report,

@@ -285,3 +285,68 @@ pub fn script(path: &std::path::Path, body: &str) {
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A private directory and an environment for one test's runs of a binary.
+pub struct Scratch {
+    /// The directory (removed when dropped).
+    pub dir: tempfile::TempDir,
+    /// The environment the binaries run with.
+    pub env: Vec<(String, String)>,
+}
+
+impl Scratch {
+    /// For offline steps: PATH and a private HOME only — no AWS, no Docker.
+    pub fn offline() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("HOME".to_string(), dir.path().display().to_string()),
+        ];
+        Scratch { dir, env }
+    }
+
+    /// For steps that talk to the rig: [`base_env`], a private `DOCKER_CONFIG` and a fixed commit.
+    pub fn rig() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = base_env(dir.path());
+        set(
+            &mut env,
+            "DOCKER_CONFIG",
+            &dir.path().join("docker").display().to_string(),
+        );
+        set(
+            &mut env,
+            "BUILDSTEPS_COMMIT",
+            "0123456789abcdef0123456789abcdef01234567",
+        );
+        Scratch { dir, env }
+    }
+
+    /// A path inside the directory.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The same, as a string for argv.
+    pub fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    /// Writes a file (creating its directories) and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// The environment plus `vars`.
+    pub fn env_with(&self, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+}
