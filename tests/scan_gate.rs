@@ -1318,6 +1318,63 @@ fn every_page_is_read_and_a_repeated_token_stops_the_loop() {
     assert_eq!(gate_json(&out).failing.len(), 2);
 }
 
+fn not_found() -> Value {
+    json!({"status": 400, "body": {"__type": "ScanNotFoundException", "message": "Image scan does not exist for the image"}})
+}
+
+fn complete_with(repo: &str, digest: &str) -> Value {
+    json!({"status": 200, "body": answer(repo, digest, "COMPLETE", json!([basic("CVE-2024-0002", "HIGH")]), &json!({"HIGH": 1}), None)})
+}
+
+/// Just after a push, a scan on push may not be visible yet: the gate looks twice more before
+/// starting one; and when starting one hits the daily limit, it reads the scan that exists.
+#[test]
+fn scan_on_push_races_and_the_daily_scan_limit() {
+    let limit = json!({"status": 400, "body": {"__type": "LimitExceededException", "message": "The scan quota per image has been exceeded. Wait and try again."}});
+    let race = Scripted::new(&|repo, digest| {
+        json!([
+            {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), complete_with(repo, digest)]},
+            {"target": "StartImageScan", "responses": [limit.clone()]}
+        ])
+    });
+    let out = race.gate(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
+    let ops = |s: &Scripted| -> Vec<String> {
+        std::fs::read_to_string(&s.log)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ops(&race).iter().filter(|o| *o == "StartImageScan").count(),
+        0,
+        "no scan started during the race: {:?}",
+        ops(&race)
+    );
+
+    let limited = Scripted::new(&|repo, digest| {
+        json!([
+            {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), not_found(), complete_with(repo, digest)]},
+            {"target": "StartImageScan", "responses": [limit.clone()]}
+        ])
+    });
+    let out = limited.gate(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
+    assert_eq!(
+        ops(&limited),
+        [
+            "DescribeImageScanFindings",
+            "DescribeImageScanFindings",
+            "DescribeImageScanFindings",
+            "StartImageScan",
+            "DescribeImageScanFindings"
+        ]
+    );
+}
+
 #[test]
 fn a_scan_that_never_finishes_times_out_with_exit_4() {
     let s = Scripted::new(&|repo, digest| {

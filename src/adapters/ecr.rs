@@ -431,6 +431,8 @@ pub enum ScanStart {
     AlreadyScanned,
     /// ECR cannot scan this image type.
     Unsupported(String),
+    /// Throttled or a transient failure: ask again on the next poll.
+    NotYet,
 }
 
 /// One page of `DescribeImageScanFindings`.
@@ -620,6 +622,13 @@ impl Ecr {
             .set_registry_id(registry_id.map(str::to_string))
             .repository_name(repository)
             .image_id(by_digest(digest))
+            // ECR answers the daily scan limit with LimitExceededException, which the SDK would
+            // retry as throttling; it is an answer here. The caller's poll loop retries the rest.
+            .customize()
+            .config_override(
+                aws_sdk_ecr::config::Builder::default()
+                    .retry_config(RetryConfig::standard().with_max_attempts(1)),
+            )
             .send()
             .await;
         match result {
@@ -636,6 +645,14 @@ impl Ecr {
                         .unwrap_or("the image type cannot be scanned")
                         .to_string(),
                 ))
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ThrottlingException" | "ServerException" | "TooManyRequestsException")
+                ) || matches!(e, aws_sdk_ecr::error::SdkError::TimeoutError(_)) =>
+            {
+                Ok(ScanStart::NotYet)
             }
             Err(e) => Err(self.call_error("StartImageScan", &e)),
         }

@@ -149,14 +149,13 @@ impl Finding {
     pub fn fingerprint(&self) -> String {
         use sha2::Digest as _;
         let key = format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}",
             self.digest
                 .as_deref()
                 .or(self.target.as_deref())
                 .unwrap_or(""),
             self.id,
-            self.package.as_deref().unwrap_or(""),
-            self.installed.as_deref().unwrap_or("")
+            self.package.as_deref().unwrap_or("")
         );
         crate::reference::hex_lower(&sha2::Sha256::digest(key.as_bytes())[..16])
     }

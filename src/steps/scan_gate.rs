@@ -904,20 +904,21 @@ impl ScanGate {
                     last_status = "no scan".into();
                     // Just after a push a scan-on-push may not be visible yet: look twice more first.
                     if !started && not_found >= 2 {
-                        match ecr.start_image_scan(registry, repository, digest).await? {
+                        let answer = ecr.start_image_scan(registry, repository, digest).await?;
+                        match &answer {
                             ScanStart::Started(_) => ctx
                                 .out
                                 .info(&format!("started a basic scan of {repository}@{digest}")),
-                            ScanStart::AlreadyScanned => {}
+                            ScanStart::AlreadyScanned | ScanStart::NotYet => {}
                             ScanStart::Unsupported(message) => {
                                 return Ok(ScanPage {
                                     status: Some("UNSUPPORTED_IMAGE".into()),
-                                    description: Some(message),
+                                    description: Some(message.clone()),
                                     ..ScanPage::default()
                                 });
                             }
                         }
-                        started = true;
+                        started = answer != ScanStart::NotYet;
                     }
                     not_found += 1;
                 }

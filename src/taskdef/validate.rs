@@ -944,11 +944,15 @@ mod tests {
     fn with(pointer: &str, value: Value) -> Vec<String> {
         let mut td = fargate_td();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
-        let parent = td.pointer_mut(parent).unwrap().as_object_mut().unwrap();
-        if value.is_null() {
-            parent.shift_remove(key);
-        } else {
-            parent.insert(key.to_string(), value);
+        match td.pointer_mut(parent).unwrap() {
+            Value::Array(items) => items.push(value),
+            Value::Object(map) if value.is_null() => {
+                map.shift_remove(key);
+            }
+            Value::Object(map) => {
+                map.insert(key.to_string(), value);
+            }
+            other => panic!("{pointer}: {other}"),
         }
         rules(&td)
     }
@@ -1062,6 +1066,49 @@ mod tests {
                 json!("<TASK_DEFINITION>"),
                 &["leftover@containerDefinitions[0].environment[0].value"],
             ),
+            (
+                "/ephemeralStorage",
+                json!({"sizeInGiB": 20}),
+                &["ephemeral-storage@ephemeralStorage.sizeInGiB"],
+            ),
+            ("/ephemeralStorage", json!({"sizeInGiB": 21}), &[]),
+            (
+                "/containerDefinitions/0/links",
+                json!(["db"]),
+                &["fargate@containerDefinitions[0].links"],
+            ),
+            (
+                "/containerDefinitions/0/hostname",
+                json!("web"),
+                &["port@containerDefinitions[0].hostname"],
+            ),
+            (
+                "/containerDefinitions/0/image",
+                json!(null),
+                &["containers@containerDefinitions[0].image"],
+            ),
+            (
+                "/placementConstraints",
+                json!([{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]),
+                &["fargate@placementConstraints"],
+            ),
+            ("/placementConstraints", json!([]), &[]),
+            (
+                "/taskRoleArn",
+                json!("arn:aws:iam::123456789012:user/bob"),
+                &["role-arn@taskRoleArn"],
+            ),
+            ("/taskRoleArn", json!("app-task-role"), &[]),
+            (
+                "/containerDefinitions/0/secrets",
+                json!([{"name": "DB", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/db"}]),
+                &[],
+            ),
+            (
+                "/containerDefinitions/0/portMappings/1",
+                json!({"containerPort": 80}),
+                &["port@containerDefinitions[0].portMappings[1]"],
+            ),
         ];
         for (pointer, value, expected) in cases {
             assert_eq!(
@@ -1100,6 +1147,20 @@ mod tests {
         let none = json!({"family": "a", "networkMode": "none", "containerDefinitions": [
             {"name": "a", "image": "nginx", "memory": 64, "portMappings": [{"containerPort": 80}]}]});
         assert_eq!(rules(&none), ["port@containerDefinitions[0].portMappings"]);
+
+        let mut eleven = fargate_td();
+        let web = eleven["containerDefinitions"][0].clone();
+        eleven["containerDefinitions"] = (0..11)
+            .map(|i| {
+                let mut c = web.clone();
+                c["name"] = json!(format!("c{i}"));
+                c["portMappings"] = json!([{"containerPort": 8000 + i}]);
+                c
+            })
+            .collect();
+        eleven["cpu"] = json!("4096");
+        eleven["memory"] = json!("8192");
+        assert_eq!(rules(&eleven), ["containers@containerDefinitions"]);
 
         assert_eq!(parse_cpu("0.25 vCPU"), Some(256));
         assert_eq!(parse_cpu("1vcpu"), Some(1024));
