@@ -176,6 +176,25 @@ fn matches(tokens: &[Token], s: &[char]) -> bool {
     }
 }
 
+/// A compiled glob over slash-separated paths: `*` and `?` stay within a path segment, `**` spans
+/// directories, `[a-z]` classes, `\\` escapes (the `.dockerignore` dialect, also used for buildspec
+/// artifact patterns).
+#[derive(Debug, Clone)]
+pub struct Glob(Vec<Token>);
+
+impl Glob {
+    /// Compiles a pattern.
+    pub fn new(pattern: &str) -> Result<Glob, String> {
+        compile(pattern).map(Glob)
+    }
+
+    /// Whether `path` (slash-separated) matches the whole pattern.
+    pub fn matches(&self, path: &str) -> bool {
+        let chars: Vec<char> = path.chars().collect();
+        matches(&self.0, &chars)
+    }
+}
+
 impl Ignore {
     /// Parses `.dockerignore` text (`path` is for errors).
     pub fn parse(path: &Path, text: &str) -> Result<Ignore, IgnoreError> {

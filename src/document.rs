@@ -56,6 +56,52 @@ impl fmt::Display for Syntax {
     }
 }
 
+/// A path into a document, printed as `containerDefinitions[1].portMappings[0].hostPort`; keys that
+/// are not identifiers print as `options["awslogs-group"]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonPath(String);
+
+impl JsonPath {
+    /// The document itself.
+    pub fn root() -> JsonPath {
+        JsonPath::default()
+    }
+
+    /// A member of a mapping.
+    #[must_use]
+    pub fn key(&self, key: &str) -> JsonPath {
+        let identifier = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let mut s = self.0.clone();
+        if identifier {
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s.push_str(key);
+        } else {
+            s.push('[');
+            s.push_str(&Value::String(key.into()).to_string());
+            s.push(']');
+        }
+        JsonPath(s)
+    }
+
+    /// An item of a list.
+    #[must_use]
+    pub fn index(&self, i: usize) -> JsonPath {
+        JsonPath(format!("{}[{i}]", self.0))
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Why a document could not be read, and where (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -284,14 +330,20 @@ enum Frame {
     Seq {
         items: Vec<Value>,
         anchor: usize,
+        path: JsonPath,
     },
     Map {
         map: Map<String, Value>,
         anchor: usize,
         key: Option<(String, Marker)>,
         merges: Vec<(Value, Marker)>,
+        path: JsonPath,
     },
 }
+
+/// Where each node of a YAML document starts: JSON path (as [`JsonPath`] prints it) → 1-based
+/// (line, column). A mapping member's position is its key's.
+pub type Positions = HashMap<String, (usize, usize)>;
 
 #[derive(Default)]
 struct Loader {
@@ -300,6 +352,7 @@ struct Loader {
     root: Option<Value>,
     documents: usize,
     error: Option<ParseError>,
+    positions: Option<Positions>,
 }
 
 fn at(mark: Marker, message: impl Into<String>) -> ParseError {
@@ -311,6 +364,31 @@ fn at(mark: Marker, message: impl Into<String>) -> ParseError {
 }
 
 impl Loader {
+    /// The path of a node that starts now, and records where (keys record their member's path).
+    fn start(&mut self, mark: Marker, key_text: Option<&str>) -> JsonPath {
+        let path = match self.stack.last() {
+            None => JsonPath::root(),
+            Some(Frame::Seq { items, path, .. }) => path.index(items.len()),
+            Some(Frame::Map {
+                key: Some((k, _)),
+                path,
+                ..
+            }) => path.key(k),
+            Some(Frame::Map {
+                key: None, path, ..
+            }) => match key_text {
+                Some(k) => path.key(k),
+                None => path.clone(),
+            },
+        };
+        if let Some(positions) = &mut self.positions {
+            positions
+                .entry(path.to_string())
+                .or_insert((mark.line().max(1), mark.col() + 1));
+        }
+        path
+    }
+
     fn fail(&mut self, err: ParseError) {
         if self.error.is_none() {
             self.error = Some(err);
@@ -445,6 +523,9 @@ impl MarkedEventReceiver for Loader {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if self.positions.is_some() {
+                    self.start(mark, Some(&text));
+                }
                 if anchor > 0 {
                     let v = match (style, &tag) {
                         (TScalarStyle::Plain, None) => resolve_plain(&text),
@@ -461,18 +542,26 @@ impl MarkedEventReceiver for Loader {
                 }
                 None => self.fail(at(mark, "an alias to an unknown anchor")),
             },
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                map: Map::new(),
-                anchor,
-                key: None,
-                merges: Vec::new(),
-            }),
+            Event::SequenceStart(anchor, _) => {
+                let path = self.start(mark, None);
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    anchor,
+                    path,
+                });
+            }
+            Event::MappingStart(anchor, _) => {
+                let path = self.start(mark, None);
+                self.stack.push(Frame::Map {
+                    map: Map::new(),
+                    anchor,
+                    key: None,
+                    merges: Vec::new(),
+                    path,
+                });
+            }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { items, anchor }) = self.stack.pop() {
+                if let Some(Frame::Seq { items, anchor, .. }) = self.stack.pop() {
                     let value = Value::Array(items);
                     if anchor > 0 {
                         self.anchors.insert(anchor, value.clone());
@@ -490,10 +579,26 @@ impl MarkedEventReceiver for Loader {
     }
 }
 
+/// Parses YAML (or JSON, a subset) and records where each node starts, for messages about content
+/// that parsed but is wrong (`phases.biuld` at line 12).
+pub fn parse_with_positions(text: &str) -> Result<(Value, Positions), ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut loader = Loader {
+        positions: Some(Positions::new()),
+        ..Loader::default()
+    };
+    let value = run_loader(text, &mut loader)?;
+    Ok((value, loader.positions.unwrap_or_default()))
+}
+
 fn parse_yaml(text: &str) -> Result<Value, ParseError> {
     let mut loader = Loader::default();
+    run_loader(text, &mut loader)
+}
+
+fn run_loader(text: &str, loader: &mut Loader) -> Result<Value, ParseError> {
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut loader, true).map_err(|e| {
+    parser.load(loader, true).map_err(|e| {
         let mark = e.marker();
         ParseError {
             line: mark.line().max(1),
@@ -501,10 +606,10 @@ fn parse_yaml(text: &str) -> Result<Value, ParseError> {
             message: e.info().to_string(),
         }
     })?;
-    if let Some(err) = loader.error {
+    if let Some(err) = loader.error.take() {
         return Err(err);
     }
-    Ok(loader.root.unwrap_or(Value::Null))
+    Ok(loader.root.take().unwrap_or(Value::Null))
 }
 
 #[cfg(test)]
@@ -586,6 +691,18 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn positions_point_at_keys_and_items() {
+        let (v, pos) = parse_with_positions(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n      - make\n",
+        )
+        .unwrap();
+        assert_eq!(v["phases"]["build"]["commands"][1], "make");
+        assert_eq!(pos["version"], (1, 1));
+        assert_eq!(pos["phases.build"], (3, 3));
+        assert_eq!(pos["phases.build.commands[1]"], (6, 9));
     }
 
     #[test]

@@ -54,6 +54,11 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every variable, by name (for handing the environment on to a child process).
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether a variable is set to `true` (case-insensitive) or `1`.
     pub fn flag(&self, name: &str) -> bool {
         self.var(name)

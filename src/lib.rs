@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod atomic;
+pub mod buildspec;
 pub mod cli;
 pub mod commit;
 pub mod context;

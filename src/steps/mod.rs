@@ -3,5 +3,6 @@
 pub mod build_push;
 pub mod ecr_login;
 pub mod render_taskdef;
+pub mod run_buildspec;
 pub mod scan_gate;
 pub mod tag_commit;

@@ -75,51 +75,7 @@ impl fmt::Display for Finding {
     }
 }
 
-/// A path into a document, printed as `containerDefinitions[1].portMappings[0].hostPort`; keys that
-/// are not identifiers print as `options["awslogs-group"]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JsonPath(String);
-
-impl JsonPath {
-    /// The document itself.
-    pub fn root() -> JsonPath {
-        JsonPath::default()
-    }
-
-    /// A member of a mapping.
-    #[must_use]
-    pub fn key(&self, key: &str) -> JsonPath {
-        let identifier = key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        let mut s = self.0.clone();
-        if identifier {
-            if !s.is_empty() {
-                s.push('.');
-            }
-            s.push_str(key);
-        } else {
-            s.push('[');
-            s.push_str(&Value::String(key.into()).to_string());
-            s.push(']');
-        }
-        JsonPath(s)
-    }
-
-    /// An item of a list.
-    #[must_use]
-    pub fn index(&self, i: usize) -> JsonPath {
-        JsonPath(format!("{}[{i}]", self.0))
-    }
-}
-
-impl fmt::Display for JsonPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::document::JsonPath;
 
 /// Keys `describe-task-definition` returns that `register-task-definition` refuses.
 pub const READ_ONLY_KEYS: [&str; 9] = [

@@ -1,0 +1,349 @@
+//! `run-buildspec` end to end: real shells running real buildspecs in a git checkout, the log, the
+//! phase transitions, exported variables and the artifact layout read back from disk.
+
+// Each test is one scenario told start to finish.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+
+mod common;
+
+use common::{Output, Scratch, run};
+use serde_json::Value;
+
+const RUN: &str = env!("CARGO_BIN_EXE_run-buildspec");
+
+/// A source directory with a buildspec, in a git repository with one commit.
+fn checkout(buildspec: &str) -> Scratch {
+    let sb = Scratch::offline();
+    sb.write("src/buildspec.yml", buildspec);
+    sb.write("src/app/main.txt", "main\n");
+    sb.write("src/app/lib/util.txt", "util\n");
+    sb.write("src/docs/readme.md", "docs\n");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-C", &sb.p("src")])
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    sb
+}
+
+fn build(sb: &Scratch, extra: &[&str]) -> (Output, Value) {
+    let buildspec = sb.p("src/buildspec.yml");
+    let src = sb.p("src");
+    let out_dir = sb.p("out");
+    let mut args = vec![buildspec.as_str(), "--src", &src, "--json"];
+    if !extra.contains(&"--out") {
+        args.extend(["--out", &out_dir]);
+    }
+    args.extend(extra);
+    let out = run(RUN, &args, &sb.env, None);
+    let v = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    (out, v)
+}
+
+fn statuses(v: &Value) -> Vec<(String, String)> {
+    v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_shell_session_codebuild_variables_and_a_failing_build() {
+    let sb = checkout(
+        r#"version: 0.2
+env:
+  variables:
+    GREETING: hello world
+    NUM: 42
+  exported-variables:
+    - RESULT
+    - NEVER_SET
+phases:
+  install:
+    commands:
+      - cd app
+      - FOO=bar
+  pre_build:
+    commands:
+      - echo "pre $GREETING $NUM $(basename $(pwd)) $FOO"
+      - echo "src=$CODEBUILD_SRC_DIR version=$CODEBUILD_RESOLVED_SOURCE_VERSION number=$CODEBUILD_BUILD_NUMBER region=$AWS_REGION/$AWS_DEFAULT_REGION"
+  build:
+    commands:
+      - echo "build succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+      - printf 'no newline'
+      - RESULT="multi word"
+      - exit_code() { return 3; }; exit_code
+      - echo never printed
+    finally:
+      - echo "finally ran"
+  post_build:
+    commands:
+      - echo "post succeeding=$CODEBUILD_BUILD_SUCCEEDING id=$CODEBUILD_BUILD_ID"
+"#,
+    );
+    let (out, v) = build(
+        &sb,
+        &[
+            "--build-number",
+            "7",
+            "--region",
+            "eu-west-1",
+            "--project",
+            "shop",
+        ],
+    );
+    assert_eq!(out.code, 1, "a failed build exits non-zero: {}", out.stderr);
+    assert_eq!(
+        statuses(&v),
+        [
+            ("install".to_string(), "SUCCEEDED".to_string()),
+            ("pre_build".into(), "SUCCEEDED".into()),
+            ("build".into(), "FAILED".into()),
+            ("post_build".into(), "SUCCEEDED".into()),
+        ]
+    );
+    assert_eq!(v["succeeded"], false);
+    assert_eq!(
+        v["phases"][2]["failed_command"],
+        "exit_code() { return 3; }; exit_code"
+    );
+    let log = &out.stderr;
+    assert!(
+        log.contains("\npre hello world 42 app bar\n"),
+        "variables and cd persist across phases: {log}"
+    );
+    let head = std::process::Command::new("git")
+        .args(["-C", &sb.p("src"), "rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let src = std::fs::canonicalize(sb.path("src")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "src={} version={head} number=7 region=eu-west-1/eu-west-1",
+            src.display()
+        )),
+        "{log}"
+    );
+    assert_eq!(v["source_version"], head.as_str());
+    assert!(v["build_id"].as_str().unwrap().starts_with("shop:"), "{v}");
+    assert!(log.contains("build succeeding=1"), "{log}");
+    assert!(log.contains("\nno newline\n"), "{log}");
+    assert!(
+        log.contains(
+            "Command did not exit successfully exit_code() { return 3; }; exit_code exit status 3"
+        ),
+        "{log}"
+    );
+    assert!(
+        !log.contains("never printed"),
+        "the rest of a failed phase is skipped: {log}"
+    );
+    assert!(log.contains("finally ran"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "post succeeding=0 id={}",
+            v["build_id"].as_str().unwrap()
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        v["exported"],
+        serde_json::json!({"RESULT": "multi word"}),
+        "unset variables are not exported"
+    );
+    assert!(
+        log.contains("phase        status      duration\ninstall      SUCCEEDED"),
+        "a timing summary ends the log: {log}"
+    );
+}
+
+#[test]
+fn a_failed_pre_build_stops_the_build_unless_told_to_continue() {
+    let spec = |on_failure: &str| {
+        format!(
+            "version: 0.2\nphases:\n  pre_build:\n    on-failure: {on_failure}\n    commands:\n      - test -f missing-file\n  build:\n    commands:\n      - echo built > built.txt\n  post_build:\n    commands:\n      - echo post\nartifacts:\n  files:\n    - built.txt\n"
+        )
+    };
+    let sb = checkout(&spec("ABORT"));
+    let (out, v) = build(&sb, &[]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        statuses(&v),
+        [
+            ("pre_build".to_string(), "FAILED".to_string()),
+            ("build".into(), "SKIPPED".into()),
+            ("post_build".into(), "SKIPPED".into()),
+        ]
+    );
+    assert_eq!(
+        v["artifacts"],
+        serde_json::json!([]),
+        "nothing is uploaded after install/pre_build fail"
+    );
+    assert!(!sb.path("out").exists());
+
+    let sb = checkout(&spec("CONTINUE"));
+    let (out, v) = build(&sb, &[]);
+    assert_eq!(out.code, 1, "the build still failed");
+    assert_eq!(
+        statuses(&v),
+        [
+            ("pre_build".to_string(), "FAILED".to_string()),
+            ("build".into(), "SUCCEEDED".into()),
+            ("post_build".into(), "SUCCEEDED".into()),
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.path("out/built.txt")).unwrap(),
+        "built\n"
+    );
+}
+
+#[test]
+fn artifacts_base_directory_discard_paths_secondary_and_reports() {
+    let sb = checkout(
+        r"version: 0.2
+env:
+  shell: bash
+phases:
+  build:
+    commands:
+      - |
+        [[ -d app ]] && mkdir -p reports
+        echo '<testsuites/>' > reports/junit.xml
+artifacts:
+  files:
+    - '**/*'
+  base-directory: app
+  name: app-$(date)
+  secondary-artifacts:
+    flat:
+      files:
+        - app/**/*.txt
+      discard-paths: yes
+    docs:
+      files: docs/readme.md
+reports:
+  unit:
+    files:
+      - '**/*.xml'
+    base-directory: reports
+    file-format: JUNITXML
+",
+    );
+    // Run twice: the output directory inside the source is never collected into itself.
+    build(&sb, &["--out", &sb.p("src/out")]);
+    let (out, v) = build(&sb, &["--out", &sb.p("src/out")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let files = |dir: &str| -> Vec<String> {
+        let mut names = Vec::new();
+        let root = sb.path(dir);
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    names.push(e.path().strip_prefix(&root).unwrap().display().to_string());
+                }
+            }
+        }
+        names.sort();
+        names
+    };
+    assert_eq!(
+        files("src/out"),
+        [
+            "docs/docs/readme.md",
+            "flat/main.txt",
+            "flat/util.txt",
+            "lib/util.txt",
+            "main.txt"
+        ]
+    );
+    assert_eq!(v["artifacts"][0]["name"], "app-$(date)");
+    assert_eq!(
+        v["artifacts"][0]["files"],
+        serde_json::json!(["lib/util.txt", "main.txt"])
+    );
+    assert_eq!(
+        v["reports"],
+        serde_json::json!([{"name": "unit", "file_format": "JUNITXML", "files": ["junit.xml"]}])
+    );
+}
+
+#[test]
+fn invalid_buildspecs_and_secret_variables() {
+    let sb = checkout(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - make\n  biuld:\n    commands: [x]\n",
+    );
+    let (out, _) = build(&sb, &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("line 6: `phases.biuld`: unknown key `biuld`"),
+        "{}",
+        out.stderr
+    );
+    let sb = checkout("version: 0.2\nphases:\n  build:\n    commands:\n      - [unclosed\n");
+    let (out, _) = build(&sb, &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("line "), "{}", out.stderr);
+
+    let sb = checkout(
+        "version: 0.2\nenv:\n  parameter-store:\n    DB_PASSWORD: /prod/db/password\n  secrets-manager:\n    API_KEY: prod/api:key\nphases:\n  build:\n    commands:\n      - echo \"using $DB_PASSWORD and $API_KEY\"\n",
+    );
+    let (out, _) = build(&sb, &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("resolve DB_PASSWORD, API_KEY: no value given"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--env DB_PASSWORD=… --env API_KEY=…"),
+        "{}",
+        out.stderr
+    );
+    let (out, v) = build(
+        &sb,
+        &[
+            "--env",
+            "DB_PASSWORD=s3cr3t-value",
+            "--env",
+            "API_KEY=k3y-value",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("using *** and ***"),
+        "secrets are masked in the log: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("s3cr3t-value") && !out.stdout.contains("s3cr3t-value"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(v["succeeded"], true);
+}
