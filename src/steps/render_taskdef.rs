@@ -623,6 +623,13 @@ impl Report for RenderReport {
         v
     }
 
+    fn github_outputs(&self) -> Vec<(String, String)> {
+        vec![
+            ("file".into(), self.output.clone().unwrap_or_default()),
+            ("sha256".into(), self.sha256.clone().unwrap_or_default()),
+        ]
+    }
+
     fn markdown(&self) -> Option<String> {
         if self.findings.is_empty() {
             return None;
