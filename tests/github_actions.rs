@@ -151,6 +151,8 @@ fn the_actions_outputs_are_what_the_steps_write() {
                 .to_string_lossy()
                 .into_owned()
         })
+        // buildsteps-dist writes completions and man pages for bin/release; it is not a step.
+        .filter(|name| name != "buildsteps-dist")
         .collect();
     for bin in &bins {
         assert!(
