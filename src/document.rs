@@ -389,6 +389,15 @@ impl Loader {
         path
     }
 
+    /// A new collection's path when positions are being recorded (else the root: unused).
+    fn path_if_wanted(&mut self, mark: Marker) -> JsonPath {
+        if self.positions.is_some() {
+            self.start(mark, None)
+        } else {
+            JsonPath::root()
+        }
+    }
+
     fn fail(&mut self, err: ParseError) {
         if self.error.is_none() {
             self.error = Some(err);
@@ -543,7 +552,7 @@ impl MarkedEventReceiver for Loader {
                 None => self.fail(at(mark, "an alias to an unknown anchor")),
             },
             Event::SequenceStart(anchor, _) => {
-                let path = self.start(mark, None);
+                let path = self.path_if_wanted(mark);
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     anchor,
@@ -551,7 +560,7 @@ impl MarkedEventReceiver for Loader {
                 });
             }
             Event::MappingStart(anchor, _) => {
-                let path = self.start(mark, None);
+                let path = self.path_if_wanted(mark);
                 self.stack.push(Frame::Map {
                     map: Map::new(),
                     anchor,

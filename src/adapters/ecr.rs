@@ -1,4 +1,5 @@
-//! The ECR and ECR Public APIs (aws-sdk-ecr, aws-sdk-ecrpublic).
+//! The AWS APIs the steps call: ECR and ECR Public (aws-sdk-ecr, aws-sdk-ecrpublic), STS, and for
+//! run-buildspec's `parameter-store` / `secrets-manager` variables SSM and Secrets Manager.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain: environment, profile (incl. SSO
 //! and `credential_process`), web identity, container credentials (CodeBuild, ECS), instance metadata.
@@ -300,6 +301,71 @@ impl Aws {
             region: region.to_string(),
             endpoint: endpoint_of(&self.sdk, "ECR"),
         }
+    }
+
+    /// `GetParameter` with decryption: an SSM parameter's value (name or ARN).
+    pub async fn parameter(&self, name: &str) -> Result<String, AwsError> {
+        let config = aws_sdk_ssm::config::Builder::from(&self.sdk).build();
+        let endpoint = endpoint_of(&self.sdk, "SSM");
+        let out = aws_sdk_ssm::Client::from_conf(config)
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::Call {
+                service: "SSM",
+                operation: "GetParameter",
+                region: self.region(),
+                endpoint: endpoint.clone(),
+                code: e.code().map(str::to_string),
+                message: crate::error::chain_text(&e),
+            })?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Answer {
+                service: "SSM",
+                operation: "GetParameter",
+                endpoint,
+                reason: format!("parameter {name} has no value"),
+            })
+    }
+
+    /// `GetSecretValue`: a secret's string at a version stage or ID (default: `AWSCURRENT`).
+    pub async fn secret(
+        &self,
+        id: &str,
+        version_stage: Option<&str>,
+        version_id: Option<&str>,
+    ) -> Result<String, AwsError> {
+        let config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk).build();
+        let endpoint = endpoint_of(&self.sdk, "Secrets Manager");
+        let out = aws_sdk_secretsmanager::Client::from_conf(config)
+            .get_secret_value()
+            .secret_id(id)
+            .set_version_stage(version_stage.map(str::to_string))
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::Call {
+                service: "Secrets Manager",
+                operation: "GetSecretValue",
+                region: self.region(),
+                endpoint: endpoint.clone(),
+                code: e.code().map(str::to_string),
+                message: crate::error::chain_text(&e),
+            })?;
+        out.secret_string()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::Answer {
+                service: "Secrets Manager",
+                operation: "GetSecretValue",
+                endpoint,
+                reason: format!(
+                    "secret {id} has no string value (binary secrets cannot be variables)"
+                ),
+            })
     }
 
     /// `GetAuthorizationToken` of ECR Public (always us-east-1).

@@ -6,6 +6,7 @@
 //! ends the build (unless `on-failure: CONTINUE`); artifacts are collected into an output directory
 //! unless `install` or `pre_build` failed, as CodeBuild uploads them.
 
+use crate::adapters::ecr::{Aws, AwsError};
 use crate::adapters::git;
 use crate::buildspec::{self, Artifact, Buildspec, OnFailure, PHASES, Phase};
 use crate::cli::{Context, Step};
@@ -30,8 +31,9 @@ use std::time::Instant;
 /// Variables: the process environment, then the CodeBuild ones (CODEBUILD_BUILD_ID,
 /// CODEBUILD_SRC_DIR, CODEBUILD_RESOLVED_SOURCE_VERSION from git, CODEBUILD_BUILD_NUMBER,
 /// CODEBUILD_BUILD_SUCCEEDING, AWS_REGION, …), then `env.variables`, then --env. Variables from
-/// `env.parameter-store` and `env.secrets-manager` must be given with --env; their values are masked
-/// in the log.
+/// `env.parameter-store` and `env.secrets-manager` are read through the AWS SDK (GetParameter with
+/// decryption; GetSecretValue with json-key, version-stage, version-id), or taken from --env; their
+/// values are masked in the log.
 ///
 /// Exit codes: 0 the build succeeded · 1 it failed (the summary says where) · 2 bad flag or an
 /// invalid buildspec (with its line number).
@@ -121,11 +123,22 @@ pub enum RunError {
         /// What and where.
         error: buildspec::SpecError,
     },
-    /// Secret variables without values.
-    #[error("resolve {}: no value given", names.join(", "))]
+    /// Secret variables without values and no AWS credentials to fetch them.
+    #[error("resolve {}: no value given and no AWS credentials to read it", names.join(", "))]
     Unresolved {
         /// The variables.
         names: Vec<String>,
+    },
+    /// Fetching a parameter or secret failed.
+    #[error("resolve {name} from {source_ref}")]
+    Fetch {
+        /// The variable.
+        name: String,
+        /// `SSM parameter …` or `Secrets Manager secret …`.
+        source_ref: String,
+        /// What AWS said.
+        #[source]
+        reason: FetchError,
     },
     /// The shell could not be started.
     #[error("start the build shell `{shell}`")]
@@ -150,6 +163,7 @@ pub enum RunError {
 impl Diagnostic for RunError {
     fn exit_code(&self) -> Code {
         match self {
+            RunError::Fetch { reason, .. } => reason.exit_code(),
             RunError::Artifact { .. } | RunError::Shell { .. } => Code::Internal,
             _ => Code::Usage,
         }
@@ -157,14 +171,94 @@ impl Diagnostic for RunError {
 
     fn help(&self) -> Option<String> {
         match self {
+            RunError::Fetch { reason, .. } => reason.help(),
             RunError::Unresolved { names } => Some(format!(
-                "these come from SSM Parameter Store / Secrets Manager in CodeBuild; pass them here with {}",
+                "set AWS credentials to read them from SSM Parameter Store / Secrets Manager, or pass them with {}",
                 names.iter().map(|n| format!("--env {n}=…")).collect::<Vec<_>>().join(" ")
             )),
             RunError::Spec { .. } => Some(
                 "the buildspec reference: https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html".into(),
             ),
             _ => None,
+        }
+    }
+}
+
+/// Where a secret variable's value lives.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    /// An SSM parameter name or ARN.
+    Parameter(&'a str),
+    /// `secret-id[:json-key[:version-stage[:version-id]]]` (the secret ID may be an ARN).
+    Secret(&'a str),
+}
+
+/// Reading a secret failed: AWS refused or failed, or the JSON key is not there.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The secret is not JSON with that key.
+    #[error("{0}")]
+    Key(String),
+}
+
+impl Diagnostic for FetchError {
+    fn exit_code(&self) -> Code {
+        match self {
+            FetchError::Aws(e) => e.exit_code(),
+            FetchError::Key(_) => Code::Usage,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            FetchError::Aws(e) => e.help(),
+            FetchError::Key(_) => None,
+        }
+    }
+}
+
+/// `secret-id:json-key:version-stage:version-id`, the secret ID possibly an ARN (7 `:`-parts).
+fn split_secret_ref(reference: &str) -> (String, Option<&str>, Option<&str>, Option<&str>) {
+    let parts: Vec<&str> = reference.split(':').collect();
+    let id_parts = if reference.starts_with("arn:") {
+        7.min(parts.len())
+    } else {
+        1
+    };
+    let rest = &parts[id_parts..];
+    let field = |i: usize| rest.get(i).copied().filter(|s| !s.is_empty());
+    (parts[..id_parts].join(":"), field(0), field(1), field(2))
+}
+
+impl Source<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Source::Parameter(p) => format!("SSM parameter {p}"),
+            Source::Secret(s) => format!("Secrets Manager secret {s}"),
+        }
+    }
+
+    async fn fetch(&self, aws: &Aws) -> Result<String, FetchError> {
+        match self {
+            Source::Parameter(name) => Ok(aws.parameter(name).await?),
+            Source::Secret(reference) => {
+                let (id, key, stage, version) = split_secret_ref(reference);
+                let text = aws.secret(&id, stage, version).await?;
+                let Some(key) = key else { return Ok(text) };
+                let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+                    FetchError::Key(format!("the secret is not JSON, so it has no key `{key}`"))
+                })?;
+                match doc.get(key) {
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    Some(other) => Ok(other.to_string()),
+                    None => Err(FetchError::Key(format!(
+                        "the secret's JSON has no key `{key}`"
+                    ))),
+                }
+            }
         }
     }
 }
@@ -310,33 +404,11 @@ impl Step for RunBuildspec {
             path: self.buildspec.clone(),
             error,
         })?;
-        let given: BTreeMap<&str, &str> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let secret_names: Vec<&str> = spec
-            .parameter_store
-            .iter()
-            .chain(&spec.secrets_manager)
-            .map(|(k, _)| k.as_str())
-            .collect();
-        let missing: Vec<String> = secret_names
-            .iter()
-            .filter(|n| !given.contains_key(*n))
-            .map(|n| (*n).to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(RunError::Unresolved { names: missing }.into());
-        }
-        let secrets: Vec<String> = secret_names
-            .iter()
-            .filter_map(|n| given.get(n).map(|v| (*v).to_string()))
-            .filter(|v| v.len() >= 3)
-            .collect();
-        let report = tokio::task::spawn_blocking(move || self.build(&ctx, &spec, &secrets))
-            .await
-            .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
+        let (resolved, secrets) = self.resolve_secrets(&spec).await?;
+        let report =
+            tokio::task::spawn_blocking(move || self.build(&ctx, &spec, &resolved, &secrets))
+                .await
+                .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
         Ok(if report.succeeded {
             Code::Ok
         } else {
@@ -351,6 +423,7 @@ struct Session {
     stdin: ChildStdin,
     results: mpsc::Receiver<Event>,
     marker: String,
+    secrets: Vec<String>,
 }
 
 /// What the reader thread saw.
@@ -389,15 +462,23 @@ impl Session {
         let marker = format!("__run_buildspec_{}_{nanos}__", std::process::id());
         let (tx, results) = mpsc::channel();
         let out = out.clone();
-        let secrets = secrets.to_vec();
+        let masks = secrets.to_vec();
         let mark = marker.clone();
-        std::thread::spawn(move || forward(stdout, &mark, &out, &secrets, &tx));
+        std::thread::spawn(move || forward(stdout, &mark, &out, &masks, &tx));
         Ok(Session {
             child,
             stdin,
             results,
             marker,
+            secrets: secrets.to_vec(),
         })
+    }
+
+    /// `text` with every secret value replaced by `***`, as the log shows it.
+    fn mask(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
     }
 
     /// Runs one command; `None` when the shell is gone (the command ended the session).
@@ -513,6 +594,69 @@ fn forward(
 }
 
 impl RunBuildspec {
+    /// The values of `env.parameter-store` and `env.secrets-manager` variables — from --env, else
+    /// through the AWS SDK — and the values to mask in the log.
+    async fn resolve_secrets(
+        &self,
+        spec: &Buildspec,
+    ) -> Result<(Vec<(String, String)>, Vec<String>), Error> {
+        let given: BTreeMap<&str, &str> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let wanted: Vec<(&str, Source<'_>)> = spec
+            .parameter_store
+            .iter()
+            .map(|(k, v)| (k.as_str(), Source::Parameter(v.as_str())))
+            .chain(
+                spec.secrets_manager
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), Source::Secret(v.as_str()))),
+            )
+            .collect();
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|(k, _)| !given.contains_key(k))
+            .map(|(k, _)| (*k).to_string())
+            .collect();
+        let aws = if missing.is_empty() {
+            None
+        } else {
+            Some(
+                Aws::load(self.region.as_deref(), None)
+                    .await
+                    .map_err(|e| match e {
+                        AwsError::NoCredentials { .. } | AwsError::NoRegion => {
+                            Error::from(RunError::Unresolved {
+                                names: missing.clone(),
+                            })
+                        }
+                        other => Error::from(other),
+                    })?,
+            )
+        };
+        let mut resolved = Vec::new();
+        for (name, source) in wanted {
+            let value = match (given.get(name), &aws) {
+                (Some(v), _) => (*v).to_string(),
+                (None, Some(aws)) => source.fetch(aws).await.map_err(|reason| RunError::Fetch {
+                    name: name.to_string(),
+                    source_ref: source.describe(),
+                    reason,
+                })?,
+                (None, None) => unreachable!("credentials were loaded for every missing value"),
+            };
+            resolved.push((name.to_string(), value));
+        }
+        let masks = resolved
+            .iter()
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.len() >= 3)
+            .collect();
+        Ok((resolved, masks))
+    }
+
     /// The variables the commands see.
     fn environment(
         &self,
@@ -570,6 +714,7 @@ impl RunBuildspec {
         self,
         ctx: &Context,
         spec: &Buildspec,
+        resolved: &[(String, String)],
         secrets: &[String],
     ) -> Result<RunReport, Error> {
         let started = Instant::now();
@@ -584,7 +729,11 @@ impl RunBuildspec {
                 .map_or_else(|| "local".into(), |n| n.to_string_lossy().into_owned())
         });
         let build_id = format!("{project}:{}", uuid());
-        let env = self.environment(ctx, spec, &src, &build_id, head.as_ref());
+        let mut env = self.environment(ctx, spec, &src, &build_id, head.as_ref());
+        for (k, v) in resolved {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
+        }
         let out = &ctx.out;
         out.info(&format!(
             "[Container] Running {} as build {build_id} in {}",
@@ -713,28 +862,35 @@ fn run_phase(
     let mut failed_command = None;
     let mut alive = true;
     for command in &phase.commands {
-        out.info(&format!("[Container] Running command {command}"));
+        out.info(&format!(
+            "[Container] Running command {}",
+            session.mask(command)
+        ));
         match session.run(command) {
             Some(0) => {}
             status => {
                 alive = status.is_some();
                 out.info(&format!(
-                    "[Container] Command did not exit successfully {command} exit status {}",
+                    "[Container] Command did not exit successfully {} exit status {}",
+                    session.mask(command),
                     status.map_or_else(|| "(the shell exited)".to_string(), |c| c.to_string())
                 ));
-                failed_command = Some(command.clone());
+                failed_command = Some(session.mask(command));
                 break;
             }
         }
     }
     if alive {
         for command in &phase.finally {
-            out.info(&format!("[Container] Running command {command}"));
+            out.info(&format!(
+                "[Container] Running command {}",
+                session.mask(command)
+            ));
             match session.run(command) {
                 Some(0) => {}
                 status => {
                     alive = status.is_some();
-                    failed_command.get_or_insert_with(|| command.clone());
+                    failed_command.get_or_insert_with(|| session.mask(command));
                     if !alive {
                         break;
                     }
@@ -909,6 +1065,29 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert_eq!(unhex("68c3a9"), "hé");
+    }
+
+    #[test]
+    fn secret_references() {
+        assert_eq!(
+            split_secret_ref("prod/db"),
+            ("prod/db".into(), None, None, None)
+        );
+        assert_eq!(
+            split_secret_ref("prod/db:password"),
+            ("prod/db".into(), Some("password"), None, None)
+        );
+        assert_eq!(
+            split_secret_ref(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf:password::v1"
+            ),
+            (
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf".into(),
+                Some("password"),
+                None,
+                Some("v1")
+            )
+        );
     }
 
     #[test]
