@@ -60,6 +60,18 @@ impl Diagnostic for WriteError {
     }
 }
 
+/// [`write`], creating `path`'s missing parent directories first (for output files whose directory
+/// the user names on the command line: `-o out/taskdef.json`).
+pub fn write_creating_dirs(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|source| WriteError::Create {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    write(path, contents, mode)
+}
+
 /// Writes `contents` to `path` atomically with permission bits `mode` (e.g. `0o600` for secrets).
 ///
 /// The bytes go to a temporary file in the same directory (so the rename cannot cross file systems),

@@ -164,6 +164,15 @@ pub fn partition_domain(region: &str) -> &'static str {
 }
 
 impl EcrRegistry {
+    /// The account's private registry `input` names, if it names one (not ECR Public, not another
+    /// registry).
+    pub fn private(input: &str) -> Option<EcrHost> {
+        match EcrRegistry::parse(input) {
+            Ok(EcrRegistry::Private(host)) => Some(host),
+            _ => None,
+        }
+    }
+
     /// Parses a registry host, a `https://host[/path]` URL, or a `host:443` form.
     pub fn parse(input: &str) -> Result<EcrRegistry, NotEcrHost> {
         let host = bare_host(input);

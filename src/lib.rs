@@ -13,6 +13,7 @@ pub mod ecr_host;
 pub mod environment;
 pub mod error;
 pub mod exit;
+pub mod image_detail;
 pub mod layers;
 pub mod output;
 pub mod reference;

@@ -83,13 +83,6 @@ impl Diagnostic for TargetError {
     }
 }
 
-fn private(host: &str) -> Option<EcrHost> {
-    match EcrRegistry::parse(host) {
-        Ok(EcrRegistry::Private(h)) => Some(h),
-        _ => None,
-    }
-}
-
 /// Parses `--repository`; a bare name asks ECR for the caller's registry (which also logs in).
 pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
     let bad = |reason: &str| TargetError::Repository {
@@ -108,7 +101,7 @@ pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error>
         return Ok(Located {
             registry: r.registry().to_string(),
             repository: r.repository().to_string(),
-            ecr: private(r.registry()),
+            ecr: EcrRegistry::private(r.registry()),
             token: None,
             aws: None,
         });
@@ -119,7 +112,7 @@ pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error>
     let token = aws.ecr(&aws.region()).authorization_token().await?;
     let host = docker_config::bare(&token.proxy_endpoint).to_string();
     Ok(Located {
-        ecr: private(&host),
+        ecr: EcrRegistry::private(&host),
         registry: host,
         repository: name.repository().to_string(),
         token: Some((token.username, token.password)),

@@ -782,9 +782,7 @@ fn elapsed_ms(t: Instant) -> u64 {
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), BuildPushError> {
-    let mut text = serde_json::to_vec_pretty(value).expect("a JSON value serialises");
-    text.push(b'\n');
-    crate::atomic::write(path, &text, 0o644)?;
+    crate::atomic::write(path, crate::document::to_json(value).as_bytes(), 0o644)?;
     Ok(())
 }
 

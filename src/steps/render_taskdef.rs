@@ -808,16 +808,7 @@ impl Plan {
             if path == Path::new("-") {
                 ctx.out.stdout_text(&String::from_utf8_lossy(bytes));
             } else {
-                let target = ctx.env.resolve(path);
-                if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| {
-                        RenderError::Write(atomic::WriteError::Create {
-                            dir: dir.to_path_buf(),
-                            source,
-                        })
-                    })?;
-                }
-                atomic::write(&target, bytes, 0o644)?;
+                atomic::write_creating_dirs(&ctx.env.resolve(path), bytes, 0o644)?;
             }
         }
         Ok(changed)
@@ -932,10 +923,7 @@ fn artifact_files(
             } else {
                 dir.join(format!("image{n}")).join("imageDetail.json")
             };
-            files.push((
-                path,
-                document::to_json(&serde_json::json!({ "ImageURI": uri })).into_bytes(),
-            ));
+            files.push((path, crate::image_detail::minimal(uri)));
         }
     }
     if let Some(path) = &args.imagedefinitions {
@@ -1051,19 +1039,12 @@ fn read_env_file(ctx: &Context, path: &Path) -> Result<Vec<(String, String)>, Re
 
 /// The ImageURI of an imageDetail.json (build-push's or the ECR source action's).
 fn read_image_detail(ctx: &Context, path: &Path) -> Result<String, RenderError> {
-    let err = |reason: String| RenderError::ImageDetail {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let text = std::fs::read_to_string(ctx.env.resolve(path)).map_err(|e| err(e.to_string()))?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
-    let uri = doc
-        .get("ImageURI")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| err("no `ImageURI` field".into()))?;
-    ImageRef::parse(uri).map_err(|e| err(e.to_string()))?;
-    Ok(uri.to_string())
+    crate::image_detail::read(&ctx.env.resolve(path))
+        .map(|(uri, _)| uri)
+        .map_err(|reason| RenderError::ImageDetail {
+            path: path.to_path_buf(),
+            reason,
+        })
 }
 
 fn check(args: &CheckArgs, ctx: &Context) -> Result<Code, Error> {

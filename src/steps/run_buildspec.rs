@@ -149,6 +149,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// Writing an artifact failed.
+    #[error(transparent)]
+    Write(#[from] crate::atomic::WriteError),
     /// Collecting artifacts failed.
     #[error("collect artifact file `{}`", path.display())]
     Artifact {
@@ -165,12 +168,14 @@ impl Diagnostic for RunError {
         match self {
             RunError::Fetch { reason, .. } => reason.exit_code(),
             RunError::Artifact { .. } | RunError::Shell { .. } => Code::Internal,
+            RunError::Write(e) => e.exit_code(),
             _ => Code::Usage,
         }
     }
 
     fn help(&self) -> Option<String> {
         match self {
+            RunError::Write(e) => e.help(),
             RunError::Fetch { reason, .. } => reason.help(),
             RunError::Unresolved { names } => Some(format!(
                 "set AWS credentials to read them from SSM Parameter Store / Secrets Manager, or pass them with {}",
@@ -479,6 +484,26 @@ impl Session {
         self.secrets
             .iter()
             .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
+    }
+
+    /// Runs one command with CodeBuild's log lines (secrets masked): `Ok` on exit status 0, else
+    /// `Err(whether the shell is still alive)`.
+    fn command(&mut self, command: &str, out: &Output) -> Result<(), bool> {
+        out.info(&format!(
+            "[Container] Running command {}",
+            self.mask(command)
+        ));
+        match self.run(command) {
+            Some(0) => Ok(()),
+            status => {
+                out.info(&format!(
+                    "[Container] Command did not exit successfully {} exit status {}",
+                    self.mask(command),
+                    status.map_or_else(|| "(the shell exited)".to_string(), |c| c.to_string())
+                ));
+                Err(status.is_some())
+            }
+        }
     }
 
     /// Runs one command; `None` when the shell is gone (the command ended the session).
@@ -862,38 +887,19 @@ fn run_phase(
     let mut failed_command = None;
     let mut alive = true;
     for command in &phase.commands {
-        out.info(&format!(
-            "[Container] Running command {}",
-            session.mask(command)
-        ));
-        match session.run(command) {
-            Some(0) => {}
-            status => {
-                alive = status.is_some();
-                out.info(&format!(
-                    "[Container] Command did not exit successfully {} exit status {}",
-                    session.mask(command),
-                    status.map_or_else(|| "(the shell exited)".to_string(), |c| c.to_string())
-                ));
-                failed_command = Some(session.mask(command));
-                break;
-            }
+        if let Err(still_alive) = session.command(command, out) {
+            alive = still_alive;
+            failed_command = Some(session.mask(command));
+            break;
         }
     }
     if alive {
         for command in &phase.finally {
-            out.info(&format!(
-                "[Container] Running command {}",
-                session.mask(command)
-            ));
-            match session.run(command) {
-                Some(0) => {}
-                status => {
-                    alive = status.is_some();
-                    failed_command.get_or_insert_with(|| session.mask(command));
-                    if !alive {
-                        break;
-                    }
+            if let Err(still_alive) = session.command(command, out) {
+                alive = still_alive;
+                failed_command.get_or_insert_with(|| session.mask(command));
+                if !alive {
+                    break;
                 }
             }
         }
@@ -1026,21 +1032,11 @@ fn collect(artifact: &Artifact, src: &Path, out: &Path) -> Result<ArtifactReport
         } else {
             rel.trim_start_matches('/').to_string()
         };
-        let target = dir.join(&name);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| RunError::Artifact {
-                path: target.clone(),
-                source,
-            })?;
-        }
         let bytes = std::fs::read(&file).map_err(|source| RunError::Artifact {
             path: file.clone(),
             source,
         })?;
-        crate::atomic::write(&target, &bytes, 0o644).map_err(|e| RunError::Artifact {
-            path: target.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        crate::atomic::write_creating_dirs(&dir.join(&name), &bytes, 0o644)?;
         files.push(name);
     }
     files.sort();

@@ -533,14 +533,7 @@ fn warn_about(ctx: &Context, verdict: &policy::Verdict, problems: &[(String, boo
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), GateError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| atomic::WriteError::Create {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    atomic::write(path, bytes, 0o644)?;
-    Ok(())
+    Ok(atomic::write_creating_dirs(path, bytes, 0o644)?)
 }
 
 /// A status that is not a result: `(message, fails the gate)`. `None` for COMPLETE and ACTIVE.
@@ -567,6 +560,22 @@ fn status_problem(
             true,
         ))
     }
+}
+
+/// The target for `image` (a full URI), which must be in a private ECR registry.
+fn ecr_target_of(image: &ImageRef, reference: String, given: &str) -> Result<EcrTarget, GateError> {
+    let host = EcrRegistry::private(image.registry()).ok_or_else(|| {
+        GateError::Usage(format!(
+            "gate on `{given}`: `{}` is not a private ECR registry; for other registries scan with trivy or grype and pass --report",
+            image.registry()
+        ))
+    })?;
+    Ok(EcrTarget {
+        registry_id: Some(host.account().to_string()),
+        region: Some(host.region().to_string()),
+        repository: image.repository().to_string(),
+        reference,
+    })
 }
 
 /// The ECR image to gate on.
@@ -727,23 +736,10 @@ impl ScanGate {
     /// The ECR image from --from, --image or -r with --digest/--tag; `None` when no ECR scan is asked.
     fn ecr_target(&self, ctx: &Context) -> Result<Option<EcrTarget>, GateError> {
         let uri = if let Some(path) = &self.from {
-            let text = std::fs::read_to_string(ctx.env.resolve(path)).map_err(|source| {
-                GateError::Read {
-                    path: path.clone(),
-                    source,
-                }
+            let (uri, _) = crate::image_detail::read(&ctx.env.resolve(path)).map_err(|reason| {
+                GateError::Usage(format!("read `{}`: {reason}", path.display()))
             })?;
-            let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                GateError::Usage(format!("read `{}`: invalid JSON: {e}", path.display()))
-            })?;
-            Some(
-                doc.get("ImageURI")
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| {
-                        GateError::Usage(format!("read `{}`: no `ImageURI` field", path.display()))
-                    })?
-                    .to_string(),
-            )
+            Some(uri)
         } else {
             self.image.clone()
         };
@@ -763,18 +759,7 @@ impl ScanGate {
                     )));
                 }
             };
-            let Ok(EcrRegistry::Private(host)) = EcrRegistry::parse(image.registry()) else {
-                return Err(GateError::Usage(format!(
-                    "gate on `{uri}`: `{}` is not a private ECR registry; for other registries scan with trivy or grype and pass --report",
-                    image.registry()
-                )));
-            };
-            return Ok(Some(EcrTarget {
-                registry_id: Some(host.account().to_string()),
-                region: Some(host.region().to_string()),
-                repository: image.repository().to_string(),
-                reference,
-            }));
+            return ecr_target_of(&image, reference, &uri).map(Some);
         }
         let Some(repo) = &self.repository else {
             if self.ecr {
@@ -798,17 +783,7 @@ impl ScanGate {
         let first = repo.split('/').next().unwrap_or("");
         if repo.contains('/') && first.contains('.') {
             let image = ImageRef::parse(repo).map_err(|e| GateError::Usage(e.to_string()))?;
-            let Ok(EcrRegistry::Private(host)) = EcrRegistry::parse(image.registry()) else {
-                return Err(GateError::Usage(format!(
-                    "gate on `{repo}`: not a private ECR repository"
-                )));
-            };
-            return Ok(Some(EcrTarget {
-                registry_id: Some(host.account().to_string()),
-                region: Some(host.region().to_string()),
-                repository: image.repository().to_string(),
-                reference,
-            }));
+            return ecr_target_of(&image, reference, repo).map(Some);
         }
         Ok(Some(EcrTarget {
             registry_id: None,

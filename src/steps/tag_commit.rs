@@ -297,14 +297,7 @@ fn source_of(args: &TagCommit, ctx: &Context) -> Result<(String, String), TagErr
             path: path.clone(),
             reason,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
-        let doc: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
-        let uri = doc
-            .get("ImageURI")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| err("no `ImageURI` field".into()))?;
-        let image = ImageRef::parse(uri).map_err(|e| err(e.to_string()))?;
+        let (_, image) = crate::image_detail::read(&path).map_err(err)?;
         let reference = match (image.digest(), image.tag()) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.to_string(),
@@ -394,10 +387,13 @@ impl Step for TagCommit {
             mounted: tagged.mounted,
         };
         if let Some(path) = &self.image_detail {
-            let mut text = serde_json::to_vec_pretty(&serde_json::json!({ "ImageURI": format!("{}@{}", report.repository, report.digest) }))
-                .expect("JSON serialises");
-            text.push(b'\n');
-            crate::atomic::write(&ctx.env.resolve(path), &text, 0o644).map_err(TagError::from)?;
+            let uri = format!("{}@{}", report.repository, report.digest);
+            crate::atomic::write(
+                &ctx.env.resolve(path),
+                &crate::image_detail::minimal(&uri),
+                0o644,
+            )
+            .map_err(TagError::from)?;
         }
         ctx.out.emit(&report)?;
         Ok(Code::Ok)

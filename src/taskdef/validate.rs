@@ -767,10 +767,7 @@ fn role_problem(role: &str) -> Option<String> {
 /// `123456789012.dkr.ecr.REGION.amazonaws.com/…`
 fn is_private_ecr(image: &str) -> bool {
     let host = image.split('/').next().unwrap_or("");
-    matches!(
-        crate::ecr_host::EcrRegistry::parse(host),
-        Ok(crate::ecr_host::EcrRegistry::Private(_))
-    )
+    crate::ecr_host::EcrRegistry::private(host).is_some()
 }
 
 /// Placeholders and template syntax left in the file.

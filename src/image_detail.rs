@@ -1,0 +1,47 @@
+//! `imageDetail.json`: the artifact build-push writes and CodePipeline's ECR source and
+//! CodeDeployToECS actions read — `{"ImageURI": "registry/repository@sha256:…"}`, possibly with more
+//! ECR fields. One reader and one writer for every step that takes or updates it.
+
+use crate::reference::ImageRef;
+use std::path::Path;
+
+/// The `ImageURI` of the file at `path`, parsed. The error is the reason alone (callers name the file).
+pub fn read(path: &Path) -> Result<(String, ImageRef), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let uri = doc
+        .get("ImageURI")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("no `ImageURI` field")?;
+    let image = ImageRef::parse(uri).map_err(|e| e.to_string())?;
+    Ok((uri.to_string(), image))
+}
+
+/// The minimal form's bytes: `{"ImageURI": uri}`, 2-space JSON with a trailing newline.
+pub fn minimal(uri: &str) -> Vec<u8> {
+    crate::document::to_json(&serde_json::json!({ "ImageURI": uri })).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_it_writes_and_names_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("imageDetail.json");
+        let uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:".to_string()
+            + &"a".repeat(64);
+        std::fs::write(&path, minimal(&uri)).unwrap();
+        let (read_uri, image) = read(&path).unwrap();
+        assert_eq!(
+            (read_uri.as_str(), image.repository()),
+            (uri.as_str(), "app")
+        );
+        std::fs::write(&path, "{\"ImageUri\": \"x\"}").unwrap();
+        assert_eq!(read(&path).unwrap_err(), "no `ImageURI` field");
+        std::fs::write(&path, "{").unwrap();
+        assert!(read(&path).unwrap_err().starts_with("invalid JSON"));
+    }
+}
