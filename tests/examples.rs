@@ -1,17 +1,19 @@
 //! The example pipeline files at the top of the repository: they parse, validate, and do what they
 //! say — the app builds offline and pushes to the rig's registry, and the task definition and AppSpec
-//! render from its imageDetail.json into files the AWS CLI registers in moto's ECS.
+//! render from its imageDetail.json into files the AWS CLI registers in moto's ECS — and the whole
+//! pipeline runs end to end through `run-buildspec`, gate included.
 
 // Each test is one scenario told start to finish.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
 
-use common::{Scratch, create_repository, rig, run, unique};
+use common::{Scratch, create_repository, rig, run, set, unique, unset};
 use serde_json::Value;
 
 const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
 const RENDER: &str = env!("CARGO_BIN_EXE_render-taskdef");
+const RUN_BUILDSPEC: &str = env!("CARGO_BIN_EXE_run-buildspec");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn read(path: &str) -> String {
@@ -171,5 +173,231 @@ fn the_example_app_and_deploy_files_render_and_register() {
     assert_eq!(
         defs,
         serde_json::json!([{"name": "web", "imageUri": image_uri}])
+    );
+}
+
+/// Copies `from` (a file or a directory tree) to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn git(dir: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-C",
+            dir,
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The digest a tag names in the rig's registry (`None` when the tag does not exist).
+fn tag_digest(registry: &str, repo: &str, tag: &str) -> Option<String> {
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--creds", "AWS:123456789012-auth-token"])
+        .arg(format!("docker://{registry}/{repo}:{tag}"))
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| buildsteps::reference::Digest::sha256_of(&out.stdout).to_string())
+}
+
+/// The example pipeline as CodeBuild runs it, end to end: `run-buildspec buildspec.yml` on a checkout
+/// of the example files, with the steps on PATH and the rig as the AWS account. The image is pushed
+/// with the commit tag, gated on ECR's scan of its digest, promoted to `latest`, and the deploy files
+/// land in the output directory. Then a change whose scan fails the gate: the build fails and
+/// `latest` stays on the image that passed.
+#[test]
+fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
+    let rig = rig();
+    let mut sb = Scratch::rig();
+    // The commit comes from the checkout, as in CodeBuild.
+    unset(&mut sb.env, "BUILDSTEPS_COMMIT");
+    let bin_dir = std::path::Path::new(BUILD_PUSH).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    set(&mut sb.env, "PATH", &path);
+    let src = sb.p("src");
+    for file in [
+        "buildspec.yml",
+        "taskdef.json",
+        "appspec.yaml",
+        "examples/app",
+    ] {
+        copy_tree(
+            &std::path::Path::new(ROOT).join(file),
+            &sb.path("src").join(file),
+        );
+    }
+    git(&src, &["init", "-q"]);
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "example"]);
+    let commit = git(&src, &["rev-parse", "HEAD"]);
+    let repo = unique("example/pipeline");
+    create_repository(&repo, "MUTABLE");
+
+    let pipeline = |out: &str, fail_on: &str| {
+        run(
+            RUN_BUILDSPEC,
+            &[
+                &format!("{src}/buildspec.yml"),
+                "--src",
+                &src,
+                "--out",
+                &sb.p(out),
+                "--env",
+                &format!("REPOSITORY={repo}"),
+                "--env",
+                &format!("BASE_IMAGE={}", rig.base_image),
+                "--env",
+                &format!("FAIL_ON={fail_on}"),
+                "--json",
+            ],
+            &sb.env,
+            None,
+        )
+    };
+
+    // moto's scan of every image has one HIGH finding: a gate on CRITICAL passes.
+    let out = pipeline("out", "CRITICAL");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["succeeded"], true);
+    assert_eq!(v["source_version"], commit.as_str());
+    for phase in v["phases"].as_array().unwrap() {
+        assert_eq!(phase["status"], "SUCCEEDED", "{phase}");
+    }
+    let image_uri = v["exported"]["IMAGE_URI"].as_str().unwrap().to_string();
+    let digest = v["exported"]["IMAGE_DIGEST"].as_str().unwrap().to_string();
+    assert_eq!(image_uri, format!("{}/{repo}@{digest}", rig.registry));
+    let summary = std::fs::read_to_string(format!("{src}/reports/scan.md")).unwrap();
+    assert!(summary.contains("passed"), "{summary}");
+    assert!(
+        summary.contains("| found | 0 | 1 |"),
+        "moto's HIGH finding is counted: {summary}"
+    );
+
+    // The image: the commit tag and, after the gate, `latest` name the digest.
+    let tags: Value = serde_json::from_str(
+        &common::curl(&[
+            "-u",
+            "AWS:123456789012-auth-token",
+            &format!("https://{}/v2/{repo}/tags/list", rig.registry),
+        ])
+        .2,
+    )
+    .unwrap();
+    let mut tags: Vec<String> = tags["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert_eq!(tags[1], "latest");
+    assert!(
+        commit.starts_with(&tags[0]),
+        "{tags:?} has the commit's tag"
+    );
+    for tag in &tags {
+        assert_eq!(
+            tag_digest(&rig.registry, &repo, tag).as_deref(),
+            Some(digest.as_str())
+        );
+    }
+
+    // The deploy artifacts, at the top of the output directory.
+    let artifact = |name: &str| std::fs::read_to_string(sb.path("out").join(name)).unwrap();
+    assert_eq!(
+        v["artifacts"][0]["files"],
+        serde_json::json!([
+            "appspec.yaml",
+            "imageDetail.json",
+            "imagedefinitions.json",
+            "taskdef.json"
+        ])
+    );
+    let detail: Value = serde_json::from_str(&artifact("imageDetail.json")).unwrap();
+    assert_eq!(detail, serde_json::json!({ "ImageURI": image_uri }));
+    let defs: Value = serde_json::from_str(&artifact("imagedefinitions.json")).unwrap();
+    assert_eq!(
+        defs,
+        serde_json::json!([{"name": "web", "imageUri": image_uri}])
+    );
+    let td: Value = serde_json::from_str(&artifact("taskdef.json")).unwrap();
+    assert_eq!(td["containerDefinitions"][0]["image"], "<IMAGE1_NAME>");
+    assert_eq!(
+        td["executionRoleArn"],
+        "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+    );
+    assert_eq!(
+        td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-region"],
+        "us-east-1"
+    );
+    assert_eq!(artifact("appspec.yaml"), read("appspec.yaml"));
+    // The scan report for the CodeBuild report group.
+    assert_eq!(v["reports"][0]["name"], "scan");
+    assert_eq!(
+        v["reports"][0]["files"],
+        serde_json::json!(["scan-junit.xml"])
+    );
+    let junit = std::fs::read_to_string(format!("{src}/reports/scan-junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+
+    // A change, and a gate on HIGH: the build pushes the new commit's tag, the gate fails in
+    // post_build, the build fails — and `latest` stays on the image that passed.
+    std::fs::write(
+        sb.path("src/examples/app/www/index.html"),
+        "<!doctype html><title>v2</title><p>v2</p>\n",
+    )
+    .unwrap();
+    git(&src, &["commit", "-q", "-am", "v2"]);
+    let out = pipeline("out2", "HIGH");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v2: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v2["succeeded"], false);
+    let status = |name: &str| {
+        v2["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("build"), "SUCCEEDED");
+    assert_eq!(status("post_build"), "FAILED");
+    let failed = v2["exported"]["IMAGE_DIGEST"].as_str().unwrap();
+    assert_ne!(failed, digest, "a new image was pushed");
+    assert!(out.stderr.contains("CVE-9999-9999"), "{}", out.stderr);
+    assert_eq!(
+        tag_digest(&rig.registry, &repo, "latest").as_deref(),
+        Some(digest.as_str()),
+        "latest was not moved to an image that failed the gate"
     );
 }

@@ -64,3 +64,61 @@ async fn get_authorization_token_through_the_endpoint_override_returns_motos_tok
     let (code, _, _) = common::curl(&["-u", "AWS:wrong", &format!("https://{}/v2/", rig.registry)]);
     assert_eq!(code, 401);
 }
+
+/// As in ECR, the registry and the ECR API are one service: what is pushed through the registry is
+/// what `DescribeImages` lists, with the registry's digest, and a moved tag moves there too.
+#[test]
+fn an_image_pushed_through_the_registry_is_what_the_ecr_api_describes() {
+    let rig = common::rig();
+    let repo = common::unique("rig/joined");
+    common::create_repository(&repo, "MUTABLE");
+    let dir = std::env::temp_dir().join(common::unique("rig-joined"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let creds = "AWS:123456789012-auth-token";
+    let push = |tag: &str, extra: &[&str]| -> String {
+        let digest_file = dir.join(format!("{tag}.digest"));
+        let out = std::process::Command::new("skopeo")
+            .args(["copy", "--quiet", "--dest-creds", creds])
+            .args(extra)
+            .arg("--digestfile")
+            .arg(&digest_file)
+            .arg(format!("docker-daemon:{}", rig.base_image))
+            .arg(format!("docker://{}/{repo}:{tag}", rig.registry))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&digest_file).unwrap()
+    };
+    let describe = || -> serde_json::Value {
+        let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+            .args(["ecr", "describe-images", "--repository-name", &repo])
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["imageDetails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["imageTags"].as_array().is_some_and(|t| !t.is_empty()))
+            .map(|i| serde_json::json!([i["imageDigest"], i["imageTags"]]))
+            .collect()
+    };
+    let docker = push("v1", &[]);
+    assert_eq!(describe(), serde_json::json!([[docker, ["v1"]]]));
+
+    // The same tag on another manifest (the image in OCI form): the tag moves in ECR as well.
+    let oci = push("v1", &["--format", "oci"]);
+    assert_ne!(oci, docker);
+    assert_eq!(describe(), serde_json::json!([[oci, ["v1"]]]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1326,15 +1326,27 @@ fn complete_with(repo: &str, digest: &str) -> Value {
     json!({"status": 200, "body": answer(repo, digest, "COMPLETE", json!([basic("CVE-2024-0002", "HIGH")]), &json!({"HIGH": 1}), None)})
 }
 
-/// Just after a push, a scan on push may not be visible yet: the gate looks twice more before
-/// starting one; and when starting one hits the daily limit, it reads the scan that exists.
+/// `BatchGetRepositoryScanningConfiguration`'s answer for a repository that scans on push.
+fn scans_on_push(repo: &str) -> Value {
+    json!({"target": "BatchGetRepositoryScanningConfiguration", "responses": [{"status": 200, "body": {
+        "scanningConfigurations": [{
+            "repositoryArn": format!("arn:aws:ecr:us-east-1:123456789012:repository/{repo}"),
+            "repositoryName": repo, "scanOnPush": true, "scanFrequency": "SCAN_ON_PUSH",
+            "appliedScanFilters": [{"filter": "*", "filterType": "WILDCARD"}]}],
+        "failures": []}}]})
+}
+
+/// Just after a push to a repository that scans on push, the scan may not be visible yet: the gate
+/// looks twice more before starting one; and when starting one hits the daily limit, it reads the
+/// scan that exists.
 #[test]
 fn scan_on_push_races_and_the_daily_scan_limit() {
     let limit = json!({"status": 400, "body": {"__type": "LimitExceededException", "message": "The scan quota per image has been exceeded. Wait and try again."}});
     let race = Scripted::new(&|repo, digest| {
         json!([
             {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), complete_with(repo, digest)]},
-            {"target": "StartImageScan", "responses": [limit.clone()]}
+            {"target": "StartImageScan", "responses": [limit.clone()]},
+            scans_on_push(repo)
         ])
     });
     let out = race.gate(&[]);
@@ -1357,7 +1369,8 @@ fn scan_on_push_races_and_the_daily_scan_limit() {
     let limited = Scripted::new(&|repo, digest| {
         json!([
             {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), not_found(), complete_with(repo, digest)]},
-            {"target": "StartImageScan", "responses": [limit.clone()]}
+            {"target": "StartImageScan", "responses": [limit.clone()]},
+            scans_on_push(repo)
         ])
     });
     let out = limited.gate(&[]);
@@ -1367,7 +1380,30 @@ fn scan_on_push_races_and_the_daily_scan_limit() {
         ops(&limited),
         [
             "DescribeImageScanFindings",
+            "BatchGetRepositoryScanningConfiguration",
             "DescribeImageScanFindings",
+            "DescribeImageScanFindings",
+            "StartImageScan",
+            "DescribeImageScanFindings"
+        ]
+    );
+
+    // A repository that does not scan by itself (moto's answer, forwarded: MANUAL): no scan is
+    // coming, so the gate starts one at once — and looks again a second later, not a poll later.
+    let manual = Scripted::new(&|repo, digest| {
+        json!([
+            {"target": "DescribeImageScanFindings", "responses": [not_found(), complete_with(repo, digest)]},
+            {"target": "StartImageScan", "responses": [{"status": 200, "body": {
+                "registryId": "123456789012", "repositoryName": repo, "imageId": {"imageDigest": digest},
+                "imageScanStatus": {"status": "IN_PROGRESS"}}}]}
+        ])
+    });
+    let out = manual.gate(&["--poll-interval", "1m", "--timeout", "30s"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
+    assert_eq!(
+        ops(&manual),
+        [
             "DescribeImageScanFindings",
             "StartImageScan",
             "DescribeImageScanFindings"

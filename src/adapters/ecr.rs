@@ -675,6 +675,26 @@ impl Ecr {
         }))
     }
 
+    /// Whether ECR scans `repository`'s images by itself (`SCAN_ON_PUSH` or `CONTINUOUS_SCAN`, from
+    /// `BatchGetRepositoryScanningConfiguration`). `None` when ECR did not say (no permission, say).
+    /// The API reads the caller's own registry only, so for another account's repository the answer
+    /// is about the caller's repository of that name: a hint for how long to wait, never a reason to
+    /// fail (either way the gate ends up reading or starting the scan).
+    pub async fn scans_by_itself(&self, repository: &str) -> Option<bool> {
+        let out = self
+            .client
+            .batch_get_repository_scanning_configuration()
+            .repository_names(repository)
+            .send()
+            .await
+            .ok()?;
+        let config = out.scanning_configurations().first()?;
+        let frequency = config
+            .scan_frequency()
+            .map(aws_sdk_ecr::types::ScanFrequency::as_str);
+        Some(config.scan_on_push() || matches!(frequency, Some("SCAN_ON_PUSH" | "CONTINUOUS_SCAN")))
+    }
+
     /// `StartImageScan` for a digest (basic scanning).
     pub async fn start_image_scan(
         &self,

@@ -3,8 +3,10 @@
 //!
 //! ECR: the image (a digest, or a tag resolved once to a digest; an index resolved to its platform
 //! images) is gated on its digest. The scan is started when none exists (`LimitExceededException`:
-//! read the existing one); `ScanNotFoundException` just after a push is retried briefly (scan on
-//! push); the wait has one deadline and jittered backoff; every status is handled explicitly and an
+//! read the existing one) — at once where the repository does not scan by itself
+//! (`BatchGetRepositoryScanningConfiguration`), else after `ScanNotFoundException` was retried
+//! briefly (a scan-on-push race); the wait has one deadline and jittered backoff, looking again
+//! a second after starting a scan; every status is handled explicitly and an
 //! unknown one fails closed; every page is read and a repeated `nextToken` stops the loop; enhanced
 //! scans (`ACTIVE`) are read until the findings settle.
 
@@ -870,6 +872,9 @@ impl ScanGate {
         let mut interval = self.poll_interval;
         let mut started = false;
         let mut not_found = 0u32;
+        // Worth waiting for a scan ECR starts by itself only where it does (unknown: wait).
+        let mut by_itself: Option<bool> = None;
+        let mut asked = false;
         let mut last_status = "none".to_string();
         let mut settled: Option<(BTreeMap<String, i64>, BTreeSet<String>)> = None;
         let mut stable = 0u32;
@@ -877,8 +882,13 @@ impl ScanGate {
             match all_pages(ctx, ecr, registry, repository, digest).await? {
                 None => {
                     last_status = "no scan".into();
-                    // Just after a push a scan-on-push may not be visible yet: look twice more first.
-                    if !started && not_found >= 2 {
+                    // Just after a push a scan-on-push may not be visible yet: where the repository
+                    // scans on push (or it is not known), look twice more before starting one.
+                    if !asked {
+                        by_itself = ecr.scans_by_itself(repository).await;
+                        asked = true;
+                    }
+                    if !started && (not_found >= 2 || by_itself == Some(false)) {
                         let answer = ecr.start_image_scan(registry, repository, digest).await?;
                         match &answer {
                             ScanStart::Started(_) => ctx
@@ -894,6 +904,11 @@ impl ScanGate {
                             }
                         }
                         started = answer != ScanStart::NotYet;
+                        if matches!(answer, ScanStart::Started(_)) {
+                            // A small image's basic scan often takes seconds: look again soon,
+                            // then back off as usual.
+                            interval = interval.min(Duration::from_secs(1));
+                        }
                     }
                     not_found += 1;
                 }
