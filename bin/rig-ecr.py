@@ -46,27 +46,28 @@ class Joined:
             body = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = io.BytesIO(body)
             try:
-                name = json.loads(body or b"{}").get("repositoryName")
-                registry_id = json.loads(body or b"{}").get("registryId") or self.account
-                if name and registry_id == self.account:
+                request = json.loads(body or b"{}")
+                name = request.get("repositoryName")
+                if name and request.get("registryId", self.account) == self.account:
                     self.sync(name)
             except Exception as e:  # the join must never stop moto from answering
                 print(f"rig-ecr: sync failed: {e!r}", file=sys.stderr, flush=True)
         return self.app(environ, start_response)
 
     def registry_tags(self, name: str):
+        """(tag, digest) for each tag the registry's storage holds for `name`."""
         tags = self.v2 / "repositories" / name / "_manifests" / "tags"
         if not tags.is_dir():
             return
         for tag in sorted(os.listdir(tags)):
-            link = tags / tag / "current" / "link"
             try:
-                digest = link.read_text().strip()
-                algo, hexd = digest.split(":", 1)
-                manifest = (self.v2 / "blobs" / algo / hexd[:2] / hexd / "data").read_bytes()
-            except (OSError, ValueError):
+                yield tag, (tags / tag / "current" / "link").read_text().strip()
+            except OSError:
                 continue
-            yield tag, digest, manifest.decode()
+
+    def manifest(self, digest: str) -> str:
+        algo, hexd = digest.split(":", 1)
+        return (self.v2 / "blobs" / algo / hexd[:2] / hexd / "data").read_text()
 
     def sync(self, name: str):
         backend = ecr_backends[self.account][self.region]
@@ -74,12 +75,13 @@ class Joined:
             repository = backend.repositories.get(name)
             if repository is None:
                 return
-            for tag, digest, manifest in self.registry_tags(name):
-                current = [i for i in repository.images if tag in i.image_tags]
-                if current and current[0].get_image_digest() == digest:
+            held = {t: i.get_image_digest() for i in repository.images for t in i.image_tags}
+            for tag, digest in self.registry_tags(name):
+                if held.get(tag) == digest:
                     continue
-                media_type = json.loads(manifest).get("mediaType") or OCI_MANIFEST
                 try:
+                    manifest = self.manifest(digest)
+                    media_type = json.loads(manifest).get("mediaType") or OCI_MANIFEST
                     backend.put_image(name, manifest, tag, media_type, digest)
                 except Exception as e:  # an immutable tag ECR already holds, say
                     print(f"rig-ecr: {name}:{tag} not joined: {e!r}", file=sys.stderr, flush=True)

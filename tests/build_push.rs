@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Output, Proxy, base_env, create_repository, rig, run, set, unique};
+use common::{Output, Proxy, base_env, create_repository, git, rig, run, set, unique};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -17,27 +17,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_build-push");
 struct App {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl App {

@@ -8,8 +8,9 @@
 
 mod common;
 
-use common::{Scratch, create_repository, rig, run, set, unique, unset};
+use common::{Scratch, create_repository, git, rig, run, set, unique, unset};
 use serde_json::Value;
+use std::path::Path;
 
 const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
 const RENDER: &str = env!("CARGO_BIN_EXE_render-taskdef");
@@ -177,7 +178,7 @@ fn the_example_app_and_deploy_files_render_and_register() {
 }
 
 /// Copies `from` (a file or a directory tree) to `to`.
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+fn copy_tree(from: &Path, to: &Path) {
     if from.is_dir() {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
@@ -188,27 +189,6 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
     }
-}
-
-fn git(dir: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args([
-            "-C",
-            dir,
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// The digest a tag names in the rig's registry (`None` when the tag does not exist).
@@ -234,7 +214,7 @@ fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
     let mut sb = Scratch::rig();
     // The commit comes from the checkout, as in CodeBuild.
     unset(&mut sb.env, "BUILDSTEPS_COMMIT");
-    let bin_dir = std::path::Path::new(BUILD_PUSH).parent().unwrap();
+    let bin_dir = Path::new(BUILD_PUSH).parent().unwrap();
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -248,15 +228,12 @@ fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
         "appspec.yaml",
         "examples/app",
     ] {
-        copy_tree(
-            &std::path::Path::new(ROOT).join(file),
-            &sb.path("src").join(file),
-        );
+        copy_tree(&Path::new(ROOT).join(file), &sb.path("src").join(file));
     }
-    git(&src, &["init", "-q"]);
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "example"]);
-    let commit = git(&src, &["rev-parse", "HEAD"]);
+    git(Path::new(&src), &["init", "-q"]);
+    git(Path::new(&src), &["add", "."]);
+    git(Path::new(&src), &["commit", "-q", "-m", "example"]);
+    let commit = git(Path::new(&src), &["rev-parse", "HEAD"]);
     let repo = unique("example/pipeline");
     create_repository(&repo, "MUTABLE");
 
@@ -376,7 +353,7 @@ fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
         "<!doctype html><title>v2</title><p>v2</p>\n",
     )
     .unwrap();
-    git(&src, &["commit", "-q", "-am", "v2"]);
+    git(Path::new(&src), &["commit", "-q", "-am", "v2"]);
     let out = pipeline("out2", "HIGH");
     assert_eq!(out.code, 1, "{}", out.stderr);
     let v2: Value = serde_json::from_str(&out.stdout).unwrap();

@@ -77,34 +77,24 @@ fn an_image_pushed_through_the_registry_is_what_the_ecr_api_describes() {
     let creds = "AWS:123456789012-auth-token";
     let push = |tag: &str, extra: &[&str]| -> String {
         let digest_file = dir.join(format!("{tag}.digest"));
-        let out = std::process::Command::new("skopeo")
-            .args(["copy", "--quiet", "--dest-creds", creds])
-            .args(extra)
-            .arg("--digestfile")
-            .arg(&digest_file)
-            .arg(format!("docker-daemon:{}", rig.base_image))
-            .arg(format!("docker://{}/{repo}:{tag}", rig.registry))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        common::succeed(
+            std::process::Command::new("skopeo")
+                .args(["copy", "--quiet", "--dest-creds", creds])
+                .args(extra)
+                .arg("--digestfile")
+                .arg(&digest_file)
+                .arg(format!("docker-daemon:{}", rig.base_image))
+                .arg(format!("docker://{}/{repo}:{tag}", rig.registry)),
         );
         std::fs::read_to_string(&digest_file).unwrap()
     };
     let describe = || -> serde_json::Value {
-        let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
-            .args(["ecr", "describe-images", "--repository-name", &repo])
-            .args(["--output", "json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::succeed(
+            std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+                .args(["ecr", "describe-images", "--repository-name", &repo])
+                .args(["--output", "json"]),
         );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         v["imageDetails"]
             .as_array()
             .unwrap()

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Output, Scratch, rig, run};
+use common::{Output, Scratch, git, rig, run};
 use serde_json::Value;
 
 const RUN: &str = env!("CARGO_BIN_EXE_run-buildspec");
@@ -18,22 +18,10 @@ fn checkout(buildspec: &str) -> Scratch {
     sb.write("src/app/main.txt", "main\n");
     sb.write("src/app/lib/util.txt", "util\n");
     sb.write("src/docs/readme.md", "docs\n");
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(["-C", &sb.p("src")])
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "init"]);
+    let src = sb.path("src");
+    git(&src, &["init", "-q"]);
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "init"]);
     sb
 }
 

@@ -800,32 +800,27 @@ fn register_with(
     media_type: &str,
     extra: &[&str],
 ) -> String {
-    let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
-        .args([
-            "ecr",
-            "put-image",
-            "--repository-name",
-            repo,
-            "--image-tag",
-            tag,
-            "--image-manifest",
-            manifest,
-        ])
-        .args([
-            "--image-manifest-media-type",
-            media_type,
-            "--output",
-            "json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::succeed(
+        std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+            .args([
+                "ecr",
+                "put-image",
+                "--repository-name",
+                repo,
+                "--image-tag",
+                tag,
+                "--image-manifest",
+                manifest,
+            ])
+            .args([
+                "--image-manifest-media-type",
+                media_type,
+                "--output",
+                "json",
+            ])
+            .args(extra),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
     v["image"]["imageId"]["imageDigest"]
         .as_str()
         .unwrap()

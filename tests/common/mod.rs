@@ -105,6 +105,35 @@ pub fn curl(args: &[&str]) -> (u16, String, String) {
     (code.trim().parse().unwrap_or(0), headers, body.to_string())
 }
 
+/// Runs an independent tool (git, skopeo, the AWS CLI), asserts it succeeded (its stderr otherwise)
+/// and returns its stdout.
+#[track_caller]
+pub fn succeed(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `git` in `dir` with a fixed identity and default branch; its trimmed stdout.
+#[track_caller]
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = succeed(
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(["-c", "init.defaultBranch=main"])
+            .args(args),
+    );
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
 /// What a binary run produced.
 #[derive(Debug)]
 pub struct Output {
