@@ -10,7 +10,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "..", "shared", "fixtures", "taskdef")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "taskdef")
 ours = os.environ["RENDER_TASKDEF"]
 rounds = int(os.environ.get("ROUNDS", "50"))
 work = tempfile.mkdtemp(prefix="bench-render-")

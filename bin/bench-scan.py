@@ -11,7 +11,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURE = os.path.join(ROOT, "..", "shared", "fixtures", "trivy", "main-42f795f", "centos-7.json.golden")
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "trivy", "main-42f795f", "centos-7.json.golden")
 ours = os.environ["SCAN_GATE"]
 rounds = int(os.environ.get("ROUNDS", "10"))
 work = tempfile.mkdtemp(prefix="bench-scan-")

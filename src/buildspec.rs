@@ -429,7 +429,7 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/../shared/fixtures/buildspec/{name}",
+            "{}/tests/fixtures/buildspec/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

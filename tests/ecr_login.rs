@@ -660,7 +660,7 @@ fn bad_targets_and_files_are_clear_errors_and_change_nothing() {
     // Every invalid host of the fixture is refused by the binary too.
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/ecr-hosts/ecr-hosts.txt"
+        "/tests/fixtures/ecr-hosts/ecr-hosts.txt"
     ))
     .unwrap();
     for host in fixture.lines().filter_map(|l| l.strip_prefix("INVALID ")) {

@@ -115,7 +115,7 @@ fn the_actions_outputs_are_what_the_steps_write() {
         env!("CARGO_BIN_EXE_scan-gate"),
         &[
             "--report",
-            &format!("{ROOT}/../shared/fixtures/trivy/main-dc3c56e/alpine-39.json.golden"),
+            &format!("{ROOT}/tests/fixtures/trivy/main-dc3c56e/alpine-39.json.golden"),
         ],
         &[],
     );

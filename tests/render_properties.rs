@@ -11,7 +11,7 @@ use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
     let path = format!(
-        "{}/../shared/fixtures/taskdef/{name}",
+        "{}/tests/fixtures/taskdef/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     normalize(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).0

@@ -13,7 +13,7 @@ use std::path::Path;
 const RENDER: &str = env!("CARGO_BIN_EXE_render-taskdef");
 
 fn fixture(path: &str) -> String {
-    format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn render(sb: &Scratch, args: &[&str]) -> Output {

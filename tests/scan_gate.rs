@@ -17,7 +17,7 @@ const GATE: &str = env!("CARGO_BIN_EXE_scan-gate");
 const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
 
 fn fixture(path: &str) -> String {
-    format!("{}/../shared/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn gate(sb: &Scratch, args: &[&str]) -> Output {

@@ -602,7 +602,7 @@ mod tests {
 
     fn fixture(path: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/../shared/fixtures/{path}",
+            "{}/tests/fixtures/{path}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
