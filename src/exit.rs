@@ -1,14 +1,41 @@
 //! The exit codes every binary uses. They are part of the public contract: scripts branch on them, so a
-//! code never changes meaning. The README repeats this table.
+//! code never changes meaning. The README repeats this table (a test below checks that it does).
 //!
 //! | code | name | meaning |
 //! |-----:|------|---------|
 //! | 0 | [`Code::Ok`] | the step did what was asked |
-//! | 1 | [`Code::Verdict`] | the step ran and its answer is "no": the scan gate failed, `check` found problems |
+//! | 1 | [`Code::Verdict`] | the step ran and its answer is "no": the scan gate failed, `check` found problems; a Dockerfile step failed (build-push) |
 //! | 2 | [`Code::Usage`] | bad flags, configuration or input (malformed file, bad image reference, missing Dockerfile) |
 //! | 3 | [`Code::Auth`] | no credentials, credentials refused, expired token |
-//! | 4 | [`Code::Remote`] | ECR, the registry or the Docker engine failed, after retries |
+//! | 4 | [`Code::Remote`] | ECR, the registry or the Docker engine failed, after retries; scan-gate: the scan did not finish before `--timeout` |
 //! | 70 | [`Code::Internal`] | a bug in this toolkit; please report it |
+//!
+//! # Where each code comes from
+//!
+//! Every error type implements [`crate::error::Diagnostic::exit_code`], and `cli::execute` exits
+//! with the code of the error a step returned; nothing else picks a code. The rules those
+//! implementations follow, so that one can audit them against this list:
+//!
+//! - **0** — the step returned `Ok(Code::Ok)`.
+//! - **1** — a step's own negative answer, returned as `Ok(Code::Verdict)`, never an error: scan-gate's
+//!   policy failed; render-taskdef `check` found errors or `--check` found a file that would change;
+//!   run-buildspec's build failed (a command exited non-zero); docker's credential-helper `get` found
+//!   no credentials (the protocol's "not found"). One error maps here too: a Dockerfile step that
+//!   failed in the engine (`BuildError::Failed`), because the build ran and said no.
+//! - **2** — clap's usage errors (clap exits 2 itself); every parse or validation error of input
+//!   the user gave: flags, files (JSON/YAML with line:column, buildspecs, reports, allowlists,
+//!   `.dockerignore`, Dockerfile paths), image references, hosts, durations; an output path that
+//!   cannot be written; a missing region (`AwsError::NoRegion`); a registry's 404 (no such
+//!   repository, tag or digest); a credential store named in docker's `config.json` that is missing
+//!   or fails (`HelperError`).
+//! - **3** — no AWS credentials (`AwsError::NoCredentials`), an AWS error code of the
+//!   authentication family (`AccessDenied…`, `UnrecognizedClientException`, signature and
+//!   expired-token errors), a registry's 401/403, a failed OIDC role assumption.
+//! - **4** — any other error answer or transport failure from AWS, the registry or the Docker
+//!   engine, once retries are spent; scan-gate's `--timeout` passing (`GateError::Timeout`). (A
+//!   scan that ended in a failed status fails the gate: 1.)
+//! - **70** — a panic (the hook in `cli` prints a "please report" message), a concurrent task of
+//!   ours that failed (`TaskFailed`), and the few errors that only a bug can cause.
 //!
 //! A broken stdout pipe (e.g. `| head`) is not an error: the step stops quietly with the code it had.
 
@@ -78,6 +105,22 @@ impl From<Code> for ExitCode {
 mod tests {
     use super::Code;
 
+    /// The rows of the first Markdown table under `heading` in `text`: (code, meaning).
+    fn table_rows(text: &str, heading: &str) -> Vec<(u8, String)> {
+        let start = text.find(heading).expect("the heading");
+        text[start..]
+            .lines()
+            .skip_while(|l| !l.trim_start_matches("//! ").starts_with('|'))
+            .map(|l| l.trim_start_matches("//!").trim())
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                let code = cells.first()?.parse().ok()?;
+                Some((code, (*cells.last()?).to_string()))
+            })
+            .collect()
+    }
+
     #[test]
     fn codes_are_distinct_and_match_the_documented_table() {
         let numbers: Vec<u8> = Code::ALL.iter().map(|c| c.as_u8()).collect();
@@ -87,5 +130,17 @@ mod tests {
             let row = format!("| {} | [`Code::{:?}`] |", code.as_u8(), code);
             assert!(table.contains(&row), "the module docs lack the row {row}");
         }
+    }
+
+    #[test]
+    fn the_readme_table_is_this_table() {
+        let ours = table_rows(include_str!("exit.rs"), "| code | name | meaning |");
+        let readme = table_rows(include_str!("../README.md"), "## Exit codes");
+        let numbers: Vec<u8> = ours.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 70]);
+        assert_eq!(
+            readme, ours,
+            "README.md's exit-code table differs from src/exit.rs's"
+        );
     }
 }

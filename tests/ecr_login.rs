@@ -1,12 +1,10 @@
 //! `ecr-login` end to end: the real binary against the rig (moto's ECR API, the TLS registry at the
 //! ECR host name, the Docker engine), checked with independent clients (docker, skopeo, curl).
 
-#![allow(clippy::unwrap_used)]
+use crate::common;
 
-mod common;
-
+use crate::common::{Output, Proxy, Scratch, rig, run, script, set, unset};
 use base64::Engine as _;
-use common::{Output, Proxy, base_env, rig, run, script, set, unset};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,29 +12,30 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ecr-login");
-/// moto's registry password, which the rig's registry accepts.
-const PASSWORD: &str = "123456789012-auth-token";
 
 fn ecr_login(args: &[&str], env: &[(String, String)]) -> Output {
     run(BIN, args, env, None)
 }
 
-/// A private `HOME` and `DOCKER_CONFIG` for one test.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
+/// A private `HOME` and `DOCKER_CONFIG` for one test, and docker's `config.json` in it.
+struct Sandbox(Scratch);
+
+impl std::ops::Deref for Sandbox {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Sandbox {
+    fn deref_mut(&mut self) -> &mut Scratch {
+        &mut self.0
+    }
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let mut env = base_env(dir.path());
-        set(
-            &mut env,
-            "DOCKER_CONFIG",
-            &dir.path().join("docker").display().to_string(),
-        );
-        Sandbox { dir, env }
+        Sandbox(Scratch::docker())
     }
 
     fn config_path(&self) -> std::path::PathBuf {
@@ -46,11 +45,11 @@ impl Sandbox {
     fn config(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.config_path()).unwrap()).unwrap()
     }
+}
 
-    /// Runs another program (docker, skopeo) with this sandbox's environment.
-    fn tool(&self, program: &str, args: &[&str]) -> Output {
-        run(program, args, &self.env, None)
-    }
+/// The rig's registry password (moto's token, user `AWS`).
+fn password() -> String {
+    rig().password
 }
 
 /// Every form the password could leak in.
@@ -58,10 +57,10 @@ fn secret_forms() -> Vec<String> {
     let std = base64::engine::general_purpose::STANDARD;
     let url = base64::engine::general_purpose::URL_SAFE;
     vec![
-        PASSWORD.to_string(),
-        std.encode(format!("AWS:{PASSWORD}")),
-        std.encode(PASSWORD),
-        url.encode(format!("AWS:{PASSWORD}")),
+        password(),
+        std.encode(format!("AWS:{}", password())),
+        std.encode(password()),
+        url.encode(format!("AWS:{}", password())),
     ]
 }
 
@@ -79,7 +78,7 @@ fn push_image(sandbox: &Sandbox, repo: &str) -> String {
     let rig = rig();
     let image = format!("{}/{repo}:1", rig.registry);
     sandbox
-        .tool("docker", &["tag", &rig.base_image, &image])
+        .run("docker", &["tag", &rig.base_image, &image])
         .ok();
     image
 }
@@ -102,7 +101,7 @@ fn docker_and_skopeo_use_what_ecr_login_wrote() {
     let auth = config["auths"][&rig.registry]["auth"].as_str().unwrap();
     assert_eq!(
         auth,
-        base64::engine::general_purpose::STANDARD.encode(format!("AWS:{PASSWORD}"))
+        base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", password()))
     );
     let mode = std::fs::metadata(s.config_path())
         .unwrap()
@@ -112,11 +111,11 @@ fn docker_and_skopeo_use_what_ecr_login_wrote() {
     assert_eq!(mode, 0o600);
 
     let image = push_image(&s, "ecr-login/plain");
-    s.tool("docker", &["push", &image]).ok();
-    s.tool("docker", &["pull", &image]).ok();
+    s.run("docker", &["push", &image]).ok();
+    s.run("docker", &["pull", &image]).ok();
     let authfile = s.config_path().display().to_string();
     let inspect = s
-        .tool(
+        .run(
             "skopeo",
             &[
                 "inspect",
@@ -138,11 +137,8 @@ fn the_credential_helper_mode_serves_docker_on_demand() {
     std::fs::create_dir(&bin_dir).unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     set(&mut s.env, "PATH", &path);
-    set(
-        &mut s.env,
-        "AWS_ECR_CACHE_DIR",
-        &s.dir.path().join("cache").display().to_string(),
-    );
+    let cache = s.p("cache");
+    set(&mut s.env, "AWS_ECR_CACHE_DIR", &cache);
     set(&mut s.env, "AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
     let out = ecr_login(
         &[
@@ -169,15 +165,15 @@ fn the_credential_helper_mode_serves_docker_on_demand() {
     assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(BIN));
 
     let image = push_image(&s, "ecr-login/helper");
-    s.tool("docker", &["push", &image]).ok();
-    s.tool("docker", &["pull", &image]).ok();
+    s.run("docker", &["push", &image]).ok();
+    s.run("docker", &["pull", &image]).ok();
 
     // The protocol directly: get, list, store and erase.
     let helper = link.display().to_string();
     let got = run(&helper, &["get"], &s.env, Some(&rig.registry)).ok();
     let v: Value = serde_json::from_str(&got.stdout).unwrap();
     assert_eq!(v["Username"], "AWS");
-    assert_eq!(v["Secret"], PASSWORD);
+    assert_eq!(v["Secret"], password());
     assert_eq!(v["ServerURL"], rig.registry.as_str());
     let listed = run(&helper, &["list"], &s.env, None).ok();
     let v: Value = serde_json::from_str(&listed.stdout).unwrap();
@@ -216,11 +212,8 @@ fn a_second_helper_get_within_the_validity_window_makes_no_api_call() {
     let rig = rig();
     let proxy = Proxy::start(&rig.moto, &[]);
     set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &proxy.url);
-    set(
-        &mut s.env,
-        "AWS_ECR_CACHE_DIR",
-        &s.dir.path().join("cache").display().to_string(),
-    );
+    let cache = s.p("cache");
+    set(&mut s.env, "AWS_ECR_CACHE_DIR", &cache);
     let helper = s.dir.path().join("docker-credential-ecr-login");
     std::os::unix::fs::symlink(BIN, &helper).unwrap();
     let helper = helper.display().to_string();
@@ -288,7 +281,7 @@ fn a_creds_store_receives_the_secret_on_stdin_and_auths_gets_no_password() {
     let sent: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
     assert_eq!(
         sent,
-        serde_json::json!({"ServerURL": rig.registry, "Username": "AWS", "Secret": PASSWORD})
+        serde_json::json!({"ServerURL": rig.registry, "Username": "AWS", "Secret": password()})
     );
 
     // logout erases it from the store and removes the marker.
@@ -442,7 +435,7 @@ fn outputs_never_carry_the_password_except_password_stdout() {
     );
 
     let out = ecr_login(&["--password-stdout"], &s.env).ok();
-    assert_eq!(out.stdout, format!("{PASSWORD}\n"));
+    assert_eq!(out.stdout, format!("{}\n", password()));
     assert_no_secret("stderr", &out.stderr);
     // --password-stdout writes nothing to the config.
     let before = std::fs::read_to_string(s.config_path()).unwrap();
@@ -471,7 +464,7 @@ fn github_actions_masks_first_and_writes_the_aws_action_outputs() {
     let first = out.stderr.lines().next().unwrap();
     assert_eq!(
         first,
-        format!("::add-mask::{PASSWORD}"),
+        format!("::add-mask::{}", password()),
         "the mask comes first"
     );
     // Besides the mask itself, the password appears nowhere in the log.
@@ -489,7 +482,7 @@ fn github_actions_masks_first_and_writes_the_aws_action_outputs() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("docker_password_{host}={PASSWORD}\n")),
+        text.contains(&format!("docker_password_{host}={}\n", password())),
         "{text}"
     );
     assert!(
@@ -658,11 +651,7 @@ fn bad_targets_and_files_are_clear_errors_and_change_nothing() {
     }
     assert!(!s.config_path().exists());
     // Every invalid host of the fixture is refused by the binary too.
-    let fixture = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/ecr-hosts/ecr-hosts.txt"
-    ))
-    .unwrap();
+    let fixture = crate::common::fixture_text("ecr-hosts/ecr-hosts.txt");
     for host in fixture.lines().filter_map(|l| l.strip_prefix("INVALID ")) {
         let out = ecr_login(&["-r", host.trim()], &s.env);
         assert_eq!(out.code, 2, "{host}: {}", out.stderr);
@@ -792,7 +781,11 @@ s.serve_forever()
 
 #[test]
 fn help_teaches_the_targets_and_exit_codes() {
-    let out = ecr_login(&["--help"], &base_env(Path::new("/nonexistent"))).ok();
+    let out = ecr_login(
+        &["--help"],
+        &crate::common::base_env(Path::new("/nonexistent")),
+    )
+    .ok();
     for want in [
         "ACCOUNT@REGION",
         "public.ecr.aws",

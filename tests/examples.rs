@@ -3,12 +3,9 @@
 //! render from its imageDetail.json into files the AWS CLI registers in moto's ECS — and the whole
 //! pipeline runs end to end through `run-buildspec`, gate included.
 
-// Each test is one scenario told start to finish.
-#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+use crate::common;
 
-mod common;
-
-use common::{Scratch, create_repository, git, rig, run, set, unique, unset};
+use crate::common::{Scratch, create_repository, git, rig, run, set, unique, unset};
 use serde_json::Value;
 use std::path::Path;
 
@@ -194,7 +191,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// The digest a tag names in the rig's registry (`None` when the tag does not exist).
 fn tag_digest(registry: &str, repo: &str, tag: &str) -> Option<String> {
     let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--raw", "--creds", "AWS:123456789012-auth-token"])
+        .args(["inspect", "--raw", "--creds", &rig().login()])
         .arg(format!("docker://{registry}/{repo}:{tag}"))
         .output()
         .unwrap();
@@ -282,7 +279,7 @@ fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
     let tags: Value = serde_json::from_str(
         &common::curl(&[
             "-u",
-            "AWS:123456789012-auth-token",
+            &rig.login(),
             &format!("https://{}/v2/{repo}/tags/list", rig.registry),
         ])
         .2,

@@ -2,12 +2,7 @@
 //! in GitHub Actions: every output the action declares is one a step writes to `$GITHUB_OUTPUT`
 //! (run with `GITHUB_ACTIONS=true` and real files), and the workflow only names steps that exist.
 
-// One scenario told start to finish.
-#![allow(clippy::unwrap_used, clippy::too_many_lines)]
-
-mod common;
-
-use common::{Scratch, create_repository, rig, run, unique};
+use crate::common::{Scratch, create_repository, rig, run, unique};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

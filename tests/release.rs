@@ -1,17 +1,8 @@
 //! What `bin/release` leaves in `dist/` (bin/test runs it before the tests): binaries that run on
 //! glibc 2.17 (Amazon Linux 2, every CodeBuild standard image), with completions and man pages.
 
-#![allow(clippy::unwrap_used)]
-
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const BINS: [&str; 6] = [
-    "ecr-login",
-    "build-push",
-    "tag-commit",
-    "render-taskdef",
-    "scan-gate",
-    "run-buildspec",
-];
+use buildsteps::steps::BINARIES as BINS;
 
 fn dist(path: &str) -> std::path::PathBuf {
     let p = std::path::Path::new(ROOT).join("dist").join(path);
@@ -73,19 +64,43 @@ fn release_binaries_need_at_most_glibc_2_17_and_run() {
 
 #[test]
 fn completions_and_man_pages_for_every_binary() {
-    for b in BINS {
-        let page = std::fs::read_to_string(dist(&format!("man/man1/{b}.1"))).unwrap();
-        assert!(page.contains(".TH") && page.contains(b), "{b}.1");
-        for f in [b.to_string(), format!("_{b}"), format!("{b}.fish")] {
-            let file = if f == b {
-                format!("completions/{b}.bash")
-            } else {
-                format!("completions/{f}")
-            };
-            let text = std::fs::read_to_string(dist(&file)).unwrap();
+    for (b, command) in BINS.into_iter().zip(buildsteps::steps::commands()) {
+        // Every long flag of the binary's top level, as each format spells it.
+        let flags: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        assert!(flags.len() > 2, "{b} has flags beyond --help/--version");
+        let read = |file: &str| std::fs::read_to_string(dist(file)).unwrap();
+
+        let page = read(&format!("man/man1/{b}.1"));
+        assert!(
+            page.contains(&format!(".TH {b} 1")),
+            "{b}.1 is a section-1 page named {b}"
+        );
+        let bash = read(&format!("completions/{b}.bash"));
+        assert!(
+            bash.lines()
+                .any(|l| l.trim_start().starts_with("complete -F") && l.trim_end().ends_with(b)),
+            "{b}.bash registers a completion for {b}"
+        );
+        let zsh = read(&format!("completions/_{b}"));
+        assert!(zsh.starts_with(&format!("#compdef {b}\n")), "_{b}");
+        let fish = read(&format!("completions/{b}.fish"));
+        for flag in &flags {
+            let man = format!("\\-\\-{}", flag.replace('-', "\\-"));
+            assert!(page.contains(&man), "{b}.1 documents --{flag}");
             assert!(
-                text.contains("--help") || text.contains("-l help") || text.contains("help"),
-                "{file}"
+                bash.contains(&format!("--{flag}")),
+                "{b}.bash completes --{flag}"
+            );
+            assert!(
+                zsh.contains(&format!("'--{flag}[")) || zsh.contains(&format!("--{flag}=[")),
+                "_{b} completes --{flag}"
+            );
+            assert!(
+                fish.contains(&format!("complete -c {b} ")) && fish.contains(&format!("-l {flag}")),
+                "{b}.fish completes --{flag}"
             );
         }
     }

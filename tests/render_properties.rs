@@ -2,19 +2,14 @@
 //! secrets, labels, log options, command, image; merge or replace) on real task definitions; every
 //! other field, in every container and at the top level, must come out exactly as it went in.
 
-#![allow(clippy::unwrap_used)]
-
 use buildsteps::taskdef::edit::{Change, Edit, Field, ImageMode, apply};
 use buildsteps::taskdef::{container_names, normalize};
 use proptest::prelude::*;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/taskdef/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    normalize(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).0
+    let text = crate::common::fixture_text(&format!("taskdef/{name}"));
+    normalize(serde_json::from_str(&text).unwrap()).0
 }
 
 /// The container field each change touches.

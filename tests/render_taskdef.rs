@@ -1,20 +1,11 @@
 //! `render-taskdef` end to end: the real binary on the real fixtures, its files read back, and the
 //! rendered task definitions registered through the real AWS CLI against moto's ECS.
 
-// Each test is one scenario told start to finish.
-#![allow(clippy::unwrap_used, clippy::too_many_lines)]
-
-mod common;
-
-use common::{Output, Scratch, rig, run};
+use crate::common::{Output, Scratch, fixture, json, rig, run, sha256_hex};
 use serde_json::{Value, json};
 use std::path::Path;
 
 const RENDER: &str = env!("CARGO_BIN_EXE_render-taskdef");
-
-fn fixture(path: &str) -> String {
-    format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn render(sb: &Scratch, args: &[&str]) -> Output {
     run(RENDER, args, &sb.env, None)
@@ -38,11 +29,6 @@ fn findings(report: &Value) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr))
 }
 
 /// Every real task definition fixture gets the verdict its content deserves.
@@ -148,7 +134,7 @@ fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
         args.extend(extra.iter().copied());
         let out = render(&sb, &args);
         assert_eq!(out.code, code, "{name} {extra:?}: {}", out.stderr);
-        let report = json_of(&out);
+        let report = json(&out);
         assert_eq!(findings(&report), expected, "{name} {extra:?}");
         assert_eq!(report["written"], code == 0, "{name}");
         assert_eq!(
@@ -170,7 +156,7 @@ fn every_taskdef_fixture_renders_or_fails_with_the_finding_it_deserves() {
     );
     let env = sb.env_with(&[("YOUR_EXECUTION_ROLE", "arn:aws:iam::123456789012:role/exec")]);
     let out = run(RENDER, &["check", &input, "--json"], &env, None).ok();
-    assert_eq!(findings(&json_of(&out)), Vec::<String>::new());
+    assert_eq!(findings(&json(&out)), Vec::<String>::new());
 }
 
 #[test]
@@ -242,7 +228,7 @@ fn every_appspec_fixture_validates_or_fails_with_the_finding_it_deserves() {
         }
         let out = render(&sb, &args);
         assert_eq!(out.code, code, "{name}: {}", out.stderr);
-        assert_eq!(findings(&json_of(&out)), expected, "{name}");
+        assert_eq!(findings(&json(&out)), expected, "{name}");
         if code == 0 {
             assert_eq!(
                 std::fs::read_to_string(&out_file).unwrap(),
@@ -314,7 +300,7 @@ fn describe_output_round_trips_through_the_aws_cli_and_moto() {
         &[&sb.p("described.json"), "-o", &sb.p("again.json"), "--json"],
     )
     .ok();
-    let report = json_of(&out);
+    let report = json(&out);
     assert!(
         report["normalized"][0]
             .as_str()
@@ -454,9 +440,9 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
         read_json(&sb, "out/imagedefinitions.json"),
         json!([{"name": "app", "imageUri": app_uri}, {"name": "envoy", "imageUri": envoy_uri}])
     );
-    let report = json_of(&out);
+    let report = json(&out);
     let bytes = std::fs::read(sb.path("out/taskdef.json")).unwrap();
-    assert_eq!(report["sha256"], sha256(&bytes));
+    assert_eq!(report["sha256"], sha256_hex(&bytes));
     assert_eq!(
         report["artifacts"][0]["path"],
         sb.p("out/imagedefinitions.json")
@@ -500,18 +486,11 @@ fn images_for_several_containers_and_the_deploy_artifacts() {
         &env,
         None,
     );
-    assert_eq!(findings(&json_of(&out)), ["role-arn@executionRoleArn"]);
+    assert_eq!(findings(&json(&out)), ["role-arn@executionRoleArn"]);
     let bad_detail = sb.write("bad/imageDetail.json", "{\"ImageUri\": \"x\"}");
     let out = render(&sb, &[&tutorial, "--image", &format!("@{bad_detail}")]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no `ImageURI` field"), "{}", out.stderr);
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |s, b| s + &format!("{b:02x}"))
 }
 
 #[test]
@@ -708,7 +687,7 @@ fn templating_yaml_anchors_unicode_and_missing_variables() {
 
     let env = sb.env_with(&[("FAMILY", "shop"), ("TAG", "1.2.3")]);
     let out = run(RENDER, &[&yaml, "-o", &out_path, "--json"], &env, None).ok();
-    let report = json_of(&out);
+    let report = json(&out);
     // x-log is not an ECS field: kept and warned about (the anchor's holder).
     assert_eq!(findings(&report), ["unknown-field@[\"x-log\"]"]);
     assert_eq!(report["variables"], json!(["FAMILY", "REGION", "TAG"]));
@@ -831,7 +810,7 @@ fn inputs_near_the_64_kib_limit() {
     sb.write("big.json", &build(530).to_string());
     let out = render(&sb, &["check", &sb.p("big.json"), "--json"]);
     assert_eq!(out.code, 1);
-    assert_eq!(findings(&json_of(&out)), ["size@"]);
+    assert_eq!(findings(&json(&out)), ["size@"]);
 }
 
 #[test]
@@ -847,7 +826,7 @@ fn check_mode_writes_nothing_and_says_whether_a_file_would_change() {
     render(&sb, &[&input, "-o", &out_path]).ok();
     let before = std::fs::metadata(&out_path).unwrap().modified().unwrap();
     let out = render(&sb, &[&input, "-o", &out_path, "--check", "--json"]).ok();
-    let report = json_of(&out);
+    let report = json(&out);
     assert_eq!(
         (report["changed"].clone(), report["written"].clone()),
         (json!(false), json!(false))
@@ -954,7 +933,7 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
         ],
     )
     .ok();
-    assert_eq!(findings(&json_of(&out)), Vec::<String>::new());
+    assert_eq!(findings(&json(&out)), Vec::<String>::new());
     render(
         &sb,
         &[
@@ -997,5 +976,5 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
         &sb,
         &["check", &td, "--codedeploy", "--appspec", &input, "--json"],
     );
-    assert_eq!(findings(&json_of(&out)), ["role-arn@executionRoleArn"]);
+    assert_eq!(findings(&json(&out)), ["role-arn@executionRoleArn"]);
 }

@@ -1,8 +1,6 @@
 //! The rig is what every end-to-end test stands on: check each part answers like the real thing.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use buildsteps::adapters::docker::Engine;
 use buildsteps::adapters::ecr::Aws;
@@ -74,7 +72,7 @@ fn an_image_pushed_through_the_registry_is_what_the_ecr_api_describes() {
     common::create_repository(&repo, "MUTABLE");
     let dir = std::env::temp_dir().join(common::unique("rig-joined"));
     std::fs::create_dir_all(&dir).unwrap();
-    let creds = "AWS:123456789012-auth-token";
+    let creds = &common::rig().login();
     let push = |tag: &str, extra: &[&str]| -> String {
         let digest_file = dir.join(format!("{tag}.digest"));
         common::succeed(

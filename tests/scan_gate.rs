@@ -2,12 +2,9 @@
 //! reports against hand-checked expectations, and ECR scans against moto — directly, seeded through
 //! moto's API, and scripted through a proxy for the statuses and page sequences moto cannot produce.
 
-// Each test is one scenario told start to finish.
-#![allow(clippy::unwrap_used, clippy::too_many_lines)]
+use crate::common;
 
-mod common;
-
-use common::{Output, Proxy, Scratch, create_repository, rig, run, set, unique};
+use crate::common::{Output, Proxy, Scratch, create_repository, rig, run, set, unique};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -881,7 +878,7 @@ fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
         .args([
             "-sSf",
             "-u",
-            "AWS:123456789012-auth-token",
+            &rig.login(),
             "-H",
             &format!("Accept: {DOCKER_MANIFEST}"),
         ])

@@ -1,31 +1,27 @@
 //! `tag-commit` end to end against the rig: the new tags carry the source's exact manifest bytes,
 //! checked with curl and skopeo; indexes stay indexes; promotions mount instead of upload.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{Output, Scratch, create_repository, rig, run, unique};
+use crate::common::{
+    Output, RegistryLog, Scratch, create_repository, json, rig, run, sha256, unique,
+};
 use serde_json::Value;
-use std::path::PathBuf;
 
 const TAG: &str = env!("CARGO_BIN_EXE_tag-commit");
 const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
-const LOGIN: &str = "AWS:123456789012-auth-token";
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
+/// A [`Scratch::rig`] that pushes small images with build-push and runs tag-commit.
+struct Sandbox(Scratch);
+
+impl std::ops::Deref for Sandbox {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let Scratch { dir, env } = Scratch::rig();
-        Sandbox { dir, env }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        Sandbox(Scratch::rig())
     }
 
     /// Builds and pushes a tiny image with `content`, returning its digest.
@@ -77,7 +73,7 @@ fn raw_manifest(repo: &str, reference: &str) -> (Vec<u8>, String) {
             "-sS",
             "-f",
             "-u",
-            LOGIN,
+            &rig().login(),
             "-H",
             accept,
             "-D",
@@ -101,22 +97,6 @@ fn raw_manifest(repo: &str, reference: &str) -> (Vec<u8>, String) {
         })
         .unwrap_or_default();
     (out.stdout, media)
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    buildsteps::reference::Digest::sha256_of(bytes).to_string()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-}
-
-fn uploads(repo: &str) -> usize {
-    let log = std::fs::read_to_string(common::rig_dir().join("registry.log")).unwrap_or_default();
-    log.lines()
-        .filter(|l| l.contains(&format!("/v2/{repo}/blobs/uploads/")) && l.contains("\"PUT "))
-        .count()
 }
 
 #[test]
@@ -159,7 +139,7 @@ fn new_tags_carry_the_exact_manifest_bytes_and_reruns_change_nothing() {
             "inspect",
             "--raw",
             "--creds",
-            LOGIN,
+            &rig().login(),
             &format!("docker://{uri}:release"),
         ],
         &s.env,
@@ -171,7 +151,7 @@ fn new_tags_carry_the_exact_manifest_bytes_and_reruns_change_nothing() {
         "docker",
         &["login", "-u", "AWS", "--password-stdin", &rig().registry],
         &s.env,
-        Some("123456789012-auth-token"),
+        Some(&rig().password),
     )
     .ok();
     run(
@@ -237,7 +217,7 @@ fn an_oci_index_is_retagged_as_an_index() {
             "-sS",
             "-f",
             "-u",
-            LOGIN,
+            &rig().login(),
             "-X",
             "PUT",
             "-H",
@@ -276,6 +256,7 @@ fn an_oci_index_is_retagged_as_an_index() {
     // Promoted to another repository: the children come along, mounted, and the index is identical.
     let prod = unique("tc/multi-prod");
     create_repository(&prod, "MUTABLE");
+    let log = RegistryLog::mark();
     let v = json(
         &s.tag_commit(&[
             "-r",
@@ -295,7 +276,11 @@ fn an_oci_index_is_retagged_as_an_index() {
     assert!(v["mounted"].as_u64().unwrap() >= 2, "{v}");
     assert_eq!(raw_manifest(&prod, "multi").0, body);
     assert_eq!(raw_manifest(&prod, &a).0, raw_manifest(&repo, &a).0);
-    assert_eq!(uploads(&prod), 0, "promotion uploaded blobs");
+    assert_eq!(log.uploads(&prod), 0, "promotion uploaded blobs");
+    assert!(
+        log.manifest_puts(&prod) > 0,
+        "the promotion's manifest PUTs are in the log read"
+    );
 }
 
 #[test]

@@ -2,23 +2,30 @@
 //! `bin/rig env` exports. `bin/test` starts the rig and exports them; a test run without them fails
 //! with the fix rather than skipping.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
-
 use std::process::Command;
 
 /// The rig's coordinates.
 #[derive(Debug, Clone)]
-pub struct Rig {
+pub(crate) struct Rig {
     /// `123456789012.dkr.ecr.us-east-1.amazonaws.com`
-    pub registry: String,
+    pub(crate) registry: String,
     /// `http://127.0.0.1:5055`
-    pub moto: String,
+    pub(crate) moto: String,
     /// The throw-away CA that signed the registry's certificate.
-    pub ca: String,
+    pub(crate) ca: String,
     /// An image in the engine that needs no pull (`local/busybox:1`).
-    pub base_image: String,
+    pub(crate) base_image: String,
     /// `unix:///var/run/docker.sock`
-    pub docker_host: String,
+    pub(crate) docker_host: String,
+    /// The registry password moto's `GetAuthorizationToken` hands out (user `AWS`).
+    pub(crate) password: String,
+}
+
+impl Rig {
+    /// `AWS:PASSWORD`, as `skopeo --creds` and `curl -u` take it.
+    pub(crate) fn login(&self) -> String {
+        format!("AWS:{}", self.password)
+    }
 }
 
 fn var(name: &str) -> String {
@@ -31,18 +38,100 @@ fn var(name: &str) -> String {
 }
 
 /// The rig, from the environment.
-pub fn rig() -> Rig {
+pub(crate) fn rig() -> Rig {
     Rig {
         registry: var("BUILDSTEPS_RIG_REGISTRY"),
         moto: var("BUILDSTEPS_RIG_MOTO"),
         ca: var("BUILDSTEPS_RIG_CA"),
         base_image: var("BUILDSTEPS_RIG_BASE_IMAGE"),
         docker_host: var("DOCKER_HOST"),
+        password: var("BUILDSTEPS_RIG_PASSWORD"),
+    }
+}
+
+/// The path of a third-party fixture, `tests/fixtures/PATH` (provenance in
+/// `tests/fixtures/SOURCES.md`), as a string for argv.
+pub(crate) fn fixture(path: &str) -> String {
+    format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The text of a fixture.
+pub(crate) fn fixture_text(path: &str) -> String {
+    let path = fixture(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `sha256:HEX` of some bytes.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
+    buildsteps::reference::Digest::sha256_of(bytes).to_string()
+}
+
+/// The bare hex sha256 of some bytes (as `--json` reports a file's).
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    sha256(bytes).strip_prefix("sha256:").unwrap().to_string()
+}
+
+/// A run's stdout as JSON (the run's output in the panic message otherwise).
+#[track_caller]
+pub(crate) fn json(out: &Output) -> serde_json::Value {
+    json_as(out)
+}
+
+/// A run's stdout read into `T` (a `deny_unknown_fields` mirror of a `--json` document, say).
+#[track_caller]
+pub(crate) fn json_as<T: serde::de::DeserializeOwned>(out: &Output) -> T {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+/// The registry's request log from a point on: what reached the registry, as an independent witness
+/// of uploads (the registry logs one line per request).
+pub(crate) struct RegistryLog {
+    path: std::path::PathBuf,
+    start: usize,
+}
+
+impl RegistryLog {
+    /// Marks the log's current end; later calls see only what comes after it.
+    pub(crate) fn mark() -> RegistryLog {
+        let path = rig_dir().join("registry.log");
+        let start = std::fs::read(&path).map_or(0, |b| b.len());
+        RegistryLog { path, start }
+    }
+
+    /// The request lines logged since the mark.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let bytes = std::fs::read(&self.path).unwrap_or_default();
+        String::from_utf8_lossy(bytes.get(self.start..).unwrap_or_default())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Requests since the mark with this method to a path under `/v2/REPO/`.
+    pub(crate) fn requests(&self, method: &str, repo: &str, under: &str) -> usize {
+        let path = format!("/v2/{repo}/{under}");
+        let method = format!("\"{method} ");
+        self.lines()
+            .iter()
+            .filter(|l| l.contains(&method) && l.contains(&path))
+            .count()
+    }
+
+    /// Blob uploads started or finished (`PUT /v2/REPO/blobs/uploads/…`) since the mark.
+    pub(crate) fn uploads(&self, repo: &str) -> usize {
+        self.requests("PUT", repo, "blobs/uploads/")
+    }
+
+    /// Manifests written (`PUT /v2/REPO/manifests/…`) since the mark: the positive control that this
+    /// log is the one the registry writes for the requests a test made.
+    pub(crate) fn manifest_puts(&self, repo: &str) -> usize {
+        self.requests("PUT", repo, "manifests/")
     }
 }
 
 /// Creates an ECR repository in moto (as `aws ecr create-repository` would in a real account).
-pub fn create_repository(name: &str, mutability: &str) {
+pub(crate) fn create_repository(name: &str, mutability: &str) {
     let out = Command::new(var("BUILDSTEPS_RIG_AWS_CLI"))
         .args([
             "ecr",
@@ -62,12 +151,12 @@ pub fn create_repository(name: &str, mutability: &str) {
 }
 
 /// The rig's state directory (TLS material, registry log).
-pub fn rig_dir() -> std::path::PathBuf {
+pub(crate) fn rig_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(var("BUILDSTEPS_RIG_DIR"))
 }
 
 /// A name unique to this test process and call, for repositories and tags.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -82,7 +171,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Runs curl (an independent client) and returns (status line code, headers, body).
-pub fn curl(args: &[&str]) -> (u16, String, String) {
+pub(crate) fn curl(args: &[&str]) -> (u16, String, String) {
     let out = Command::new("curl")
         .args([
             "-sS",
@@ -108,7 +197,7 @@ pub fn curl(args: &[&str]) -> (u16, String, String) {
 /// Runs an independent tool (git, skopeo, the AWS CLI), asserts it succeeded (its stderr otherwise)
 /// and returns its stdout.
 #[track_caller]
-pub fn succeed(cmd: &mut Command) -> Vec<u8> {
+pub(crate) fn succeed(cmd: &mut Command) -> Vec<u8> {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
@@ -122,7 +211,7 @@ pub fn succeed(cmd: &mut Command) -> Vec<u8> {
 
 /// `git` in `dir` with a fixed identity and default branch; its trimmed stdout.
 #[track_caller]
-pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &std::path::Path, args: &[&str]) -> String {
     let out = succeed(
         Command::new("git")
             .arg("-C")
@@ -136,19 +225,19 @@ pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
 
 /// What a binary run produced.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     /// The exit code (-1 when killed by a signal).
-    pub code: i32,
+    pub(crate) code: i32,
     /// Standard output.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Standard error.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
     /// Asserts exit 0 and returns self.
     #[track_caller]
-    pub fn ok(self) -> Self {
+    pub(crate) fn ok(self) -> Self {
         assert_eq!(
             self.code, 0,
             "stdout: {}\nstderr: {}",
@@ -160,7 +249,7 @@ impl Output {
 
 /// The environment every binary run starts from: nothing of the developer's, only the rig's AWS
 /// endpoint and dummy credentials, PATH, a private HOME, and the CA bundle.
-pub fn base_env(home: &std::path::Path) -> Vec<(String, String)> {
+pub(crate) fn base_env(home: &std::path::Path) -> Vec<(String, String)> {
     let mut env = vec![
         (
             "PATH".to_string(),
@@ -184,21 +273,41 @@ pub fn base_env(home: &std::path::Path) -> Vec<(String, String)> {
 }
 
 /// Sets (or replaces) a variable in an environment list.
-pub fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(crate) fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
     env.retain(|(k, _)| k != name);
     env.push((name.to_string(), value.to_string()));
 }
 
 /// Removes a variable from an environment list.
-pub fn unset(env: &mut Vec<(String, String)>, name: &str) {
+pub(crate) fn unset(env: &mut Vec<(String, String)>, name: &str) {
     env.retain(|(k, _)| k != name);
 }
 
 /// Runs a program with exactly `env`, optional stdin, and returns what it printed.
-pub fn run(program: &str, args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Output {
+pub(crate) fn run(
+    program: &str,
+    args: &[&str],
+    env: &[(String, String)],
+    stdin: Option<&str>,
+) -> Output {
+    run_in(None, program, args, env, stdin)
+}
+
+/// [`run`] in a working directory (`None`: the test's own).
+pub(crate) fn run_in(
+    dir: Option<&std::path::Path>,
+    program: &str,
+    args: &[&str],
+    env: &[(String, String)],
+    stdin: Option<&str>,
+) -> Output {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -228,7 +337,7 @@ pub fn run(program: &str, args: &[&str], env: &[(String, String)], stdin: Option
 }
 
 /// A background process killed when dropped.
-pub struct Background(pub std::process::Child);
+pub(crate) struct Background(pub(crate) std::process::Child);
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -238,17 +347,17 @@ impl Drop for Background {
 }
 
 /// The fault proxy (`tests/support/fault_proxy.py`) in front of `target`.
-pub struct Proxy {
+pub(crate) struct Proxy {
     _process: Background,
     /// `http://127.0.0.1:PORT`
-    pub url: String,
+    pub(crate) url: String,
     count_file: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Proxy {
     /// Starts a proxy; `extra` are further flags (`--fail 2`, …).
-    pub fn start(target: &str, extra: &[&str]) -> Proxy {
+    pub(crate) fn start(target: &str, extra: &[&str]) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
         let count_file = dir.path().join("count");
@@ -280,26 +389,17 @@ impl Proxy {
         }
     }
 
-    /// Requests seen so far.
-    pub fn count(&self) -> u32 {
-        self.counters().0
-    }
-
-    /// Body bytes received so far.
-    pub fn bytes(&self) -> u64 {
-        self.counters().1
-    }
-
-    fn counters(&self) -> (u32, u64) {
+    /// Requests seen so far (the count file holds "REQUESTS BYTES").
+    pub(crate) fn count(&self) -> u32 {
         let text = std::fs::read_to_string(&self.count_file).unwrap_or_default();
-        let mut parts = text.split_whitespace();
-        let n = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let b = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        (n, b)
+        text.split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The proxy's port.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.url
             .rsplit(':')
             .next()
@@ -309,23 +409,23 @@ impl Proxy {
 }
 
 /// Writes an executable script.
-pub fn script(path: &std::path::Path, body: &str) {
+pub(crate) fn script(path: &std::path::Path, body: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A private directory and an environment for one test's runs of a binary.
-pub struct Scratch {
+pub(crate) struct Scratch {
     /// The directory (removed when dropped).
-    pub dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     /// The environment the binaries run with.
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Scratch {
     /// For offline steps: PATH and a private HOME only — no AWS, no Docker.
-    pub fn offline() -> Scratch {
+    pub(crate) fn offline() -> Scratch {
         let dir = tempfile::tempdir().unwrap();
         let env = vec![
             (
@@ -337,8 +437,8 @@ impl Scratch {
         Scratch { dir, env }
     }
 
-    /// For steps that talk to the rig: [`base_env`], a private `DOCKER_CONFIG` and a fixed commit.
-    pub fn rig() -> Scratch {
+    /// For steps that talk to the rig: [`base_env`] and a private `DOCKER_CONFIG`.
+    pub(crate) fn docker() -> Scratch {
         let dir = tempfile::tempdir().unwrap();
         let mut env = base_env(dir.path());
         set(
@@ -346,26 +446,37 @@ impl Scratch {
             "DOCKER_CONFIG",
             &dir.path().join("docker").display().to_string(),
         );
-        set(
-            &mut env,
-            "BUILDSTEPS_COMMIT",
-            "0123456789abcdef0123456789abcdef01234567",
-        );
         Scratch { dir, env }
     }
 
+    /// [`Scratch::docker`] with a fixed commit (`BUILDSTEPS_COMMIT`), for runs outside a checkout.
+    pub(crate) fn rig() -> Scratch {
+        let mut sb = Scratch::docker();
+        set(
+            &mut sb.env,
+            "BUILDSTEPS_COMMIT",
+            "0123456789abcdef0123456789abcdef01234567",
+        );
+        sb
+    }
+
+    /// Runs a program with this scratch's environment.
+    pub(crate) fn run(&self, program: &str, args: &[&str]) -> Output {
+        run(program, args, &self.env, None)
+    }
+
     /// A path inside the directory.
-    pub fn path(&self, name: &str) -> std::path::PathBuf {
+    pub(crate) fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
 
     /// The same, as a string for argv.
-    pub fn p(&self, name: &str) -> String {
+    pub(crate) fn p(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
 
     /// Writes a file (creating its directories) and returns its path.
-    pub fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         let path = self.path(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
@@ -373,7 +484,7 @@ impl Scratch {
     }
 
     /// The environment plus `vars`.
-    pub fn env_with(&self, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub(crate) fn env_with(&self, vars: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut env = self.env.clone();
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         env
