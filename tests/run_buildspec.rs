@@ -418,3 +418,198 @@ fn parameter_store_and_secrets_manager_values_come_from_aws() {
     );
     assert!(out.stderr.contains("ParameterNotFound"), "{}", out.stderr);
 }
+
+/// `run-buildspec --json`, read back with every field docs/json/run-buildspec.md lists and nothing
+/// else.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildJson {
+    schema_version: u32,
+    step: String,
+    succeeded: bool,
+    build_id: String,
+    build_number: u64,
+    source_version: Option<String>,
+    phases: Vec<PhaseJson>,
+    exported: std::collections::BTreeMap<String, String>,
+    artifacts: Vec<ArtifactJson>,
+    reports: Vec<ReportJson>,
+    duration_ms: u64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhaseJson {
+    name: PhaseName,
+    status: PhaseStatus,
+    duration_ms: u64,
+    failed_command: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PhaseName {
+    Install,
+    PreBuild,
+    Build,
+    PostBuild,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum PhaseStatus {
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArtifactJson {
+    identifier: Option<String>,
+    name: Option<String>,
+    directory: String,
+    files: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportJson {
+    name: String,
+    file_format: Option<String>,
+    files: Vec<String>,
+}
+
+fn build_json(out: &Output) -> BuildJson {
+    let b: BuildJson = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!((b.schema_version, b.step.as_str()), (1, "run-buildspec"));
+    b
+}
+
+/// The `--json` contract: every phase name and status, a failed command, exported variables, the
+/// primary and a secondary artifact and a report group, read into types that refuse any field the
+/// documentation does not list.
+#[test]
+fn the_json_output_is_the_documented_contract() {
+    let sb = checkout(
+        r"version: 0.2
+env:
+  variables:
+    STAGE: test
+  exported-variables:
+    - STAGE
+    - UNSET_ONE
+phases:
+  install:
+    commands:
+      - echo install
+  pre_build:
+    commands:
+      - mkdir -p reports && echo '<testsuites/>' > reports/junit.xml
+  build:
+    commands:
+      - echo built > app/built.txt
+      - test -f app/never.txt
+  post_build:
+    commands:
+      - echo post
+artifacts:
+  files:
+    - '**/*.txt'
+  base-directory: app
+  name: app
+  secondary-artifacts:
+    docs:
+      files:
+        - docs/readme.md
+reports:
+  unit:
+    files:
+      - '*.xml'
+    base-directory: reports
+    file-format: JUNITXML
+",
+    );
+    let (out, _) = build(&sb, &["--build-number", "3", "--project", "shop"]);
+    assert_eq!(out.code, 1, "the build phase fails: {}", out.stderr);
+    let b = build_json(&out);
+    assert!(!b.succeeded);
+    assert!(b.build_id.starts_with("shop:"), "{}", b.build_id);
+    assert_eq!(b.build_number, 3);
+    assert_eq!(b.source_version.as_deref().map(str::len), Some(40));
+    let phases: Vec<(&PhaseName, &PhaseStatus, Option<&str>)> = b
+        .phases
+        .iter()
+        .map(|p| (&p.name, &p.status, p.failed_command.as_deref()))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            (&PhaseName::Install, &PhaseStatus::Succeeded, None),
+            (&PhaseName::PreBuild, &PhaseStatus::Succeeded, None),
+            (
+                &PhaseName::Build,
+                &PhaseStatus::Failed,
+                Some("test -f app/never.txt")
+            ),
+            (&PhaseName::PostBuild, &PhaseStatus::Succeeded, None),
+        ]
+    );
+    assert!(b.phases.iter().map(|p| p.duration_ms).sum::<u64>() <= b.duration_ms);
+    assert_eq!(
+        b.exported,
+        [("STAGE".to_string(), "test".to_string())].into()
+    );
+    let artifacts: Vec<(Option<&str>, Option<&str>, &[String])> = b
+        .artifacts
+        .iter()
+        .map(|a| (a.identifier.as_deref(), a.name.as_deref(), &a.files[..]))
+        .collect();
+    assert_eq!(
+        artifacts,
+        [
+            (
+                None,
+                Some("app"),
+                &[
+                    "built.txt".to_string(),
+                    "lib/util.txt".into(),
+                    "main.txt".into()
+                ][..]
+            ),
+            (Some("docs"), None, &["docs/readme.md".to_string()][..]),
+        ]
+    );
+    let out_dir = std::fs::canonicalize(sb.path("out")).unwrap();
+    assert_eq!(b.artifacts[0].directory, out_dir.display().to_string());
+    assert_eq!(
+        b.artifacts[1].directory,
+        out_dir.join("docs").display().to_string()
+    );
+    let reports: Vec<(&str, Option<&str>, &[String])> = b
+        .reports
+        .iter()
+        .map(|r| (r.name.as_str(), r.file_format.as_deref(), &r.files[..]))
+        .collect();
+    assert_eq!(
+        reports,
+        [("unit", Some("JUNITXML"), &["junit.xml".to_string()][..])]
+    );
+
+    // A failed pre_build: the later phases are SKIPPED, nothing is collected.
+    let sb = checkout(
+        "version: 0.2\nphases:\n  pre_build:\n    commands:\n      - 'false'\n  build:\n    commands:\n      - echo never\nartifacts:\n  files:\n    - '**/*'\n",
+    );
+    let (out, _) = build(&sb, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let b = build_json(&out);
+    let phases: Vec<(&PhaseName, &PhaseStatus, u64)> = b
+        .phases
+        .iter()
+        .map(|p| (&p.name, &p.status, p.duration_ms))
+        .collect();
+    assert_eq!(phases[1], (&PhaseName::Build, &PhaseStatus::Skipped, 0));
+    assert_eq!(phases[0].1, &PhaseStatus::Failed);
+    assert!(b.artifacts.is_empty() && b.reports.is_empty() && b.exported.is_empty());
+}

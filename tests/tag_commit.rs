@@ -446,3 +446,163 @@ fn the_ecr_api_path_puts_the_exact_manifest_and_digest() {
     );
     assert_eq!(again["tags"][0]["status"], "present");
 }
+
+/// `tag-commit --json`, read back with every field docs/json/tag-commit.md lists and nothing else.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagJson {
+    schema_version: u32,
+    step: String,
+    source: String,
+    digest: String,
+    media_type: String,
+    repository: String,
+    tags: Vec<TagResultJson>,
+    via: Via,
+    commit: Option<CommitJson>,
+    mounted: usize,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagResultJson {
+    tag: String,
+    status: TagStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TagStatus {
+    Created,
+    Present,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Via {
+    Registry,
+    EcrApi,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitJson {
+    id: String,
+    short: String,
+    reference: Option<String>,
+    source: CommitSource,
+    dirty: Option<bool>,
+    pull_request: Option<u64>,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum CommitSource {
+    Flag,
+    Codebuild,
+    GithubPullRequest,
+    Github,
+    Gitlab,
+    Git,
+}
+
+fn tag_json(out: &Output) -> TagJson {
+    let t: TagJson = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!((t.schema_version, t.step.as_str()), (1, "tag-commit"));
+    t
+}
+
+fn tag_statuses(t: &TagJson) -> Vec<(&str, TagStatus)> {
+    t.tags.iter().map(|r| (r.tag.as_str(), r.status)).collect()
+}
+
+/// The `--json` contract on each path: a commit tag (the `commit` object), tags created then
+/// present, a promotion's mounts, and the ECR API path — read into types that refuse any field the
+/// documentation does not list.
+#[test]
+fn the_json_output_is_the_documented_contract() {
+    let s = Sandbox::new();
+    let repo = unique("tc/json");
+    create_repository(&repo, "MUTABLE");
+    let digest = s.image(&repo, "json", "build");
+    let uri = format!("{}/{repo}", rig().registry);
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let args = [
+        "-r", &uri, "--source", "build", "--tag", "release", "--json",
+    ];
+    let t = tag_json(&s.tag_commit(&args).ok());
+    assert_eq!(t.source, format!("{uri}@{digest}"));
+    assert_eq!(t.digest, digest);
+    assert_eq!(
+        t.media_type,
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(t.repository, uri);
+    assert_eq!(t.via, Via::Registry);
+    assert_eq!(t.mounted, 0);
+    assert_eq!(
+        tag_statuses(&t),
+        [(sha, TagStatus::Created), ("release", TagStatus::Created)]
+    );
+    let commit = t.commit.expect("the commit tag's commit is reported");
+    assert_eq!(
+        (commit.id.as_str(), commit.short.as_str(), commit.source),
+        (sha, "0123456", CommitSource::Flag)
+    );
+    assert_eq!(
+        (commit.reference, commit.dirty, commit.pull_request),
+        (None, None, None)
+    );
+    let again = tag_json(&s.tag_commit(&args).ok());
+    assert_eq!(
+        tag_statuses(&again),
+        [(sha, TagStatus::Present), ("release", TagStatus::Present)]
+    );
+
+    // A promotion: no commit tag (no `commit`), the blobs mounted into the other repository.
+    let prod = unique("tc/json-prod");
+    create_repository(&prod, "MUTABLE");
+    let promoted = tag_json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            &digest,
+            "--to",
+            &prod,
+            "--tag",
+            "v1",
+            "--commit-tag",
+            "none",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert!(promoted.commit.is_none());
+    assert_eq!(promoted.repository, format!("{}/{prod}", rig().registry));
+    assert_eq!(promoted.source, format!("{uri}@{digest}"));
+    assert!(promoted.mounted >= 2, "config and layers: {promoted:?}");
+    assert_eq!(tag_statuses(&promoted), [("v1", TagStatus::Created)]);
+
+    // The ECR API path.
+    let api = tag_json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            "build",
+            "--tag",
+            "via-api",
+            "--commit-tag",
+            "none",
+            "--via",
+            "ecr-api",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(api.via, Via::EcrApi);
+    assert_eq!(api.digest, digest);
+    assert_eq!(tag_statuses(&api), [("via-api", TagStatus::Created)]);
+}

@@ -1,0 +1,121 @@
+//! What can go wrong before or around a build (a failing command is a result, not an error):
+//! [`RunError`], and [`FetchError`] for reading a parameter or secret.
+
+use crate::adapters::ecr::AwsError;
+use crate::buildspec;
+use crate::error::Diagnostic;
+use crate::exit::Code;
+use std::path::PathBuf;
+
+/// What can go wrong before or around the build (a failing command is a result, not an error).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RunError {
+    /// The buildspec cannot be read.
+    #[error("read `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The buildspec is invalid.
+    #[error("read the buildspec `{}`: {error}", path.display())]
+    Spec {
+        /// The file.
+        path: PathBuf,
+        /// What and where.
+        error: buildspec::SpecError,
+    },
+    /// Secret variables without values and no AWS credentials to fetch them.
+    #[error("resolve {}: no value given and no AWS credentials to read it", names.join(", "))]
+    Unresolved {
+        /// The variables.
+        names: Vec<String>,
+    },
+    /// Fetching a parameter or secret failed.
+    #[error("resolve {name} from {source_ref}")]
+    Fetch {
+        /// The variable.
+        name: String,
+        /// `SSM parameter …` or `Secrets Manager secret …`.
+        source_ref: String,
+        /// What AWS said.
+        #[source]
+        reason: FetchError,
+    },
+    /// The shell could not be started.
+    #[error("start the build shell `{shell}`")]
+    Shell {
+        /// The shell.
+        shell: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing an artifact failed.
+    #[error(transparent)]
+    Write(#[from] crate::atomic::WriteError),
+    /// Collecting artifacts failed.
+    #[error("collect artifact file `{}`", path.display())]
+    Artifact {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Diagnostic for RunError {
+    fn exit_code(&self) -> Code {
+        match self {
+            RunError::Fetch { reason, .. } => reason.exit_code(),
+            RunError::Artifact { .. } | RunError::Shell { .. } => Code::Internal,
+            RunError::Write(e) => e.exit_code(),
+            _ => Code::Usage,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            RunError::Write(e) => e.help(),
+            RunError::Fetch { reason, .. } => reason.help(),
+            RunError::Unresolved { names } => Some(format!(
+                "set AWS credentials to read them from SSM Parameter Store / Secrets Manager, or pass them with {}",
+                names.iter().map(|n| format!("--env {n}=…")).collect::<Vec<_>>().join(" ")
+            )),
+            RunError::Spec { .. } => Some(
+                "the buildspec reference: https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Reading a secret failed: AWS refused or failed, or the JSON key is not there.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The secret is not JSON with that key.
+    #[error("{0}")]
+    Key(String),
+}
+
+impl Diagnostic for FetchError {
+    fn exit_code(&self) -> Code {
+        match self {
+            FetchError::Aws(e) => e.exit_code(),
+            FetchError::Key(_) => Code::Usage,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            FetchError::Aws(e) => e.help(),
+            FetchError::Key(_) => None,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The phases, as CodeBuild runs them: in order, in one shell session; each command's exit status
+//! checked; `finally` run whatever happened; `CODEBUILD_BUILD_SUCCEEDING` set before each phase; a
+//! failed `build` still runs `post_build`, a failed `install` or `pre_build` ends the build (unless
+//! `on-failure: CONTINUE`).
+
+use super::Plan;
+use super::error::RunError;
+use super::report::{PhaseName, PhaseReport, PhaseStatus};
+use super::session::Session;
+use crate::buildspec::{Buildspec, OnFailure, Phase};
+use crate::output::Output;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What the phases did.
+pub(super) struct Outcome {
+    /// Each phase the buildspec has.
+    pub(super) phases: Vec<PhaseReport>,
+    /// Whether every phase that ran succeeded.
+    pub(super) succeeded: bool,
+    /// Whether artifacts are collected: not after a failed `install` or `pre_build` that stopped
+    /// the build.
+    pub(super) uploads: bool,
+    /// `env.exported-variables` that are set at the end.
+    pub(super) exported: BTreeMap<String, String>,
+}
+
+/// Which phases still run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Every phase.
+    All,
+    /// `post_build` only: `build` failed.
+    OnlyPostBuild,
+    /// None: `install` or `pre_build` failed. Nothing is uploaded either.
+    Stopped,
+}
+
+impl Flow {
+    /// Whether `phase` runs.
+    fn runs(self, phase: PhaseName) -> bool {
+        match self {
+            Flow::All => true,
+            Flow::OnlyPostBuild => phase == PhaseName::PostBuild,
+            Flow::Stopped => false,
+        }
+    }
+
+    /// What runs after `phase` failed.
+    fn after_failure(self, phase: PhaseName, on_failure: OnFailure) -> Flow {
+        match (on_failure, phase) {
+            (OnFailure::Continue, _) | (OnFailure::Abort, PhaseName::PostBuild) => self,
+            (OnFailure::Abort, PhaseName::Build) => Flow::OnlyPostBuild,
+            (OnFailure::Abort, PhaseName::Install | PhaseName::PreBuild) => Flow::Stopped,
+        }
+    }
+}
+
+/// Runs `spec`'s phases in `plan`'s shell session (a new one if a command ends the shell), then
+/// reads the exported variables.
+pub(super) fn run(
+    spec: &Buildspec,
+    plan: &Plan,
+    masks: &[String],
+    out: &Output,
+) -> Result<Outcome, RunError> {
+    let start = || Session::start(&spec.shell, &plan.src, &plan.env, out, masks);
+    let mut session = start()?;
+    let mut phases = Vec::new();
+    let mut succeeded = true;
+    let mut flow = Flow::All;
+    for name in PhaseName::ALL {
+        let Some(phase) = spec.phases.iter().find(|p| p.name == name.as_str()) else {
+            continue;
+        };
+        if !flow.runs(name) {
+            phases.push(PhaseReport::skipped(name));
+            out.info(&format!("[Container] Phase {} skipped", name.upper()));
+            continue;
+        }
+        let (report, alive) = run_phase(&mut session, name, phase, succeeded, out);
+        let failed = report.status == PhaseStatus::Failed;
+        phases.push(report);
+        if !alive {
+            out.warn("the build shell exited; later phases start a new shell (variables set so far are lost)");
+            session.finish();
+            session = start()?;
+        }
+        if failed {
+            succeeded = false;
+            flow = flow.after_failure(name, phase.on_failure);
+        }
+    }
+    let exported = session.exported(&spec.exported);
+    session.finish();
+    Ok(Outcome {
+        phases,
+        succeeded,
+        uploads: flow != Flow::Stopped,
+        exported,
+    })
+}
+
+/// Runs one phase's commands then its `finally` block. Returns the report and whether the shell is
+/// still alive.
+fn run_phase(
+    session: &mut Session,
+    name: PhaseName,
+    phase: &Phase,
+    succeeding: bool,
+    out: &Output,
+) -> (PhaseReport, bool) {
+    let started = Instant::now();
+    let upper = name.upper();
+    out.info(&format!("[Container] Entering phase {upper}"));
+    session.export(
+        "CODEBUILD_BUILD_SUCCEEDING",
+        if succeeding { "1" } else { "0" },
+    );
+    let (mut failed_command, mut alive) = commands(session, &phase.commands, out);
+    if alive {
+        let (failed_finally, still_alive) = finally(session, &phase.finally, out);
+        alive = still_alive;
+        failed_command = failed_command.or(failed_finally);
+    }
+    let status = if failed_command.is_some() {
+        PhaseStatus::Failed
+    } else {
+        PhaseStatus::Succeeded
+    };
+    out.info(&format!(
+        "[Container] Phase complete: {upper} State: {status}"
+    ));
+    let report = PhaseReport {
+        name,
+        status,
+        duration_ms: super::elapsed_ms(started),
+        failed_command,
+    };
+    (report, alive)
+}
+
+/// Runs `commands` until one fails: (the failed one, masked; whether the shell is still alive).
+fn commands(session: &mut Session, commands: &[String], out: &Output) -> (Option<String>, bool) {
+    for command in commands {
+        if let Err(alive) = session.command(command, out) {
+            return (Some(session.mask(command)), alive);
+        }
+    }
+    (None, true)
+}
+
+/// Runs every `finally` command while the shell lives: (the first that failed, masked; whether the
+/// shell is still alive).
+fn finally(session: &mut Session, commands: &[String], out: &Output) -> (Option<String>, bool) {
+    let mut failed = None;
+    for command in commands {
+        if let Err(alive) = session.command(command, out) {
+            failed.get_or_insert_with(|| session.mask(command));
+            if !alive {
+                return (failed, false);
+            }
+        }
+    }
+    (failed, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_decides_what_runs_next() {
+        use PhaseName::{Build, Install, PostBuild, PreBuild};
+        let abort = |flow: Flow, phase| flow.after_failure(phase, OnFailure::Abort);
+        assert_eq!(abort(Flow::All, Install), Flow::Stopped);
+        assert_eq!(abort(Flow::All, PreBuild), Flow::Stopped);
+        assert_eq!(abort(Flow::All, Build), Flow::OnlyPostBuild);
+        assert_eq!(abort(Flow::All, PostBuild), Flow::All);
+        assert_eq!(abort(Flow::OnlyPostBuild, PostBuild), Flow::OnlyPostBuild);
+        for phase in PhaseName::ALL {
+            assert_eq!(
+                Flow::All.after_failure(phase, OnFailure::Continue),
+                Flow::All
+            );
+            assert!(Flow::All.runs(phase));
+            assert!(!Flow::Stopped.runs(phase));
+            assert_eq!(Flow::OnlyPostBuild.runs(phase), phase == PostBuild);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! What `tag-commit` will do, decided before any tag is written: the source (repository and tag or
+//! digest, from the flags or `--from imageDetail.json`), the tags (the commit tag first), and the
+//! repository they go in (the source's, or `--to` in the same registry).
+
+use super::args::TagCommit;
+use super::error::TagError;
+use crate::cli::Context;
+use crate::commit::{self, Commit, CommitTag};
+use crate::error::Error;
+use crate::reference::Digest;
+use crate::target::{self, Target};
+use std::path::PathBuf;
+
+/// Where the source lives and what it is called there: (repository, tag or digest).
+pub(super) fn source(args: &TagCommit, ctx: &Context) -> Result<(String, String), TagError> {
+    if let Some(path) = &args.from {
+        let path = ctx.env.resolve(path);
+        let err = |reason: String| TagError::From {
+            path: path.clone(),
+            reason,
+        };
+        let (_, image) = crate::image_detail::read(&path).map_err(err)?;
+        let reference = match (image.digest(), image.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.to_string(),
+            (None, None) => return Err(err("the ImageURI has neither tag nor digest".into())),
+        };
+        return Ok((image.name(), reference));
+    }
+    let repository = args.repository.clone().unwrap_or_default();
+    let reference = args.source.clone().ok_or_else(|| TagError::From {
+        path: PathBuf::from("--source"),
+        reason: "pass --source TAG|DIGEST (or --from imageDetail.json)".into(),
+    })?;
+    if reference.contains(':') {
+        reference.parse::<Digest>()?;
+    }
+    Ok((repository, reference))
+}
+
+/// The tags to add, checked and deduplicated (the commit tag first), and the commit it came from.
+/// No tag at all is [`TagError::NoTags`].
+pub(super) fn tags(
+    args: &TagCommit,
+    ctx: &Context,
+) -> Result<(Option<Commit>, Vec<String>), Error> {
+    let commit = match args.commit_tag {
+        CommitTag::None => None,
+        _ => Some(commit::resolve(
+            args.commit.as_deref(),
+            &ctx.env,
+            ctx.env.cwd(),
+        )?),
+    };
+    let mut tags: Vec<String> = commit
+        .as_ref()
+        .and_then(|c| args.commit_tag.tag(c))
+        .into_iter()
+        .collect();
+    tags.extend(
+        args.tags
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+    );
+    let tags = crate::reference::tag_list(tags).map_err(TagError::from)?;
+    if tags.is_empty() {
+        return Err(TagError::NoTags.into());
+    }
+    Ok((commit, tags))
+}
+
+/// The source repository's name (`registry/repository`) and the repository the tags go in, with
+/// credentials.
+pub(super) async fn repositories(
+    args: &TagCommit,
+    source_repo: &str,
+    ctx: &Context,
+) -> Result<(String, Target), Error> {
+    let region = args.region.as_deref();
+    let source = target::locate(source_repo, region)
+        .await?
+        .credentials(ctx)
+        .await?;
+    let source_name = source.name();
+    let dest = match &args.to {
+        Some(to) => promotion_target(to, &source, region, ctx).await?,
+        None => source,
+    };
+    Ok((source_name, dest))
+}
+
+/// The `--to` repository, which must be in the source's registry.
+async fn promotion_target(
+    to: &str,
+    source: &Target,
+    region: Option<&str>,
+    ctx: &Context,
+) -> Result<Target, Error> {
+    let has_registry = to.contains('/')
+        && to
+            .split('/')
+            .next()
+            .is_some_and(|f| f.contains('.') || f.contains(':'));
+    let full = if has_registry {
+        to.to_string()
+    } else {
+        format!("{}/{to}", source.registry)
+    };
+    let dest = target::locate(&full, region)
+        .await?
+        .credentials(ctx)
+        .await?;
+    if dest.registry != source.registry {
+        return Err(TagError::Unsupported(format!(
+            "promote to `{}`: --to must be in the source's registry {} (blobs are mounted, not copied)",
+            dest.name(),
+            source.registry
+        ))
+        .into());
+    }
+    Ok(dest)
+}

@@ -1,0 +1,207 @@
+//! The registry path (`--via registry`, the default): the source manifest fetched once, with what
+//! each new tag names now; for a promotion (`--to`) its blobs (and an index's child manifests)
+//! mounted into the destination; then the identical bytes `PUT` under each tag that does not name
+//! the digest yet.
+
+use super::Tagged;
+use super::error::TagError;
+use super::report::{TagResult, TagStatus};
+use crate::adapters::registry::{Manifest, Registry};
+use crate::cli::Context;
+use crate::error::Error;
+use crate::reference::{Digest, ImageRef};
+use crate::target::Target;
+
+/// Fetches the source once, mounts for a promotion, and `PUT`s the same bytes under each tag.
+pub(super) async fn tag(
+    source_repo: &str,
+    reference: &str,
+    dest: &mut Target,
+    tags: &[String],
+    ctx: &Context,
+    promote: bool,
+) -> Result<Tagged, Error> {
+    let registry = Registry::new(&dest.registry, dest.creds.clone());
+    let source_path = source_path(source_repo, dest, promote);
+    // The source's manifest and what each new tag names now, in one round trip.
+    let lookups = futures_util::future::join_all(
+        tags.iter()
+            .map(|t| registry.manifest_digest(&dest.repository, t)),
+    );
+    let (fetched, existing) =
+        futures_util::future::join(registry.get_manifest(&source_path, reference), lookups).await;
+    let manifest = source_manifest(fetched?, reference, &source_path, dest, ctx).await?;
+    let mut mounted = 0;
+    if promote && source_path != dest.repository {
+        mounted = mount_all(&registry, &source_path, &dest.repository, &manifest).await?;
+        ctx.out
+            .info(&format!("mounted {mounted} blobs into {}", dest.name()));
+    }
+    let mut results = Vec::new();
+    for (tag, now) in tags.iter().zip(existing) {
+        results.push(put_tag(&registry, tag, now?, &manifest, dest, ctx).await?);
+    }
+    Ok(Tagged {
+        digest: manifest.digest,
+        media_type: manifest.media_type,
+        tags: results,
+        mounted,
+    })
+}
+
+/// The source's repository path in the registry: `source_repo`'s for a promotion, else the
+/// destination's (they are the same repository).
+fn source_path(source_repo: &str, dest: &Target, promote: bool) -> String {
+    if promote {
+        ImageRef::parse(&format!("{source_repo}:x"))
+            .map_or_else(|_| source_repo.to_string(), |r| r.repository().to_string())
+    } else {
+        dest.repository.clone()
+    }
+}
+
+/// The fetched source manifest. None, or for a digest reference another digest, is
+/// [`TagError::NoSource`] — unless the repository itself is missing, which ECR says.
+async fn source_manifest(
+    fetched: Option<Manifest>,
+    reference: &str,
+    source_path: &str,
+    dest: &mut Target,
+    ctx: &Context,
+) -> Result<Manifest, Error> {
+    let no_source = |dest: &Target| TagError::NoSource {
+        repository: format!("{}/{source_path}", dest.registry),
+        reference: reference.to_string(),
+    };
+    let Some(manifest) = fetched else {
+        // Say so if the repository itself is missing (ECR knows); else the tag or digest is.
+        dest.settings(ctx).await?;
+        return Err(no_source(dest).into());
+    };
+    if reference.starts_with("sha256:") && manifest.digest.to_string() != reference {
+        return Err(no_source(dest).into());
+    }
+    Ok(manifest)
+}
+
+/// Writes `tag` unless it already names the manifest (`now` is what it names). In an immutable ECR
+/// repository a tag naming another image is [`TagError::Immutable`].
+async fn put_tag(
+    registry: &Registry,
+    tag: &str,
+    now: Option<Digest>,
+    manifest: &Manifest,
+    dest: &mut Target,
+    ctx: &Context,
+) -> Result<TagResult, Error> {
+    let status = match now {
+        Some(d) if d == manifest.digest => TagStatus::Present,
+        Some(d) if dest.settings(ctx).await?.is_some() && dest.immutable() => {
+            return Err(TagError::Immutable {
+                repository: dest.name(),
+                tag: tag.to_string(),
+                existing: d.to_string(),
+                source_digest: manifest.digest.clone(),
+            }
+            .into());
+        }
+        _ => {
+            registry
+                .put_manifest(&dest.repository, tag, &manifest.bytes, &manifest.media_type)
+                .await?;
+            TagStatus::Created
+        }
+    };
+    Ok(TagResult {
+        tag: tag.to_string(),
+        status,
+    })
+}
+
+/// Mounts what a manifest refers to from `from` into `to` (an index's children first, each then
+/// `PUT` by digest); returns how many blobs and child manifests.
+async fn mount_all(
+    registry: &Registry,
+    from: &str,
+    to: &str,
+    manifest: &Manifest,
+) -> Result<usize, Error> {
+    let doc: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|_| TagError::Manifest(manifest.digest.clone()))?;
+    match doc.get("manifests").and_then(|m| m.as_array()) {
+        Some(children) => mount_children(registry, from, to, children).await,
+        None => mount_blobs(registry, from, to, &doc).await,
+    }
+}
+
+/// An index's child manifests: each one's blobs mounted, then the child `PUT` by digest.
+async fn mount_children(
+    registry: &Registry,
+    from: &str,
+    to: &str,
+    children: &[serde_json::Value],
+) -> Result<usize, Error> {
+    let mut count = 0;
+    for child in children {
+        let Some(digest) = child.get("digest").and_then(|d| d.as_str()) else {
+            continue;
+        };
+        let child_manifest =
+            registry
+                .get_manifest(from, digest)
+                .await?
+                .ok_or_else(|| TagError::NoSource {
+                    repository: from.to_string(),
+                    reference: digest.to_string(),
+                })?;
+        count += Box::pin(mount_all(registry, from, to, &child_manifest)).await?;
+        registry
+            .put_manifest(
+                to,
+                digest,
+                &child_manifest.bytes,
+                &child_manifest.media_type,
+            )
+            .await?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// An image manifest's config and layers, each mounted unless `to` has it already.
+async fn mount_blobs(
+    registry: &Registry,
+    from: &str,
+    to: &str,
+    doc: &serde_json::Value,
+) -> Result<usize, Error> {
+    let blobs = doc.get("config").into_iter().chain(
+        doc.get("layers")
+            .and_then(|l| l.as_array())
+            .into_iter()
+            .flatten(),
+    );
+    let mut count = 0;
+    for blob in blobs {
+        let Some(digest) = blob
+            .get("digest")
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.parse::<Digest>().ok())
+        else {
+            continue;
+        };
+        if registry.blob_exists(to, &digest).await? {
+            continue;
+        }
+        if !registry.mount(to, &digest, from).await? {
+            return Err(TagError::Mount {
+                digest: digest.to_string(),
+                from: from.to_string(),
+                to: to.to_string(),
+            }
+            .into());
+        }
+        count += 1;
+    }
+    Ok(count)
+}
