@@ -7,6 +7,7 @@ use crate::common::{
     Output, Proxy, RegistryLog, Scratch, create_repository, git, json, rig, run, run_in, set,
     unique,
 };
+use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -498,4 +499,225 @@ fn dry_run_and_print_equivalent_change_nothing() {
     );
     assert!(out.stdout.contains("imageDetail.json"), "{}", out.stdout);
     assert!(!app.root().join("imageDetail.json").exists());
+}
+
+/// `build-push --json`, read back with every field docs/json/build-push.md lists and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Contract {
+    schema_version: u32,
+    step: String,
+    registry: String,
+    repository: String,
+    image_uri: Option<String>,
+    digest: Option<String>,
+    tags: Vec<ContractTag>,
+    layers: Vec<ContractLayer>,
+    size: u64,
+    commit: ContractCommit,
+    context_bytes: u64,
+    artifacts: Vec<String>,
+    timings: ContractTimings,
+    dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractTag {
+    tag: String,
+    status: TagStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TagStatus {
+    Pushed,
+    Present,
+    Planned,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractLayer {
+    digest: String,
+    size: u64,
+    uncompressed: Option<u64>,
+    status: LayerStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LayerStatus {
+    Uploaded,
+    Present,
+    Mounted,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractCommit {
+    id: String,
+    short: String,
+    reference: Option<String>,
+    source: CommitSource,
+    dirty: Option<bool>,
+    pull_request: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum CommitSource {
+    Flag,
+    Codebuild,
+    GithubPullRequest,
+    Github,
+    Gitlab,
+    Git,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractTimings {
+    build_ms: u64,
+    push_ms: u64,
+}
+
+fn contract(out: &Output) -> Contract {
+    let c: Contract = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!((c.schema_version, c.step.as_str()), (1, "build-push"));
+    c
+}
+
+fn tag_statuses(c: &Contract) -> Vec<(&str, TagStatus)> {
+    c.tags.iter().map(|t| (t.tag.as_str(), t.status)).collect()
+}
+
+fn layer_statuses(c: &Contract) -> Vec<LayerStatus> {
+    c.layers.iter().map(|l| l.status).collect()
+}
+
+#[test]
+fn json_output_is_the_documented_contract() {
+    let app = App::new();
+    let rig = rig();
+    let (repo, other) = (unique("bp/json"), unique("bp/json-promoted"));
+    create_repository(&repo, "MUTABLE");
+    create_repository(&other, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let head = app.head();
+    let args = ["-r", &uri, "--json", "--tag", "v1", "--container", "web"];
+
+    // A dry run plans the tags and the artifacts, and pushes nothing.
+    let dry = contract(&app.build_push(&[&args[..], &["--dry-run"]].concat()).ok());
+    assert!(dry.dry_run);
+    assert_eq!((&dry.image_uri, &dry.digest), (&None, &None));
+    assert_eq!(
+        tag_statuses(&dry),
+        [
+            ("latest", TagStatus::Planned),
+            (head.as_str(), TagStatus::Planned),
+            ("v1", TagStatus::Planned)
+        ]
+    );
+    assert!(dry.layers.is_empty());
+    assert_eq!(dry.size, 0);
+    assert_eq!((dry.timings.build_ms, dry.timings.push_ms), (0, 0));
+    assert!(!app.root().join("imageDetail.json").exists());
+
+    // The first push uploads every layer, compressed in this run, and pushes every tag.
+    let first = contract(&app.build_push(&args).ok());
+    assert!(!first.dry_run);
+    assert_eq!(
+        (first.registry.as_str(), first.repository.as_str()),
+        (rig.registry.as_str(), repo.as_str())
+    );
+    let digest = first.digest.clone().unwrap();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    assert_eq!(first.image_uri, Some(format!("{uri}@{digest}")));
+    assert_eq!(
+        tag_statuses(&first),
+        [
+            ("latest", TagStatus::Pushed),
+            (head.as_str(), TagStatus::Pushed),
+            ("v1", TagStatus::Pushed)
+        ]
+    );
+    assert!(!first.layers.is_empty());
+    for l in &first.layers {
+        assert_eq!(l.status, LayerStatus::Uploaded, "{l:?}");
+        assert!(l.digest.starts_with("sha256:"), "{l:?}");
+        assert!(l.uncompressed.is_some_and(|u| u > 0), "{l:?}");
+    }
+    let layer_bytes: u64 = first.layers.iter().map(|l| l.size).sum();
+    assert!(first.size > layer_bytes, "size counts the config too");
+    let c = &first.commit;
+    assert_eq!(
+        (c.id.as_str(), c.short.as_str()),
+        (head.as_str(), &head[..7])
+    );
+    assert_eq!(c.source, CommitSource::Git);
+    assert!(c.reference.is_some() && c.dirty.is_some(), "{c:?}");
+    assert_eq!(c.pull_request, None);
+    assert_eq!(first.context_bytes, dry.context_bytes);
+    assert!(first.context_bytes > 0);
+    assert_eq!(
+        first.artifacts, dry.artifacts,
+        "the dry run named what is written"
+    );
+    assert!(
+        first.artifacts[0].ends_with("imageDetail.json"),
+        "{:?}",
+        first.artifacts
+    );
+    assert!(
+        first.artifacts[1].ends_with("imagedefinitions.json"),
+        "{:?}",
+        first.artifacts
+    );
+    assert!(first.timings.build_ms + first.timings.push_ms > 0);
+
+    // Again: the layer cache serves the push (no export, so no uncompressed sizes) and every tag
+    // already names the digest.
+    let again = contract(&app.build_push(&args).ok());
+    assert_eq!(again.digest.as_deref(), Some(digest.as_str()));
+    assert!(
+        again.tags.iter().all(|t| t.status == TagStatus::Present),
+        "{:?}",
+        again.tags
+    );
+    assert_eq!(
+        layer_statuses(&again),
+        vec![LayerStatus::Present; first.layers.len()]
+    );
+    assert!(
+        again.layers.iter().all(|l| l.uncompressed.is_none()),
+        "{:?}",
+        again.layers
+    );
+    assert_eq!(again.size, first.size);
+
+    // Another repository of the same registry: every layer mounted, nothing uploaded.
+    let promoted_uri = format!("{}/{other}", rig.registry);
+    let promoted = contract(&app.build_push(&["-r", &promoted_uri, "--json"]).ok());
+    assert_eq!(promoted.digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(
+        tag_statuses(&promoted),
+        [
+            ("latest", TagStatus::Pushed),
+            (head.as_str(), TagStatus::Pushed)
+        ]
+    );
+    assert_eq!(
+        layer_statuses(&promoted),
+        vec![LayerStatus::Mounted; first.layers.len()]
+    );
+    assert_eq!(
+        promoted.artifacts.len(),
+        1,
+        "no --container: imageDetail.json only"
+    );
 }

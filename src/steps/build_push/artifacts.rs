@@ -1,0 +1,117 @@
+//! The deploy artifacts: `imageDetail.json` (what CodePipeline's ECR source action writes, in its
+//! `minimal` or `full` form) and, with `--container`, `imagedefinitions.json` (the ECS rolling-deploy
+//! action's input). Both name the image by digest; each is written atomically.
+
+use super::BuildPush;
+use super::args::DetailFormat;
+use super::error::BuildPushError;
+use super::push::Pushed;
+use crate::environment::Environment;
+use crate::target::Target;
+use std::path::{Path, PathBuf};
+
+/// The artifacts a run writes, and where.
+#[derive(Debug)]
+pub(super) struct Artifacts {
+    /// Where imageDetail.json goes.
+    image_detail: PathBuf,
+    /// Its form.
+    format: DetailFormat,
+    /// The container named in imagedefinitions.json, and where that goes.
+    definitions: Option<(String, PathBuf)>,
+}
+
+impl Artifacts {
+    /// The artifacts the flags ask for, with paths resolved against the working directory.
+    pub(super) fn planned(args: &BuildPush, env: &Environment) -> Artifacts {
+        Artifacts {
+            image_detail: env.resolve(&args.image_detail),
+            format: args.image_detail_format,
+            definitions: args
+                .container
+                .as_ref()
+                .map(|name| (name.clone(), env.resolve(&args.image_definitions))),
+        }
+    }
+
+    /// imageDetail.json's path.
+    pub(super) fn image_detail(&self) -> &Path {
+        &self.image_detail
+    }
+
+    /// Every path, in the order they are written.
+    pub(super) fn paths(&self) -> Vec<String> {
+        std::iter::once(&self.image_detail)
+            .chain(self.definitions.as_ref().map(|(_, path)| path))
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+
+    /// Writes each artifact for the image `pushed` to `dest` under `tags`; returns their paths.
+    pub(super) fn write(
+        &self,
+        dest: &Target,
+        pushed: &Pushed,
+        tags: &[String],
+    ) -> Result<Vec<String>, BuildPushError> {
+        let image_uri = format!("{}/{}@{}", dest.registry, dest.repository, pushed.digest);
+        let detail = match self.format {
+            DetailFormat::Minimal => serde_json::json!({ "ImageURI": image_uri }),
+            DetailFormat::Full => serde_json::json!({
+                "ImageSizeInBytes": pushed.size.to_string(),
+                "ImageDigest": pushed.digest.to_string(),
+                "Version": "1.0",
+                "ImagePushedAt": java_date(std::time::SystemTime::now()),
+                "RegistryId": dest.ecr.as_ref().map(|e| e.account().to_string()).unwrap_or_default(),
+                "RepositoryName": dest.repository,
+                "ImageURI": image_uri,
+                "ImageTags": tags,
+            }),
+        };
+        write_json(&self.image_detail, &detail)?;
+        if let Some((name, path)) = &self.definitions {
+            write_json(
+                path,
+                &serde_json::json!([{ "name": name, "imageUri": image_uri }]),
+            )?;
+        }
+        Ok(self.paths())
+    }
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), BuildPushError> {
+    crate::atomic::write(path, crate::document::to_json(value).as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// `Mon Nov 21 14:03:00 UTC 2026`: Java's `Date.toString()`, as the ECR source action writes it.
+fn java_date(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let rfc = crate::time::rfc3339(t);
+    let (y, m, d) = (&rfc[0..4], &rfc[5..7], &rfc[8..10]);
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][m.parse::<usize>().unwrap_or(1) - 1];
+    format!(
+        "{weekday} {month} {d} {:02}:{:02}:{:02} UTC {y}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_dates_match_the_ecr_source_action() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_420_070_400);
+        assert_eq!(java_date(t), "Thu Jan 01 00:00:00 UTC 2015");
+    }
+}

@@ -1,0 +1,144 @@
+//! The build: what the engine is asked to build ([`Build`]: the scanned context, the Dockerfile,
+//! build args, labels, target, platform), and the request itself, with the context tar streamed to
+//! the engine as it is written.
+
+use crate::adapters::docker::{BuildOptions, Engine};
+use crate::context;
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::output::Output;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The name a Dockerfile from outside the context is sent under.
+const OUTSIDE_DOCKERFILE: &str = ".buildsteps.Dockerfile";
+
+/// Everything the engine is asked to build.
+#[derive(Debug)]
+pub(super) struct Build {
+    /// The context directory.
+    pub(super) context_dir: PathBuf,
+    /// The Dockerfile.
+    pub(super) dockerfile: PathBuf,
+    /// The Dockerfile's name inside the context; `None` when it is outside (it is then sent under
+    /// [`OUTSIDE_DOCKERFILE`]).
+    pub(super) dockerfile_in_context: Option<String>,
+    /// The files the context tar holds.
+    pub(super) context: context::Context,
+    /// `--build-arg`s, with the values taken from the environment where only a name was given.
+    pub(super) args: HashMap<String, String>,
+    /// The image's labels.
+    pub(super) labels: HashMap<String, String>,
+    /// `--target`.
+    pub(super) target: Option<String>,
+    /// `--platform`.
+    pub(super) platform: Option<String>,
+    /// `--no-cache`.
+    pub(super) no_cache: bool,
+    /// `--pull`.
+    pub(super) pull: bool,
+}
+
+/// What the build produced.
+#[derive(Debug)]
+pub(super) struct Built {
+    /// The engine's image ID.
+    pub(super) image_id: String,
+    /// Bytes of the regular files sent in the context.
+    pub(super) context_bytes: u64,
+    /// Milliseconds the build took.
+    pub(super) build_ms: u64,
+}
+
+/// `--build-arg`s as docker reads them: `NAME=VALUE`, or `NAME` for the environment's value (left
+/// out when unset).
+pub(super) fn build_args(flags: &[String], env: &Environment) -> HashMap<String, String> {
+    let mut build_args = HashMap::new();
+    for a in flags {
+        match super::labels::split_kv(a) {
+            (k, Some(v)) => {
+                build_args.insert(k, v);
+            }
+            (k, None) => {
+                if let Some(v) = env.var(&k) {
+                    build_args.insert(k, v.to_string());
+                }
+            }
+        }
+    }
+    build_args
+}
+
+impl Build {
+    /// Builds the image, tagged `tag` in the engine, streaming the context tar while it is written;
+    /// the engine's output lines go to `out` as they come.
+    pub(super) async fn run(
+        self,
+        engine: &Engine,
+        tag: String,
+        out: &Output,
+    ) -> Result<Built, Error> {
+        let options = BuildOptions {
+            dockerfile: self
+                .dockerfile_in_context
+                .clone()
+                .unwrap_or_else(|| OUTSIDE_DOCKERFILE.to_string()),
+            tag,
+            build_args: self.args,
+            labels: self.labels,
+            target: self.target,
+            platform: self.platform,
+            no_cache: self.no_cache,
+            pull: self.pull,
+        };
+        let context_bytes = self.context.bytes;
+        let started = Instant::now();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+        let outside_dockerfile = self
+            .dockerfile_in_context
+            .is_none()
+            .then_some(self.dockerfile);
+        let context = self.context;
+        let writer = tokio::task::spawn_blocking(move || {
+            context.write_tar_with(ChannelWriter { tx }, outside_dockerfile.as_deref())
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let image_id = engine
+            .build(&options, stream, |line| out.info(line))
+            .await?;
+        writer
+            .await
+            .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
+        Ok(Built {
+            image_id,
+            context_bytes,
+            build_ms: super::elapsed_ms(started),
+        })
+    }
+}
+
+/// A `Write` that sends its bytes to the build request's body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the engine stopped reading the context",
+                )
+            })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

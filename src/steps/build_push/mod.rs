@@ -1,0 +1,164 @@
+//! `build-push`: build an image through the Docker Engine API, push it with `latest` and the commit
+//! tags, and write the deploy artifacts (`imageDetail.json`, `imagedefinitions.json`).
+//!
+//! The push does not ask the engine to push: the image is exported, each layer compressed and hashed in
+//! one streaming pass (gzip level 0 for incompressible layers, 1 otherwise), and uploaded concurrently
+//! while the next layer compresses. The manifest digest is computed from the bytes we send and checked
+//! against the registry's `Docker-Content-Digest`. A local cache maps diff IDs to blobs, so an unchanged
+//! image is re-pushed without an export: only `HEAD` requests.
+//!
+//! A run is a plan (`plan`: the Dockerfile, the commit, the `tags`, the scanned context, the `labels`,
+//! the artifacts — every flag checked before a service is called), then the `build`, the `push` of
+//! the blobs, the tags moved once every one is checked, and the `artifacts`; `report` is what it
+//! prints. `--print-equivalent` stops after the plan (`equivalent`), `--dry-run` after locating the
+//! repository.
+
+mod args;
+mod artifacts;
+mod build;
+mod equivalent;
+mod error;
+mod labels;
+mod plan;
+mod push;
+mod report;
+mod tags;
+
+pub use args::BuildPush;
+pub use error::BuildPushError;
+pub use report::{BuildPushReport, LayerResult, LayerStatus, TagResult, TagStatus, Timings};
+pub use tags::sanitise_ref;
+
+use crate::adapters::docker::Engine;
+use crate::adapters::registry::Registry;
+use crate::cli::{Context, Step};
+use crate::commit::Commit;
+use crate::error::Error;
+use crate::exit::Code;
+use crate::output::OutputArgs;
+use crate::target::{Located, Target};
+use build::Built;
+use plan::Plan;
+use push::Pushed;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Step for BuildPush {
+    const NAME: &'static str = "build-push";
+
+    fn output_args(&self) -> &OutputArgs {
+        &self.output
+    }
+
+    async fn run(self, ctx: Context) -> Result<Code, Error> {
+        let plan = Plan::new(&self, &ctx)?;
+        if self.print_equivalent {
+            let commands = equivalent::commands(&self.repository, &plan);
+            ctx.out.stdout_text(&commands);
+            return Ok(Code::Ok);
+        }
+        let dest = crate::target::locate(&self.repository, self.region.as_deref()).await?;
+        if self.dry_run {
+            ctx.out.emit(&dry_run(dest, plan))?;
+            return Ok(Code::Ok);
+        }
+        let dest = dest.connect(&ctx).await?;
+        let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
+        let local_tag = format!("{}:{}", dest.name(), plan.tags[0]);
+        let built = plan.build.run(&engine, local_tag, &ctx.out).await?;
+        let created = plan.created.as_deref();
+        let published =
+            push_and_tag(&engine, &dest, &built.image_id, &plan.tags, created, &ctx).await?;
+        let written = plan.artifacts.write(&dest, &published.pushed, &plan.tags)?;
+        ctx.out
+            .emit(&report(dest, plan.commit, &built, published, written))?;
+        Ok(Code::Ok)
+    }
+}
+
+/// The image in the registry under every tag.
+#[derive(Debug)]
+struct Published {
+    /// The blobs and the manifest.
+    pushed: Pushed,
+    /// Each tag's fate, in the plan's order.
+    tags: Vec<TagResult>,
+    /// Milliseconds spent pushing and tagging.
+    push_ms: u64,
+}
+
+/// Pushes the engine's image `image_id` (its blobs, the config normalised to `created`), then puts
+/// its manifest under `tags` once every tag is checked.
+async fn push_and_tag(
+    engine: &Engine,
+    dest: &Target,
+    image_id: &str,
+    tags: &[String],
+    created: Option<&str>,
+    ctx: &Context,
+) -> Result<Published, Error> {
+    let started = Instant::now();
+    let registry = Arc::new(Registry::new(&dest.registry, dest.creds.clone()));
+    let pushed = push::image(engine, &registry, &dest.repository, image_id, created, ctx).await?;
+    let results = tags::publish(&registry, dest, tags, &pushed.manifest, &pushed.digest).await?;
+    Ok(Published {
+        pushed,
+        tags: results,
+        push_ms: elapsed_ms(started),
+    })
+}
+
+/// The report of a dry run: the tags `planned`, the artifacts that would be written.
+fn dry_run(dest: Located, plan: Plan) -> BuildPushReport {
+    BuildPushReport {
+        registry: dest.registry,
+        repository: dest.repository,
+        image_uri: None,
+        digest: None,
+        tags: tags::planned(&plan.tags),
+        layers: Vec::new(),
+        size: 0,
+        commit: plan.commit,
+        context_bytes: plan.build.context.bytes,
+        artifacts: plan.artifacts.paths(),
+        timings: Timings::default(),
+        dry_run: true,
+    }
+}
+
+/// The report of a push.
+fn report(
+    dest: Target,
+    commit: Commit,
+    built: &Built,
+    published: Published,
+    artifacts: Vec<String>,
+) -> BuildPushReport {
+    let Published {
+        pushed,
+        tags,
+        push_ms,
+    } = published;
+    BuildPushReport {
+        image_uri: Some(format!("{}@{}", dest.name(), pushed.digest)),
+        registry: dest.registry,
+        repository: dest.repository,
+        digest: Some(pushed.digest),
+        tags,
+        layers: pushed.layers,
+        size: pushed.size,
+        commit,
+        context_bytes: built.context_bytes,
+        artifacts,
+        timings: Timings {
+            build_ms: built.build_ms,
+            push_ms,
+        },
+        dry_run: false,
+    }
+}
+
+/// Milliseconds since `t`.
+fn elapsed_ms(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

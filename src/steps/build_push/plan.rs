@@ -1,0 +1,98 @@
+//! The plan: everything decided from the flags, the environment and the checkout before any service
+//! is called — the Dockerfile, the commit, the tags, the scanned context, labels and build args, and
+//! the artifacts to write. A bad flag, Dockerfile, tag or context fails here, before anything runs.
+
+use super::BuildPush;
+use super::artifacts::Artifacts;
+use super::build::{self, Build};
+use super::error::BuildPushError;
+use super::{labels, tags};
+use crate::cli::Context;
+use crate::commit::{self, Commit};
+use crate::context;
+use crate::error::Error;
+use std::path::{Path, PathBuf};
+
+/// What a run will do.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// The commit the image is for.
+    pub(super) commit: Commit,
+    /// The tags, in order; never empty.
+    pub(super) tags: Vec<String>,
+    /// The commit time in RFC 3339, which the image config's `created` is set to.
+    pub(super) created: Option<String>,
+    /// What the engine is asked to build.
+    pub(super) build: Build,
+    /// The artifacts to write.
+    pub(super) artifacts: Artifacts,
+}
+
+impl Plan {
+    /// The plan for `args` (warns when there is no commit time to label the image with).
+    pub(super) fn new(args: &BuildPush, ctx: &Context) -> Result<Plan, Error> {
+        let context_dir = ctx.env.resolve(&args.context);
+        let dockerfile = dockerfile(args, ctx, &context_dir)?;
+        let commit = commit::resolve(args.commit.as_deref(), &ctx.env, &context_dir)?;
+        let tags = tags::choose(args, &commit)?;
+        // The Dockerfile's name inside the context (outside the context, it is sent under a fixed name).
+        let dockerfile_in_context = dockerfile
+            .strip_prefix(&context_dir)
+            .ok()
+            .map(|p| p.to_string_lossy().replace('\\', "/"));
+        let context = context::Context::scan(&context_dir, dockerfile_in_context.as_deref())?;
+        let created = labels::created(&ctx.env, &context_dir, &commit);
+        let labels = labels::labels(
+            &commit,
+            created.as_deref(),
+            &args.labels,
+            &ctx.env,
+            &context_dir,
+            &ctx.out,
+        );
+        let build = Build {
+            args: build::build_args(&args.build_args, &ctx.env),
+            labels,
+            context,
+            context_dir,
+            dockerfile,
+            dockerfile_in_context,
+            target: args.target.clone(),
+            platform: args.platform.clone(),
+            no_cache: args.no_cache,
+            pull: args.pull,
+        };
+        Ok(Plan {
+            commit,
+            tags,
+            created,
+            build,
+            artifacts: Artifacts::planned(args, &ctx.env),
+        })
+    }
+}
+
+/// `-f PATH` (against the working directory), else `CONTEXT/Dockerfile`; it must be a file.
+fn dockerfile(
+    args: &BuildPush,
+    ctx: &Context,
+    context_dir: &Path,
+) -> Result<PathBuf, BuildPushError> {
+    let dockerfile = args
+        .dockerfile
+        .as_ref()
+        .map_or_else(|| context_dir.join("Dockerfile"), |f| ctx.env.resolve(f));
+    std::fs::metadata(&dockerfile)
+        .and_then(|m| {
+            if m.is_file() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other("not a file"))
+            }
+        })
+        .map_err(|source| BuildPushError::Dockerfile {
+            path: dockerfile.clone(),
+            source,
+        })?;
+    Ok(dockerfile)
+}

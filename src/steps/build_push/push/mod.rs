@@ -1,0 +1,162 @@
+//! The push: the image's blobs into the repository, and the manifest bytes that name them.
+//!
+//! Two paths. When the local [`layers::Cache`] knows the image's config and every layer's blob, and
+//! the registry has (or can mount) each blob, nothing is exported ([`cached`]). Otherwise the image is
+//! exported from the engine and each layer compressed and uploaded as it streams ([`upload`]), then
+//! the config is uploaded. Either way the cache learns where the blobs now are, so that a push to
+//! another repository of the same registry can mount them.
+
+mod cached;
+mod upload;
+
+use super::report::{LayerResult, LayerStatus};
+use crate::adapters::docker::Engine;
+use crate::adapters::registry::Registry;
+use crate::cli::Context;
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::layers::{self, Blob};
+use crate::reference::Digest;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What the push produced.
+#[derive(Debug)]
+pub(super) struct Pushed {
+    /// The config blob's digest.
+    pub(super) config_digest: Digest,
+    /// The manifest, byte for byte as it is put under each tag.
+    pub(super) manifest: Vec<u8>,
+    /// The manifest's digest.
+    pub(super) digest: Digest,
+    /// Each layer and how it got there.
+    pub(super) layers: Vec<LayerResult>,
+    /// Compressed bytes of the layers and the config.
+    pub(super) size: u64,
+}
+
+impl Pushed {
+    /// The manifest for `config` and `blobs`, and its digest and size.
+    fn new(
+        config_digest: Digest,
+        config: &[u8],
+        blobs: &[Blob],
+        layers: Vec<LayerResult>,
+    ) -> Pushed {
+        let manifest = layers::manifest(config, blobs);
+        Pushed {
+            config_digest,
+            digest: Digest::sha256_of(&manifest),
+            manifest,
+            layers,
+            size: blobs.iter().map(|b| b.size).sum::<u64>() + config.len() as u64,
+        }
+    }
+}
+
+/// Pushes the engine's image `image_id` to `repo` (every blob, not yet the manifest); `created` is
+/// the time the config is normalised to.
+pub(super) async fn image(
+    engine: &Engine,
+    registry: &Arc<Registry>,
+    repo: &str,
+    image_id: &str,
+    created: Option<&str>,
+    ctx: &Context,
+) -> Result<Pushed, Error> {
+    let cache = cache_dir(&ctx.env).map(layers::Cache::new);
+    let info = engine.inspect(image_id).await?;
+    let id: Option<Digest> = info.id.parse().ok();
+
+    if let (Some(cache), Some(id)) = (&cache, &id)
+        && let Some(pushed) =
+            cached::push(cache, id, &info.diff_ids, registry, repo, created).await?
+    {
+        ctx.out.info(&format!(
+            "every blob of {image_id} is already in {}/{repo}",
+            registry.host()
+        ));
+        remember_locations(cache, registry, repo, &pushed);
+        return Ok(pushed);
+    }
+
+    let pushed = from_export(
+        engine,
+        registry,
+        repo,
+        image_id,
+        created,
+        cache.as_ref(),
+        ctx,
+    )
+    .await?;
+    if let Some(cache) = &cache {
+        remember_locations(cache, registry, repo, &pushed);
+    }
+    Ok(pushed)
+}
+
+/// The full path: export and upload the layers, upload the config, and let the cache learn the
+/// blobs each layer compressed to.
+async fn from_export(
+    engine: &Engine,
+    registry: &Arc<Registry>,
+    repo: &str,
+    image_id: &str,
+    created: Option<&str>,
+    cache: Option<&layers::Cache>,
+    ctx: &Context,
+) -> Result<Pushed, Error> {
+    let mut streamed = upload::export_and_upload(engine, registry, repo, image_id, ctx).await?;
+    upload::remaining(registry, repo, &streamed.exported, &mut streamed.statuses).await?;
+    let exported = &streamed.exported;
+    let config = layers::normalise_config(&exported.config, created);
+    let config_digest = Digest::sha256_of(&config);
+    if !registry.blob_exists(repo, &config_digest).await? {
+        registry.upload_bytes(repo, &config_digest, &config).await?;
+    }
+    let blobs: Vec<Blob> = exported.layers.iter().map(|l| l.blob.clone()).collect();
+    if let Some(cache) = cache {
+        cache.remember(&exported.config, &blobs);
+    }
+    let layers = blobs
+        .iter()
+        .map(|b| LayerResult {
+            digest: b.digest.clone(),
+            size: b.size,
+            uncompressed: Some(b.uncompressed),
+            status: streamed
+                .statuses
+                .get(&b.digest)
+                .copied()
+                .unwrap_or(LayerStatus::Present),
+        })
+        .collect();
+    let pushed = Pushed::new(config_digest, &config, &blobs, layers);
+    drop(streamed);
+    Ok(pushed)
+}
+
+/// Where the layer cache lives: `$BUILDSTEPS_CACHE_DIR/layers`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/buildsteps/layers`; `None` without any of them.
+fn cache_dir(env: &Environment) -> Option<PathBuf> {
+    if let Some(d) = env.var("BUILDSTEPS_CACHE_DIR") {
+        return Some(env.resolve(Path::new(d)).join("layers"));
+    }
+    let base = env
+        .var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env.var("HOME").map(|h| Path::new(h).join(".cache")))?;
+    Some(base.join("buildsteps").join("layers"))
+}
+
+/// Notes where this push put each blob, so a later push to another repository can mount them.
+fn remember_locations(cache: &layers::Cache, registry: &Registry, repo: &str, pushed: &Pushed) {
+    let digests: Vec<Digest> = pushed
+        .layers
+        .iter()
+        .map(|l| l.digest.clone())
+        .chain(std::iter::once(pushed.config_digest.clone()))
+        .collect();
+    cache.remember_location(&format!("{}/{repo}", registry.host()), &digests);
+}
