@@ -2,6 +2,7 @@
 //! rendered task definitions registered through the real AWS CLI against moto's ECS.
 
 use crate::common::{Output, Scratch, fixture, json, rig, run, sha256_hex};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -977,4 +978,433 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
         &["check", &td, "--codedeploy", "--appspec", &input, "--json"],
     );
     assert_eq!(findings(&json(&out)), ["role-arn@executionRoleArn"]);
+}
+
+/// `render-taskdef --json`, read back with every field docs/json/render-taskdef.md lists and nothing
+/// else. The lists the report leaves out when empty are `None` here; `report_json` also checks which
+/// keys are present, in order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportJson {
+    schema_version: u32,
+    step: String,
+    command: CommandJson,
+    input: String,
+    output: Option<String>,
+    sha256: Option<String>,
+    written: bool,
+    changed: bool,
+    containers: Option<Vec<ContainerJson>>,
+    placeholders: Option<Vec<PlaceholderJson>>,
+    artifacts: Option<Vec<ArtifactJson>>,
+    variables: Option<Vec<String>>,
+    normalized: Option<Vec<String>>,
+    findings: Vec<FindingJson>,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum CommandJson {
+    Render,
+    Check,
+    Appspec,
+    NewAppspec,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContainerJson {
+    name: String,
+    image: String,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceholderJson {
+    placeholder: PlaceholderNameJson,
+    container: String,
+    image_uri: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+enum PlaceholderNameJson {
+    #[serde(rename = "IMAGE1_NAME")]
+    Image1,
+    #[serde(rename = "IMAGE2_NAME")]
+    Image2,
+    #[serde(rename = "IMAGE3_NAME")]
+    Image3,
+    #[serde(rename = "IMAGE4_NAME")]
+    Image4,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArtifactJson {
+    path: String,
+    sha256: String,
+    changed: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingJson {
+    severity: SeverityJson,
+    rule: String,
+    path: String,
+    message: String,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SeverityJson {
+    Error,
+    Warning,
+}
+
+/// The report on stdout, and the keys it has, in order.
+fn report_json(out: &Output, keys: &[&str]) -> ReportJson {
+    let value = json(out);
+    let present: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(present, keys, "{}", out.stdout);
+    let report: ReportJson = serde_json::from_value(value)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!(
+        (report.schema_version, report.step.as_str()),
+        (1, "render-taskdef")
+    );
+    report
+}
+
+/// `(severity, rule, path)` of each finding; each has a message.
+fn finding_keys(report: &ReportJson) -> Vec<(&SeverityJson, &str, &str)> {
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            assert!(!f.message.is_empty(), "{f:?}");
+            (&f.severity, f.rule.as_str(), f.path.as_str())
+        })
+        .collect()
+}
+
+/// The `--json` contract of every command, in the cases a pipeline meets: a rendered
+/// describe-task-definition output with its imagedefinitions.json, the same under --check, the
+/// CodeDeploy template with its imageDetail.json files, a task definition with errors, `check` with
+/// an AppSpec, `appspec` and `new-appspec`.
+#[test]
+fn json_reports_have_exactly_the_documented_fields() {
+    const HEAD: [&str; 8] = [
+        "schema_version",
+        "step",
+        "command",
+        "input",
+        "output",
+        "sha256",
+        "written",
+        "changed",
+    ];
+    const TAIL: [&str; 3] = ["findings", "errors", "warnings"];
+    let keys = |middle: &[&'static str]| -> Vec<&'static str> {
+        HEAD.iter().chain(middle).chain(&TAIL).copied().collect()
+    };
+    let sb = Scratch::offline();
+    let app_uri =
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:".to_string() + &"2".repeat(64);
+    let detail = sb.write(
+        "build/imageDetail.json",
+        &json!({ "ImageURI": app_uri }).to_string(),
+    );
+    let described = sb.write(
+        "described.json",
+        &json!({"taskDefinition": {
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/shop:3",
+            "family": "${FAMILY}",
+            "revision": 3,
+            "status": "ACTIVE",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256",
+            "memory": "512",
+            "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+            "containerDefinitions": [{"name": "web", "image": "nginx:1", "essential": true,
+                "portMappings": [{"containerPort": 80}]}],
+            "registeredAt": "2024-01-01T00:00:00Z"
+        }})
+        .to_string(),
+    );
+    let env = sb.env_with(&[("FAMILY", "shop")]);
+    let render_args = [
+        described.as_str(),
+        "--image",
+        &format!("web=@{detail}"),
+        "--env",
+        "web:API_TOKEN=abc123",
+        "--imagedefinitions",
+        &sb.p("out/imagedefinitions.json"),
+        "-o",
+        &sb.p("out/taskdef.json"),
+        "--json",
+    ];
+
+    // Render: the containers, the artifact, the variables, the normalisation, a warning.
+    let out = run(RENDER, &render_args, &env, None).ok();
+    let all = ["containers", "artifacts", "variables", "normalized"];
+    let report = report_json(&out, &keys(&all));
+    assert_eq!(report.command, CommandJson::Render);
+    assert_eq!(report.input, described);
+    assert_eq!(
+        report.output.as_deref(),
+        Some(sb.p("out/taskdef.json").as_str())
+    );
+    let bytes = std::fs::read(sb.path("out/taskdef.json")).unwrap();
+    assert_eq!(report.sha256, Some(sha256_hex(&bytes)));
+    assert_eq!((report.written, report.changed), (true, true));
+    assert_eq!(
+        report.containers.as_deref(),
+        Some(
+            &[ContainerJson {
+                name: "web".into(),
+                image: app_uri.clone()
+            }][..]
+        )
+    );
+    assert_eq!(report.placeholders, None);
+    let artifact_bytes = std::fs::read(sb.path("out/imagedefinitions.json")).unwrap();
+    assert_eq!(
+        report.artifacts.as_deref(),
+        Some(
+            &[ArtifactJson {
+                path: sb.p("out/imagedefinitions.json"),
+                sha256: sha256_hex(&artifact_bytes),
+                changed: true
+            }][..]
+        )
+    );
+    assert_eq!(
+        report.variables.as_deref(),
+        Some(&["FAMILY".to_string()][..])
+    );
+    assert_eq!(
+        report.normalized.as_deref(),
+        Some(
+            &[
+                "unwrapped `taskDefinition` (describe-task-definition output)".to_string(),
+                "dropped read-only keys: taskDefinitionArn, revision, status, registeredAt".into()
+            ][..]
+        )
+    );
+    assert_eq!(
+        finding_keys(&report),
+        [(
+            &SeverityJson::Warning,
+            "secret-in-environment",
+            "containerDefinitions[0].environment[0].value"
+        )]
+    );
+    assert_eq!((report.errors, report.warnings), (0, 1));
+
+    // The same under --check: nothing written, nothing would change.
+    let mut check_args = render_args.to_vec();
+    check_args.push("--check");
+    let out = run(RENDER, &check_args, &env, None).ok();
+    let report = report_json(&out, &keys(&all));
+    assert_eq!(report.sha256, Some(sha256_hex(&bytes)));
+    assert_eq!((report.written, report.changed), (false, false));
+    assert!(!report.artifacts.unwrap()[0].changed);
+
+    // CodeDeploy: a placeholder per image given, an imageDetail.json each.
+    let firelens =
+        fixture("taskdef/firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json");
+    let envoy_uri = "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.0.0-prod";
+    let out = render(
+        &sb,
+        &[
+            &firelens,
+            "--codedeploy",
+            "--image",
+            &format!("app=@{detail}"),
+            "--image",
+            &format!("envoy={envoy_uri}"),
+            "--image-detail-dir",
+            &sb.p("cd"),
+            "-o",
+            &sb.p("cd/taskdef.json"),
+            "--json",
+        ],
+    )
+    .ok();
+    let report = report_json(&out, &keys(&["containers", "placeholders", "artifacts"]));
+    let images: Vec<&str> = report
+        .containers
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.image.as_str())
+        .collect();
+    assert_eq!(images[1..], ["<IMAGE1_NAME>", "<IMAGE2_NAME>"]);
+    assert_eq!(
+        report.placeholders.unwrap(),
+        [
+            PlaceholderJson {
+                placeholder: PlaceholderNameJson::Image1,
+                container: "app".into(),
+                image_uri: Some(app_uri.clone())
+            },
+            PlaceholderJson {
+                placeholder: PlaceholderNameJson::Image2,
+                container: "envoy".into(),
+                image_uri: Some(envoy_uri.into())
+            }
+        ]
+    );
+    let paths: Vec<String> = report
+        .artifacts
+        .unwrap()
+        .into_iter()
+        .map(|a| a.path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            sb.p("cd/imageDetail.json"),
+            sb.p("cd/image2/imageDetail.json")
+        ]
+    );
+
+    // Errors: nothing rendered, nothing written; the placeholder the template keeps has no URI.
+    let tutorial = fixture("taskdef/awsdocs-codepipeline-tutorial-taskdef-fargate-image1name.json");
+    let out = render(
+        &sb,
+        &[&tutorial, "--codedeploy", "-o", &sb.p("t.json"), "--json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = report_json(&out, &keys(&["containers", "placeholders"]));
+    assert_eq!(
+        (report.sha256.as_deref(), report.written, report.changed),
+        (None, false, false)
+    );
+    assert_eq!(report.placeholders.as_ref().unwrap()[0].image_uri, None);
+    assert_eq!(
+        finding_keys(&report),
+        [(&SeverityJson::Error, "role-arn", "executionRoleArn")]
+    );
+    assert_eq!((report.errors, report.warnings), (1, 0));
+    assert!(!sb.path("t.json").exists());
+
+    // check, with an AppSpec: no output, the AppSpec's findings named by its file.
+    let appspec = sb.write(
+        "appspec.yaml",
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: <TASK_DEFINITION>\n        LoadBalancerInfo:\n          ContainerName: \"${CONTAINER:-sample-website}\"\n          ContainerPort: 8080\n",
+    );
+    let out = render(
+        &sb,
+        &[
+            "check",
+            &tutorial,
+            "--codedeploy",
+            "--appspec",
+            &appspec,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = report_json(&out, &keys(&[]));
+    assert_eq!(report.command, CommandJson::Check);
+    assert_eq!(report.input, tutorial);
+    assert_eq!(
+        (
+            report.output.as_deref(),
+            report.sha256.as_deref(),
+            report.written,
+            report.changed
+        ),
+        (None, None, false, false)
+    );
+    let appspec_path =
+        format!("{appspec}: Resources[0].TargetService.Properties.LoadBalancerInfo.ContainerPort");
+    assert_eq!(
+        finding_keys(&report),
+        [
+            (&SeverityJson::Error, "role-arn", "executionRoleArn"),
+            (&SeverityJson::Error, "appspec", appspec_path.as_str())
+        ]
+    );
+    assert_eq!((report.errors, report.warnings), (2, 0));
+
+    // appspec: the AppSpec's variables, the ARN filled in, written.
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/ecs-demo:3";
+    let fixed = sb.write(
+        "fixed.yaml",
+        &std::fs::read_to_string(&appspec)
+            .unwrap()
+            .replace("8080", "80"),
+    );
+    let out = render(
+        &sb,
+        &[
+            "appspec",
+            &fixed,
+            "--taskdef",
+            &tutorial,
+            "--task-definition-arn",
+            arn,
+            "-o",
+            &sb.p("out/appspec.yaml"),
+            "--json",
+        ],
+    )
+    .ok();
+    let report = report_json(&out, &keys(&["variables"]));
+    assert_eq!(report.command, CommandJson::Appspec);
+    assert_eq!(report.input, fixed);
+    assert_eq!(report.output, Some(sb.p("out/appspec.yaml")));
+    let written = std::fs::read(sb.path("out/appspec.yaml")).unwrap();
+    assert!(String::from_utf8_lossy(&written).contains(arn));
+    assert_eq!(report.sha256, Some(sha256_hex(&written)));
+    assert_eq!((report.written, report.changed), (true, true));
+    assert_eq!(
+        report.variables.as_deref(),
+        Some(&["CONTAINER".to_string()][..])
+    );
+    assert_eq!(
+        (report.findings.len(), report.errors, report.warnings),
+        (0, 0, 0)
+    );
+
+    // new-appspec: from flags, checked against the task definition.
+    let out = render(
+        &sb,
+        &[
+            "new-appspec",
+            "--container",
+            "sample-website",
+            "--port",
+            "80",
+            "--taskdef",
+            &tutorial,
+            "-o",
+            &sb.p("gen/appspec.json"),
+            "--json",
+        ],
+    )
+    .ok();
+    let report = report_json(&out, &keys(&[]));
+    assert_eq!(report.command, CommandJson::NewAppspec);
+    assert_eq!(report.input, "(flags)");
+    assert_eq!(report.output, Some(sb.p("gen/appspec.json")));
+    let written = std::fs::read(sb.path("gen/appspec.json")).unwrap();
+    assert_eq!(report.sha256, Some(sha256_hex(&written)));
+    assert_eq!((report.written, report.changed), (true, true));
+    assert_eq!(
+        (report.findings.len(), report.errors, report.warnings),
+        (0, 0, 0)
+    );
 }
