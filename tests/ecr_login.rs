@@ -5,6 +5,7 @@ use crate::common;
 
 use crate::common::{Output, Proxy, Scratch, rig, run, script, set, unset};
 use base64::Engine as _;
+use serde::Deserialize;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -858,4 +859,157 @@ fn install_helper_is_idempotent_and_never_replaces_another_program() {
         "{}",
         warned.stderr
     );
+}
+
+/// Every shape `--json` takes — login (`auths` and a credential store), status, install-helper,
+/// status again, logout — read back with exactly the fields `docs/json/ecr-login.md` lists.
+#[test]
+fn json_output_has_exactly_the_documented_fields() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let bin_dir = s.dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    set(
+        &mut s.env,
+        "PATH",
+        &format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+    );
+    // A stale ECR Public entry: a registry without account or region.
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    std::fs::write(
+        s.config_path(),
+        r#"{"auths":{"public.ecr.aws":{"auth":"QVdTOnN0YWxl"}}}"#,
+    )
+    .unwrap();
+    let config = s.config_path().display().to_string();
+    let json = |args: &[&str], env: &[(String, String)]| {
+        let out = ecr_login(args, env).ok();
+        let v: LoginJson = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        assert_eq!((v.schema_version, v.step.as_str()), (1, "ecr-login"));
+        v
+    };
+
+    let login = json(&["--json"], &s.env);
+    assert_eq!((login.action, login.api_called), (JsonAction::Login, true));
+    assert_eq!(login.docker_config, config);
+    let r = &login.registries[0];
+    assert_eq!(r.host, rig.registry);
+    assert_eq!(
+        (r.account.as_deref(), r.region.as_deref()),
+        (Some("123456789012"), Some("us-east-1"))
+    );
+    assert_eq!(r.stored_in, JsonStoredIn::Auths);
+
+    let status = json(&["status", "--json"], &s.env);
+    assert_eq!(
+        (status.action, status.api_called),
+        (JsonAction::Status, false)
+    );
+    let public = status
+        .registries
+        .iter()
+        .find(|r| r.host == "public.ecr.aws")
+        .unwrap();
+    assert_eq!((&public.account, &public.region), (&None, &None));
+
+    let install = json(
+        &[
+            "install-helper",
+            "-r",
+            &rig.registry,
+            "--bin-dir",
+            &bin_dir.display().to_string(),
+            "--json",
+        ],
+        &s.env,
+    );
+    assert_eq!(install.action, JsonAction::InstallHelper);
+    let helper = JsonStoredIn::CredHelper("ecr-login".into());
+    assert_eq!(install.registries[0].stored_in, helper);
+    let status = json(&["status", "--json"], &s.env);
+    let own = status
+        .registries
+        .iter()
+        .find(|r| r.host == rig.registry)
+        .unwrap();
+    assert_eq!((&own.stored_in, &own.expires_at), (&helper, &None));
+
+    let logout = json(&["logout", "--json"], &s.env);
+    assert_eq!(logout.action, JsonAction::Logout);
+    let mut hosts: Vec<&str> = logout.registries.iter().map(|r| r.host.as_str()).collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, [rig.registry.as_str(), "public.ecr.aws"]);
+
+    // A credential store keeps the secret; the result names it.
+    script(
+        &bin_dir.join("docker-credential-teststore"),
+        "#!/bin/sh\ncat >/dev/null\n",
+    );
+    std::fs::write(s.config_path(), r#"{"credsStore":"teststore"}"#).unwrap();
+    let login = json(&["--json"], &s.env);
+    assert_eq!(
+        login.registries[0].stored_in,
+        JsonStoredIn::CredsStore("teststore".into())
+    );
+}
+
+/// `ecr-login --json` (every subcommand): the object `docs/json/ecr-login.md` describes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginJson {
+    schema_version: u32,
+    step: String,
+    action: JsonAction,
+    registries: Vec<JsonRegistry>,
+    docker_config: String,
+    api_called: bool,
+}
+
+/// `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum JsonAction {
+    Login,
+    Status,
+    Logout,
+    InstallHelper,
+}
+
+/// `registries[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonRegistry {
+    host: String,
+    account: Option<String>,
+    region: Option<String>,
+    stored_in: JsonStoredIn,
+    expires_at: Option<String>,
+}
+
+/// `registries[].stored_in`: `auths`, `credsStore:NAME` or `credHelper:NAME`.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+enum JsonStoredIn {
+    Auths,
+    CredsStore(String),
+    CredHelper(String),
+}
+
+impl TryFrom<String> for JsonStoredIn {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "auths" {
+            Ok(JsonStoredIn::Auths)
+        } else if let Some(name) = s.strip_prefix("credsStore:") {
+            Ok(JsonStoredIn::CredsStore(name.to_string()))
+        } else if let Some(name) = s.strip_prefix("credHelper:") {
+            Ok(JsonStoredIn::CredHelper(name.to_string()))
+        } else {
+            Err(format!(
+                "`{s}` is not auths, credsStore:NAME or credHelper:NAME"
+            ))
+        }
+    }
 }

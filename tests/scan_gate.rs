@@ -31,7 +31,8 @@ type GoldenCase = (
     Option<&'static str>,
 );
 
-/// `scan-gate --json`, read back with every field the docs list and nothing else.
+/// `scan-gate --json`, read back with every field `docs/json/scan-gate.md` lists and nothing else;
+/// enumerated fields are enums with exactly the documented values.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_field_names)]
@@ -40,8 +41,8 @@ struct Gate {
     step: String,
     passed: bool,
     gate: String,
-    fail_on: Option<String>,
-    severity: Option<Vec<String>>,
+    fail_on: Option<Threshold>,
+    severity: Option<Vec<SeverityName>>,
     fail_on_score: Option<f64>,
     fixable_only: bool,
     sources: Vec<Source>,
@@ -53,13 +54,69 @@ struct Gate {
     artifacts: Vec<String>,
 }
 
+/// `fail_on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum Threshold {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Informational,
+    None,
+}
+
+/// `severity[]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum SeverityName {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Informational,
+    Unknown,
+    Undefined,
+    Untriaged,
+    Negligible,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Source {
-    kind: String,
+    kind: SourceKind,
     name: String,
     findings: usize,
-    status: Option<String>,
+    status: Option<ScanStatus>,
+}
+
+/// `sources[].kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum SourceKind {
+    Trivy,
+    Grype,
+    Ecr,
+    EcrScan,
+}
+
+/// `sources[].status`: ECR's statuses, and any other kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ScanStatus {
+    Complete,
+    Active,
+    InProgress,
+    Pending,
+    Failed,
+    UnsupportedImage,
+    ScanEligibilityExpired,
+    FindingsUnavailable,
+    LimitExceeded,
+    ImageArchived,
+    Unknown,
+    #[serde(untagged)]
+    Other(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,21 +132,76 @@ struct Counts {
 #[allow(dead_code)]
 struct JudgedFinding {
     id: String,
-    severity: String,
+    severity: Severity,
     package: Option<String>,
     installed: Option<String>,
     fixed: Option<String>,
-    fix: String,
+    fix: FixState,
     score: Option<f64>,
-    source: String,
+    source: FindingSource,
     target: Option<String>,
     digest: Option<String>,
     purl: Option<String>,
     url: Option<String>,
     title: Option<String>,
-    level: String,
-    pass: Option<String>,
+    level: Level,
+    pass: Option<Pass>,
     suppressed_by: Option<Suppression>,
+}
+
+/// `severity` of a finding: a level, or the unrated name the source gave.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Informational,
+    #[serde(untagged)]
+    Unrated(String),
+}
+
+/// `level`: the level a finding counts as (unrated severities mapped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum Level {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Informational,
+}
+
+/// `fix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum FixState {
+    Fixed,
+    NotFixed,
+    WontFix,
+    NotAffected,
+    Unknown,
+}
+
+/// `source` of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum FindingSource {
+    Trivy,
+    Grype,
+    EcrBasic,
+    EcrEnhanced,
+}
+
+/// `pass`: why a finding does not fail the gate (`null`: it does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Pass {
+    BelowThreshold,
+    NotFixable,
+    NotAffected,
+    Allowlisted,
 }
 
 #[derive(Debug, Deserialize)]
@@ -363,7 +475,7 @@ fn grype_reports_against_hand_checked_expectations() {
         ],
     ));
     assert_eq!(g.failing[0].id, "CVE-2004-0971");
-    assert_eq!(g.failing[0].level, "CRITICAL");
+    assert_eq!(g.failing[0].level, Level::Critical);
     // Score threshold alone: only redis (CVSS 8.8) reaches 8.0.
     let g = gate_json(&gate(
         &sb,
@@ -443,7 +555,7 @@ fn ecr_scan_files_keep_their_counts_and_statuses() {
     let enhanced = fixture("ecr-scan/moto-example-describe-image-scan-findings-enhanced.json");
     let g = gate_json(&gate(&sb, &["--report", &enhanced, "--json"]));
     assert!(g.passed);
-    assert_eq!(g.sources[0].status.as_deref(), Some("COMPLETE"));
+    assert_eq!(g.sources[0].status, Some(ScanStatus::Complete));
     let out = gate(
         &sb,
         &[
@@ -904,9 +1016,9 @@ fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let g = gate_json(&out);
-    assert_eq!(g.sources[0].kind, "ecr-scan");
+    assert_eq!(g.sources[0].kind, SourceKind::EcrScan);
     assert_eq!(g.sources[0].name, format!("{repo}@{digest}"));
-    assert_eq!(g.sources[0].status.as_deref(), Some("COMPLETE"));
+    assert_eq!(g.sources[0].status, Some(ScanStatus::Complete));
     assert_eq!(g.failing[0].id, "CVE-9999-9999");
     assert_eq!(g.failing[0].digest.as_deref(), Some(digest.as_str()));
     assert!(
@@ -999,12 +1111,15 @@ fn enhanced_findings_seeded_in_moto() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let g = gate_json(&out);
     assert_eq!(g.sources[0].findings, 2);
-    let failing: Vec<(&str, &str, Option<&str>)> = g
+    let failing: Vec<(&str, FindingSource, Option<&str>)> = g
         .failing
         .iter()
-        .map(|f| (f.id.as_str(), f.source.as_str(), f.package.as_deref()))
+        .map(|f| (f.id.as_str(), f.source, f.package.as_deref()))
         .collect();
-    assert_eq!(failing, [("CVE-2025-24528", "ecr-enhanced", Some("krb5"))]);
+    assert_eq!(
+        failing,
+        [("CVE-2025-24528", FindingSource::EcrEnhanced, Some("krb5"))]
+    );
     assert_eq!(g.counts.found.get("UNTRIAGED"), Some(&1));
 }
 
@@ -1167,7 +1282,7 @@ fn enhanced_findings_settle_before_the_decision() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let g = gate_json(&out);
     assert_eq!(g.failing.len(), 3, "the settled set, not the first answer");
-    assert_eq!(g.sources[0].status.as_deref(), Some("ACTIVE"));
+    assert_eq!(g.sources[0].status, Some(ScanStatus::Active));
     assert_eq!(
         s.calls().len(),
         5,

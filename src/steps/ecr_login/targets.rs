@@ -121,6 +121,15 @@ impl Plan {
             .map_or(0, |i| i + 1)
     }
 
+    /// Every host in the plan: each region's, in region order, then ECR Public's.
+    pub fn hosts(&self) -> Vec<String> {
+        self.regions
+            .values()
+            .flat_map(|r| r.hosts.iter().cloned())
+            .chain(self.public.iter().cloned())
+            .collect()
+    }
+
     fn note(&mut self, host: &str) {
         if !self.order.iter().any(|h| h == host) {
             self.order.push(host.to_string());

@@ -1,0 +1,235 @@
+//! `ecr-login` itself: skip the AWS call when `--min-validity` finds the stored tokens fresh, else
+//! fetch one token per region and store each where docker will look for it (`auths`, or the
+//! credential store or helper that serves the host), or print the one password with
+//! `--password-stdout`.
+
+use super::args::LoginArgs;
+use super::error::LoginError;
+use super::fetch::{fetch, load_aws, web_identity};
+use super::report::{Action, LoginReport, Registry, StoredIn};
+use super::targets::{self, Target};
+use super::{HELPER_NAME, config_dir, default_region, parse_targets, token};
+use crate::adapters::credstore;
+use crate::adapters::ecr::AuthToken;
+use crate::cli::Context;
+use crate::docker_config::{self, Document, Store};
+use crate::ecr_host::EcrRegistry;
+use crate::error::Error;
+use crate::exit::Code;
+use crate::time;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// A token to hand to a credential store or helper once the config lock is released.
+type External = (String, String, AuthToken);
+
+pub(crate) async fn login(args: &LoginArgs, ctx: &Context) -> Result<Code, Error> {
+    let targets = parse_targets(&args.registries)?;
+    let dir = config_dir(&args.config, ctx)?;
+    let config_path = dir.join(docker_config::FILE_NAME);
+    if let Some(registries) = still_valid(args, ctx, &config_path, &targets)? {
+        let report = LoginReport::new(Action::Login, registries, &config_path, false);
+        ctx.out.emit(&report)?;
+        return Ok(Code::Ok);
+    }
+
+    let tokens = tokens(args, ctx, &targets).await?;
+    if args.password_stdout {
+        return print_password(ctx, &tokens);
+    }
+    warn_about_clock(ctx, &tokens);
+    let registries = store(&dir, &tokens)?;
+    let mut report = LoginReport::new(Action::Login, registries, &config_path, true);
+    report.passwords = tokens
+        .iter()
+        .map(|(h, t)| (h.clone(), t.password.clone()))
+        .collect();
+    ctx.out.emit(&report)?;
+    Ok(Code::Ok)
+}
+
+/// With `--min-validity` (and without `--password-stdout`): the stored tokens, when every target's
+/// is valid long enough.
+fn still_valid(
+    args: &LoginArgs,
+    ctx: &Context,
+    config_path: &Path,
+    targets: &[Target],
+) -> Result<Option<Vec<Registry>>, Error> {
+    let Some(min) = args.min_validity.filter(|_| !args.password_stdout) else {
+        return Ok(None);
+    };
+    let doc = Document::read(config_path)?;
+    let region = default_region(args.region.as_deref(), ctx);
+    Ok(fresh_enough(&doc, targets, region.as_deref(), min))
+}
+
+/// The stored tokens when every target host has one valid for at least `min`. With no target, the
+/// private registries of `region` in the config count.
+fn fresh_enough(
+    doc: &Document,
+    targets: &[Target],
+    region: Option<&str>,
+    min: Duration,
+) -> Option<Vec<Registry>> {
+    let now = SystemTime::now();
+    let hosts: Vec<String> = if targets.is_empty() {
+        let region = region?;
+        doc.auth_keys()
+            .into_iter()
+            .filter(|k| matches!(EcrRegistry::parse(k), Ok(EcrRegistry::Private(h)) if h.region() == region))
+            .collect()
+    } else {
+        let plan = targets::plan(targets, region, false).ok()?;
+        if plan.regions.values().any(|r| r.default) {
+            return None;
+        }
+        plan.hosts()
+    };
+    if hosts.is_empty() {
+        return None;
+    }
+    hosts
+        .iter()
+        .map(|host| {
+            let entry = doc.auth(host)?;
+            let expiry = token::password_expiry(entry.password.expose())?;
+            (expiry.duration_since(now).ok()? >= min)
+                .then(|| Registry::new(host, StoredIn::Auths, Some(expiry)))
+        })
+        .collect()
+}
+
+/// Every target's token, each password masked before anything else is printed.
+async fn tokens(
+    args: &LoginArgs,
+    ctx: &Context,
+    targets: &[Target],
+) -> Result<Vec<(String, AuthToken)>, Error> {
+    let identity = web_identity(args, ctx).await?;
+    let aws = load_aws(args.region.as_deref(), targets, identity).await?;
+    aws.identity().await?;
+    let plan = targets::plan(targets, Some(&aws.region()), args.all_host_forms)?;
+    let tokens = fetch(&aws, &plan, args.all_host_forms).await?;
+    for (_, t) in &tokens {
+        ctx.out.mask(t.password.expose());
+    }
+    Ok(tokens)
+}
+
+/// `--password-stdout`: the one password every target shares, on stdout; nothing is written.
+fn print_password(ctx: &Context, tokens: &[(String, AuthToken)]) -> Result<Code, Error> {
+    let mut distinct: Vec<&str> = tokens.iter().map(|(_, t)| t.password.expose()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != 1 {
+        return Err(LoginError::ManyPasswords(distinct.len()).into());
+    }
+    ctx.out.stdout_text(&format!("{}\n", distinct[0]));
+    Ok(Code::Ok)
+}
+
+/// A token that says it expired before it arrived points at this machine's clock.
+fn warn_about_clock(ctx: &Context, tokens: &[(String, AuthToken)]) {
+    let now = SystemTime::now();
+    let mut stale: Vec<(&str, SystemTime)> = tokens
+        .iter()
+        .filter_map(|(host, t)| {
+            t.expires_at
+                .filter(|e| *e <= now)
+                .map(|e| (host.as_str(), e))
+        })
+        .collect();
+    stale.dedup_by_key(|(_, e)| *e);
+    for (host, expiry) in stale {
+        ctx.out.warn(&format!(
+            "the token for {host} says it expired at {}, before it arrived; check this machine's clock \
+             (it is used anyway: the registry decides)",
+            time::rfc3339(expiry)
+        ));
+    }
+}
+
+/// Writes each token where docker will look for it. `auths` entries are written under the config lock;
+/// credential-store calls happen after it is released.
+fn store(dir: &Path, tokens: &[(String, AuthToken)]) -> Result<Vec<Registry>, Error> {
+    let (registries, external) = docker_config::update(dir, |doc| {
+        let mut registries = Vec::new();
+        let mut external = Vec::new();
+        let mut changed = false;
+        for (host, t) in tokens {
+            let expiry = token::password_expiry(t.password.expose()).or(t.expires_at);
+            let stored_in = store_in_config(doc, host, t, &mut changed, &mut external);
+            registries.push(Registry::new(host, stored_in, expiry));
+        }
+        (changed, (registries, external))
+    })?;
+    for (helper, host, t) in external {
+        credstore::store(&helper, &host, &t.username, &t.password)?;
+    }
+    Ok(registries)
+}
+
+/// Where `host`'s token goes: written to `auths`, left to this binary's helper, or queued for
+/// another store or helper (a credential store also gets docker login's empty `auths` marker).
+fn store_in_config(
+    doc: &mut Document,
+    host: &str,
+    t: &AuthToken,
+    changed: &mut bool,
+    external: &mut Vec<External>,
+) -> StoredIn {
+    match doc.store_for(host) {
+        Store::File => {
+            doc.set_auth(host, &t.username, &t.password);
+            *changed = true;
+            StoredIn::Auths
+        }
+        Store::Helper(name) if name == HELPER_NAME => StoredIn::CredHelper(name),
+        Store::Helper(name) => {
+            external.push((name.clone(), host.to_string(), t.clone()));
+            StoredIn::CredHelper(name)
+        }
+        Store::CredsStore(name) => {
+            doc.mark_host(host);
+            *changed = true;
+            external.push((name.clone(), host.to_string(), t.clone()));
+            StoredIn::CredsStore(name)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn fresh_enough_needs_every_host_valid_for_the_minimum() {
+        use base64::Engine as _;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let pw = |exp: u64| {
+            base64::engine::general_purpose::STANDARD
+                .encode(format!(r#"{{"payload":"x","expiration":{exp}}}"#))
+        };
+        let mut doc = Document::default();
+        let a = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        let b = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+        doc.set_auth(a, "AWS", &Secret::new(pw(now + 10 * 3600)));
+        doc.set_auth(b, "AWS", &Secret::new(pw(now + 600)));
+        let hour = Duration::from_secs(3600);
+        let t = |s: &str| targets::parse(s).unwrap();
+        assert!(fresh_enough(&doc, &[t(a)], None, hour).is_some());
+        assert!(fresh_enough(&doc, &[t(a), t(b)], None, hour).is_none());
+        assert!(fresh_enough(&doc, &[], Some("us-east-1"), hour).is_some());
+        assert!(fresh_enough(&doc, &[], Some("us-west-2"), hour).is_none());
+        assert!(
+            fresh_enough(&doc, &[], Some("eu-west-1"), hour).is_none(),
+            "nothing stored"
+        );
+        assert!(fresh_enough(&doc, &[t("123456789012@eu-west-1")], None, hour).is_none());
+    }
+}

@@ -1,0 +1,71 @@
+//! `ecr-login logout`: removes ECR entries from docker's config (`auths`, and this binary's
+//! `credHelpers` entries) and erases them from the credential store that holds them.
+
+use super::args::LogoutArgs;
+use super::report::{Action, LoginReport, Registry, StoredIn};
+use super::targets;
+use super::{HELPER_NAME, config_dir, parse_targets};
+use crate::adapters::credstore;
+use crate::cli::Context;
+use crate::docker_config::{self, Document, Store};
+use crate::ecr_host::EcrRegistry;
+use crate::error::Error;
+use crate::exit::Code;
+
+/// A host to erase from a credential store: (store, host).
+type Erase = (String, String);
+
+pub(crate) fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Code, Error> {
+    let targets = parse_targets(&args.registries)?;
+    let wanted = if targets.is_empty() {
+        None
+    } else {
+        Some(targets::plan(&targets, None, false)?.hosts())
+    };
+    let dir = config_dir(&args.config, ctx)?;
+    let path = dir.join(docker_config::FILE_NAME);
+    let (registries, erase) = docker_config::update(&dir, |doc| remove(doc, wanted.as_deref()))?;
+    for (helper, host) in erase {
+        credstore::erase(&helper, &host)?;
+    }
+    ctx.out
+        .emit(&LoginReport::new(Action::Logout, registries, &path, false))?;
+    Ok(Code::Ok)
+}
+
+/// Removes the ECR entries (only `wanted`'s, when given) under the config lock. Returns whether the
+/// config changed, the registries removed, and the credential-store entries to erase once the lock
+/// is released.
+fn remove(doc: &mut Document, wanted: Option<&[String]>) -> (bool, (Vec<Registry>, Vec<Erase>)) {
+    let mut registries = Vec::new();
+    let mut erase = Vec::new();
+    let mut changed = false;
+    for host in ecr_hosts(doc, wanted) {
+        let stored_in = match doc.store_for(&host) {
+            Store::CredsStore(n) => {
+                erase.push((n.clone(), host.clone()));
+                StoredIn::CredsStore(n)
+            }
+            Store::Helper(n) => StoredIn::CredHelper(n),
+            Store::File => StoredIn::Auths,
+        };
+        changed |= doc.remove_auth(&host);
+        changed |= doc.remove_cred_helper(&host, HELPER_NAME);
+        registries.push(Registry::new(&host, stored_in, None));
+    }
+    (changed, (registries, erase))
+}
+
+/// The ECR hosts the config has an entry for (only `wanted`, when given), sorted.
+fn ecr_hosts(doc: &Document, wanted: Option<&[String]>) -> Vec<String> {
+    let mut hosts: Vec<String> = doc
+        .auth_keys()
+        .iter()
+        .map(|k| docker_config::bare(k).to_string())
+        .collect();
+    hosts.extend(doc.hosts_with_helper(HELPER_NAME));
+    hosts.retain(|h| EcrRegistry::parse(h).is_ok() && wanted.is_none_or(|w| w.contains(h)));
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}

@@ -1,0 +1,239 @@
+//! Waiting for ECR's scan of one digest: one deadline for all, jittered backoff, a scan started at
+//! once where the repository does not scan by itself (else after `ScanNotFoundException` was
+//! retried briefly: a scan-on-push race), every page read, enhanced scans read until they settle.
+
+use super::args::ScanGate;
+use super::error::GateError;
+use super::status::ScanStatus;
+use crate::adapters::ecr::{Ecr, ScanPage, ScanStart};
+use crate::cli::Context;
+use crate::error::Error;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// Where a scan is: one digest in one repository.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scan<'a> {
+    /// ECR in the registry's region.
+    pub(crate) ecr: &'a Ecr,
+    /// The registry's account (`None`: the caller's).
+    pub(crate) registry: Option<&'a str>,
+    /// The repository.
+    pub(crate) repository: &'a str,
+    /// The image digest.
+    pub(crate) digest: &'a str,
+}
+
+/// What enhanced findings are compared by between polls: severity counts and finding identities.
+type Findings = (BTreeMap<String, i64>, BTreeSet<String>);
+
+/// What the polls so far have seen.
+#[derive(Debug)]
+struct Wait {
+    /// The next wait between polls.
+    interval: Duration,
+    /// A scan was started (or ECR said one exists).
+    started: bool,
+    /// Polls that found no scan.
+    not_found: u32,
+    /// Whether the repository scans by itself (`None`: unknown, so worth waiting for).
+    by_itself: Option<bool>,
+    /// Whether `by_itself` was asked.
+    asked: bool,
+    /// For the timeout error.
+    last_status: String,
+    /// Enhanced scanning: the findings last seen, and for how many polls in a row.
+    settled: Option<Findings>,
+    stable: u32,
+}
+
+/// Polls until the scan is final (or settled, for enhanced scanning) or the deadline passes.
+pub(crate) async fn wait_for_scan(
+    args: &ScanGate,
+    ctx: &Context,
+    scan: &Scan<'_>,
+    deadline: Instant,
+) -> Result<ScanPage, Error> {
+    let started_at = Instant::now();
+    let mut wait = Wait {
+        interval: args.poll_interval,
+        started: false,
+        not_found: 0,
+        by_itself: None,
+        asked: false,
+        last_status: "none".to_string(),
+        settled: None,
+        stable: 0,
+    };
+    loop {
+        let done = match all_pages(ctx, scan).await? {
+            None => wait.no_scan_yet(ctx, scan).await?,
+            Some(page) => wait.read(page, args.settle_polls),
+        };
+        if let Some(page) = done {
+            return Ok(page);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(GateError::Timeout {
+                repository: scan.repository.to_string(),
+                digest: scan.digest.to_string(),
+                waited: crate::time::human(started_at.elapsed()),
+                status: wait.last_status,
+            }
+            .into());
+        }
+        tokio::time::sleep(jitter(wait.interval).min(deadline - now)).await;
+        wait.interval =
+            (wait.interval.mul_f64(1.5)).min(Duration::from_secs(30).max(args.poll_interval));
+    }
+}
+
+impl Wait {
+    /// No scan yet. Just after a push a scan-on-push may not be visible: where the repository scans
+    /// on push (or it is not known), look twice more before starting one. `Some` when ECR says it
+    /// cannot scan the image.
+    async fn no_scan_yet(
+        &mut self,
+        ctx: &Context,
+        scan: &Scan<'_>,
+    ) -> Result<Option<ScanPage>, Error> {
+        self.last_status = "no scan".into();
+        if !self.asked {
+            self.by_itself = scan.ecr.scans_by_itself(scan.repository).await;
+            self.asked = true;
+        }
+        if !self.started && (self.not_found >= 2 || self.by_itself == Some(false)) {
+            let unsupported = self.start(ctx, scan).await?;
+            if unsupported.is_some() {
+                return Ok(unsupported);
+            }
+        }
+        self.not_found += 1;
+        Ok(None)
+    }
+
+    /// Starts a basic scan; `Some` (an `UNSUPPORTED_IMAGE` answer) when ECR cannot scan the image.
+    async fn start(&mut self, ctx: &Context, scan: &Scan<'_>) -> Result<Option<ScanPage>, Error> {
+        let answer = scan
+            .ecr
+            .start_image_scan(scan.registry, scan.repository, scan.digest)
+            .await?;
+        match &answer {
+            ScanStart::Started(_) => {
+                ctx.out.info(&format!(
+                    "started a basic scan of {}@{}",
+                    scan.repository, scan.digest
+                ));
+                // A small image's basic scan often takes seconds: look again soon, then back off
+                // as usual.
+                self.interval = self.interval.min(Duration::from_secs(1));
+            }
+            ScanStart::AlreadyScanned | ScanStart::NotYet => {}
+            ScanStart::Unsupported(message) => {
+                return Ok(Some(ScanPage {
+                    status: Some(ScanStatus::UnsupportedImage.name().into()),
+                    description: Some(message.clone()),
+                    ..ScanPage::default()
+                }));
+            }
+        }
+        self.started = answer != ScanStart::NotYet;
+        Ok(None)
+    }
+
+    /// A scan's page: `Some` when the scan is final, or settled for enhanced scanning.
+    fn read(&mut self, page: ScanPage, settle_polls: u32) -> Option<ScanPage> {
+        let status = ScanStatus::of(page.status.as_deref());
+        self.last_status = status.to_string();
+        match status {
+            ScanStatus::InProgress | ScanStatus::Pending => None,
+            // Enhanced scanning keeps adding findings for a while: settle first.
+            ScanStatus::Active => self.settles(&page, settle_polls).then_some(page),
+            // COMPLETE, and every status that ends the scan (judged by the caller).
+            _ => Some(page),
+        }
+    }
+
+    /// Whether `page` holds the same findings as the polls before it, `settle_polls` times in a row.
+    fn settles(&mut self, page: &ScanPage, settle_polls: u32) -> bool {
+        let key = (
+            page.counts.clone(),
+            page.enhanced
+                .iter()
+                .map(|e| {
+                    e.finding_arn
+                        .clone()
+                        .unwrap_or_else(|| format!("{:?}", e.title))
+                })
+                .chain(page.basic.iter().map(|b| b.name.clone()))
+                .collect::<BTreeSet<String>>(),
+        );
+        if self.settled.as_ref() == Some(&key) {
+            self.stable += 1;
+        } else {
+            self.stable = 1;
+            self.settled = Some(key);
+        }
+        self.stable >= settle_polls
+    }
+}
+
+/// Every page of findings, counts and status from the first; a repeated `nextToken` ends the loop.
+async fn all_pages(ctx: &Context, scan: &Scan<'_>) -> Result<Option<ScanPage>, Error> {
+    let Scan {
+        ecr,
+        registry,
+        repository,
+        digest,
+    } = *scan;
+    let Some(mut first) = ecr
+        .image_scan_findings(registry, repository, digest, None)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut seen = BTreeSet::new();
+    let mut token = first.next_token.take();
+    while let Some(t) = token {
+        if !seen.insert(t.clone()) {
+            ctx.out.warn(&format!(
+                "ECR returned the page token {t} twice for {repository}@{digest}; stopping there"
+            ));
+            break;
+        }
+        let Some(page) = ecr
+            .image_scan_findings(registry, repository, digest, Some(&t))
+            .await?
+        else {
+            break;
+        };
+        first.basic.extend(page.basic);
+        first.enhanced.extend(page.enhanced);
+        token = page.next_token;
+    }
+    Ok(Some(first))
+}
+
+/// ±20 % around `d`, from the clock's low bits (no randomness crate needed for spreading polls).
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let factor = 0.8 + f64::from(nanos % 1000) / 1000.0 * 0.4;
+    d.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        let d = jitter(Duration::from_secs(10));
+        assert!(
+            d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
+            "{d:?}"
+        );
+    }
+}
