@@ -135,7 +135,13 @@ fn the_actions_outputs_are_what_the_steps_write() {
     assert_eq!(written["registry"], rig.registry);
 
     // The install step accepts exactly the binaries this package builds.
-    let install = action["runs"]["steps"][1]["run"].as_str().unwrap();
+    let install = action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Install buildsteps")
+        .and_then(|s| s["run"].as_str())
+        .unwrap();
     let bins: Vec<String> = std::fs::read_dir(format!("{ROOT}/src/bin"))
         .unwrap()
         .map(|e| {

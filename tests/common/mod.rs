@@ -490,3 +490,147 @@ impl Scratch {
         env
     }
 }
+
+/// The six binaries a release holds (`bin/release`, `bin/install`).
+pub const RELEASE_BINS: [&str; 6] = [
+    "ecr-login",
+    "build-push",
+    "tag-commit",
+    "render-taskdef",
+    "scan-gate",
+    "run-buildspec",
+];
+
+/// Where cargo built one of [`RELEASE_BINS`] for this test run.
+pub fn built_binary(name: &str) -> &'static str {
+    match name {
+        "ecr-login" => env!("CARGO_BIN_EXE_ecr-login"),
+        "build-push" => env!("CARGO_BIN_EXE_build-push"),
+        "tag-commit" => env!("CARGO_BIN_EXE_tag-commit"),
+        "render-taskdef" => env!("CARGO_BIN_EXE_render-taskdef"),
+        "scan-gate" => env!("CARGO_BIN_EXE_scan-gate"),
+        "run-buildspec" => env!("CARGO_BIN_EXE_run-buildspec"),
+        other => panic!("{other} is not a release binary"),
+    }
+}
+
+/// The name `bin/release` gives this version's tarball.
+pub fn release_tarball_name() -> String {
+    format!(
+        "buildsteps-{}-x86_64-linux.tar.gz",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Writes a gzipped tarball of `entries` (path in the archive, file to put there, mode).
+pub fn write_tarball(path: &std::path::Path, entries: &[(String, std::path::PathBuf, u32)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, source, mode) in entries {
+        let data = std::fs::read(source).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, name, data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+/// The sha256 of a file, in hex.
+pub fn sha256_file(path: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        write!(hex, "{b:02x}").unwrap();
+    }
+    hex
+}
+
+/// A release as `bin/release` publishes it, made from the binaries cargo built for this test run:
+/// `DIR/buildsteps-VERSION-x86_64-linux.tar.gz` (`bin/` with the six binaries) and beside it
+/// `….tar.gz.sha256` in sha256sum's format. Returns the tarball's file name.
+/// The release is made once per test process and copied.
+pub fn make_release(dir: &std::path::Path) -> String {
+    static MADE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let name = release_tarball_name();
+    let made = MADE.get_or_init(|| {
+        let made = tempfile::tempdir().unwrap();
+        let entries: Vec<(String, std::path::PathBuf, u32)> = RELEASE_BINS
+            .iter()
+            .map(|b| (format!("bin/{b}"), built_binary(b).into(), 0o755))
+            .collect();
+        write_tarball(&made.path().join(&name), &entries);
+        let digest = sha256_file(&made.path().join(&name));
+        std::fs::write(
+            made.path().join(format!("{name}.sha256")),
+            format!("{digest}  {name}\n"),
+        )
+        .unwrap();
+        made
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    for file in [name.clone(), format!("{name}.sha256")] {
+        std::fs::copy(made.path().join(&file), dir.join(&file)).unwrap();
+    }
+    name
+}
+
+/// A static file server (`python3 -m http.server`) on 127.0.0.1 at a free port; killed when dropped.
+pub struct HttpServer {
+    _process: Background,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    log: std::path::PathBuf,
+}
+
+impl HttpServer {
+    /// Serves `dir`; its request log goes to `log`.
+    pub fn start(dir: &std::path::Path, log: &std::path::Path) -> HttpServer {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("python3 runs http.server");
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let process = Background(child);
+        let port = line
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("http.server did not say its port: {line:?}"));
+        HttpServer {
+            _process: process,
+            url: format!("http://127.0.0.1:{port}"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// The request lines served so far (`GET /path HTTP/1.1" 200 -`).
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('"').map(|(_, r)| r.to_string()))
+            .collect()
+    }
+}
