@@ -7,15 +7,7 @@
 //! records its arguments and writes the binaries; any other download failure is an error, not a
 //! silent build.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "each test is one scenario told start to finish; a failed unwrap is a failed test"
-)]
-
-mod common;
-
-use common::{
+use crate::common::{
     HttpServer, Output, RELEASE_BINS, Scratch, make_release, run, script, set, sha256_file,
     write_tarball,
 };

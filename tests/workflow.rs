@@ -12,15 +12,7 @@
 //! Also: the action installs the release a version tag names and builds a branch or a commit from
 //! source, and the player itself keeps the runner's rules.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "each test is one scenario told start to finish; a failed unwrap is a failed test"
-)]
-
-mod common;
-
-use common::{
+use crate::common::{
     HttpServer, RELEASE_BINS, create_repository, git, make_release, rig, script, succeed, unique,
 };
 use serde_json::{Value, json};

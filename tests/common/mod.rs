@@ -492,17 +492,11 @@ impl Scratch {
 }
 
 /// The six binaries a release holds (`bin/release`, `bin/install`).
-pub const RELEASE_BINS: [&str; 6] = [
-    "ecr-login",
-    "build-push",
-    "tag-commit",
-    "render-taskdef",
-    "scan-gate",
-    "run-buildspec",
-];
+/// The release's binaries: the library's one list.
+pub(crate) use buildsteps::steps::BINARIES as RELEASE_BINS;
 
 /// Where cargo built one of [`RELEASE_BINS`] for this test run.
-pub fn built_binary(name: &str) -> &'static str {
+pub(crate) fn built_binary(name: &str) -> &'static str {
     match name {
         "ecr-login" => env!("CARGO_BIN_EXE_ecr-login"),
         "build-push" => env!("CARGO_BIN_EXE_build-push"),
@@ -515,7 +509,7 @@ pub fn built_binary(name: &str) -> &'static str {
 }
 
 /// The name `bin/release` gives this version's tarball.
-pub fn release_tarball_name() -> String {
+pub(crate) fn release_tarball_name() -> String {
     format!(
         "buildsteps-{}-x86_64-linux.tar.gz",
         env!("CARGO_PKG_VERSION")
@@ -523,7 +517,7 @@ pub fn release_tarball_name() -> String {
 }
 
 /// Writes a gzipped tarball of `entries` (path in the archive, file to put there, mode).
-pub fn write_tarball(path: &std::path::Path, entries: &[(String, std::path::PathBuf, u32)]) {
+pub(crate) fn write_tarball(path: &std::path::Path, entries: &[(String, std::path::PathBuf, u32)]) {
     let file = std::fs::File::create(path).unwrap();
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
@@ -540,22 +534,15 @@ pub fn write_tarball(path: &std::path::Path, entries: &[(String, std::path::Path
 }
 
 /// The sha256 of a file, in hex.
-pub fn sha256_file(path: &std::path::Path) -> String {
-    use sha2::Digest as _;
-    use std::fmt::Write as _;
-    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        write!(hex, "{b:02x}").unwrap();
-    }
-    hex
+pub(crate) fn sha256_file(path: &std::path::Path) -> String {
+    sha256_hex(&std::fs::read(path).unwrap())
 }
 
 /// A release as `bin/release` publishes it, made from the binaries cargo built for this test run:
 /// `DIR/buildsteps-VERSION-x86_64-linux.tar.gz` (`bin/` with the six binaries) and beside it
 /// `….tar.gz.sha256` in sha256sum's format. Returns the tarball's file name.
 /// The release is made once per test process and copied.
-pub fn make_release(dir: &std::path::Path) -> String {
+pub(crate) fn make_release(dir: &std::path::Path) -> String {
     static MADE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let name = release_tarball_name();
     let made = MADE.get_or_init(|| {
@@ -581,16 +568,16 @@ pub fn make_release(dir: &std::path::Path) -> String {
 }
 
 /// A static file server (`python3 -m http.server`) on 127.0.0.1 at a free port; killed when dropped.
-pub struct HttpServer {
+pub(crate) struct HttpServer {
     _process: Background,
     /// `http://127.0.0.1:PORT`
-    pub url: String,
+    pub(crate) url: String,
     log: std::path::PathBuf,
 }
 
 impl HttpServer {
     /// Serves `dir`; its request log goes to `log`.
-    pub fn start(dir: &std::path::Path, log: &std::path::Path) -> HttpServer {
+    pub(crate) fn start(dir: &std::path::Path, log: &std::path::Path) -> HttpServer {
         use std::io::BufRead;
         let mut child = Command::new("python3")
             .args([
@@ -626,7 +613,7 @@ impl HttpServer {
     }
 
     /// The request lines served so far (`GET /path HTTP/1.1" 200 -`).
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
