@@ -402,7 +402,7 @@ pub fn manifest(config: &[u8], layers: &[Blob]) -> Vec<u8> {
 
 /// The local cache: diff ID → blob, image ID → config bytes.
 #[derive(Debug, Clone)]
-pub struct Cache {
+pub struct LayerCache {
     dir: PathBuf,
 }
 
@@ -415,10 +415,10 @@ struct Index {
     locations: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
-impl Cache {
+impl LayerCache {
     /// A cache in `dir`.
-    pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir }
+    pub fn new(dir: PathBuf) -> LayerCache {
+        LayerCache { dir }
     }
 
     fn index(&self) -> Index {
@@ -541,7 +541,7 @@ mod tests {
     #[test]
     fn cache_round_trip_checks_the_config_id() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().to_path_buf());
+        let cache = LayerCache::new(dir.path().to_path_buf());
         let blob = Blob {
             digest: Digest::sha256_of(b"gz"),
             size: 2,

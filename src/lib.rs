@@ -3,10 +3,11 @@
 
 pub mod adapters;
 pub mod atomic;
+pub mod build_context;
 pub mod buildspec;
 pub mod cli;
 pub mod commit;
-pub mod context;
+pub mod destination;
 pub mod docker_config;
 pub mod document;
 pub mod ecr_host;
@@ -20,6 +21,5 @@ pub mod reference;
 pub mod scan;
 pub mod secret;
 pub mod steps;
-pub mod target;
 pub mod taskdef;
 pub mod time;

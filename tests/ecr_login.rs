@@ -862,7 +862,7 @@ fn install_helper_is_idempotent_and_never_replaces_another_program() {
 }
 
 /// Every shape `--json` takes — login (`auths` and a credential store), status, install-helper,
-/// status again, logout — read back with exactly the fields `docs/json/ecr-login.md` lists.
+/// status again, logout — read back with exactly the fields `docs/json.md`, ecr-login lists.
 #[test]
 fn json_output_has_exactly_the_documented_fields() {
     let mut s = Sandbox::new();
@@ -954,7 +954,7 @@ fn json_output_has_exactly_the_documented_fields() {
     );
 }
 
-/// `ecr-login --json` (every subcommand): the object `docs/json/ecr-login.md` describes.
+/// `ecr-login --json` (every subcommand): the object `docs/json.md`, ecr-login describes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginJson {

@@ -2,8 +2,8 @@
 
 use crate::common;
 
+use buildsteps::adapters::aws::Aws;
 use buildsteps::adapters::docker::Engine;
-use buildsteps::adapters::ecr::Aws;
 
 #[tokio::test]
 async fn the_docker_engine_answers_ping_and_negotiates_an_api_version() {

@@ -31,7 +31,7 @@ type GoldenCase = (
     Option<&'static str>,
 );
 
-/// `scan-gate --json`, read back with every field `docs/json/scan-gate.md` lists and nothing else;
+/// `scan-gate --json`, read back with every field `docs/json.md`, scan-gate lists and nothing else;
 /// enumerated fields are enums with exactly the documented values.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -96,7 +96,7 @@ pub enum FixState {
 
 /// One vulnerability in one package of one image or report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
+pub struct Vulnerability {
     /// `CVE-2024-1234`, `GHSA-…`.
     pub id: String,
     /// The normalised severity.
@@ -125,10 +125,10 @@ pub struct Finding {
     pub title: Option<String>,
 }
 
-impl Finding {
+impl Vulnerability {
     /// A finding with just an ID, a severity and a source; the rest unknown.
-    pub fn new(id: impl Into<String>, severity: Severity, source: &'static str) -> Finding {
-        Finding {
+    pub fn new(id: impl Into<String>, severity: Severity, source: &'static str) -> Vulnerability {
+        Vulnerability {
             id: id.into(),
             severity,
             package: None,
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn fingerprints_are_stable_and_distinguish_packages() {
-        let mut a = Finding::new("CVE-1", Severity::High, "trivy");
+        let mut a = Vulnerability::new("CVE-1", Severity::High, "trivy");
         a.package = Some("openssl".into());
         let mut b = a.clone();
         assert_eq!(a.fingerprint(), b.fingerprint());

@@ -488,7 +488,7 @@ pub fn junit(v: &Verdict, gate: &str) -> String {
 }
 
 /// A testcase's `classname` and `name` attributes for a finding.
-fn testcase(f: &super::Finding) -> String {
+fn testcase(f: &super::Vulnerability) -> String {
     format!(
         "classname=\"{}\" name=\"{}\"",
         xml(f.package.as_deref().unwrap_or("image")),

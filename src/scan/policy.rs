@@ -23,7 +23,7 @@
 //! Entries within `--expiry-warning` days of expiry warn; expired entries no longer suppress and are
 //! listed; entries that matched no finding are reported as stale.
 
-use super::{Finding, FixState, Severity};
+use super::{FixState, Severity, Vulnerability};
 use crate::document::{self, Syntax};
 use serde::Serialize;
 use serde_json::Value;
@@ -149,7 +149,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn matches(&self, f: &Finding) -> bool {
+    fn matches(&self, f: &Vulnerability) -> bool {
         self.id.eq_ignore_ascii_case(&f.id)
             && self
                 .package
@@ -304,7 +304,7 @@ pub enum Pass {
 pub struct Judged {
     /// The finding.
     #[serde(flatten)]
-    pub finding: Finding,
+    pub finding: Vulnerability,
     /// The level it counts as (unrated severities mapped).
     pub level: Severity,
     /// `None`: it fails the gate.
@@ -363,7 +363,7 @@ impl Verdict {
 }
 
 /// Judges every finding.
-pub fn evaluate(policy: &Policy, findings: Vec<Finding>) -> Verdict {
+pub fn evaluate(policy: &Policy, findings: Vec<Vulnerability>) -> Verdict {
     let mut matched = vec![0usize; policy.allowlist.len()];
     let live = |i: usize| policy.today.days_until(policy.allowlist[i].expires) >= 0;
     let mut judged: Vec<Judged> = findings
@@ -465,8 +465,8 @@ mod tests {
         }
     }
 
-    fn finding(id: &str, sev: &str, fix: FixState) -> Finding {
-        let mut f = Finding::new(id, Severity::parse(sev), "trivy");
+    fn finding(id: &str, sev: &str, fix: FixState) -> Vulnerability {
+        let mut f = Vulnerability::new(id, Severity::parse(sev), "trivy");
         f.fix = fix;
         f.package = Some("pkg".into());
         f

@@ -1,8 +1,8 @@
-//! Reading scan results into [`Finding`]s: trivy JSON (`SchemaVersion` 2), grype JSON, and ECR's
+//! Reading scan results into [`Vulnerability`]s: trivy JSON (`SchemaVersion` 2), grype JSON, and ECR's
 //! `DescribeImageScanFindings` answer (basic and enhanced) — as a file (the AWS CLI's output) or from the
 //! SDK. The kind is detected from the top-level keys, never from the file name.
 
-use super::{Finding, FixState, Severity};
+use super::{FixState, Severity, Vulnerability};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ pub struct Parsed {
     /// The kind detected.
     pub kind: Kind,
     /// The findings.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Vulnerability>,
     /// ECR: the scan status and its description.
     pub status: Option<(String, Option<String>)>,
     /// ECR: `findingSeverityCounts`.
@@ -200,7 +200,7 @@ fn trivy(text: &str) -> Result<Parsed, serde_json::Error> {
                     |f: fn(&TrivyCvss) -> Option<f64>| m.values().filter_map(f).reduce(f64::max);
                 best(|c| c.v3).or_else(|| best(|c| c.v2))
             });
-            findings.push(Finding {
+            findings.push(Vulnerability {
                 fix: trivy_fix(v.status.as_deref(), v.fixed_version.as_deref()),
                 id: v.vulnerability_id,
                 severity: Severity::parse(v.severity.as_deref().unwrap_or("UNKNOWN")),
@@ -326,7 +326,7 @@ fn grype(text: &str) -> Result<Parsed, serde_json::Error> {
                 _ => FixState::Unknown,
             };
             let fixed = fix.map(|f| f.versions.join(", ")).filter(|s| !s.is_empty());
-            Finding {
+            Vulnerability {
                 id: v.id,
                 severity: Severity::parse(v.severity.as_deref().unwrap_or("Unknown")),
                 package: artifact.as_ref().and_then(|a| a.name.clone()),
@@ -454,8 +454,8 @@ pub struct EcrPackage {
     pub fixed_in_version: Option<String>,
 }
 
-/// Basic findings as [`Finding`]s.
-pub fn from_basic(items: Vec<EcrBasic>, digest: Option<&str>) -> Vec<Finding> {
+/// Basic findings as [`Vulnerability`]s.
+pub fn from_basic(items: Vec<EcrBasic>, digest: Option<&str>) -> Vec<Vulnerability> {
     items
         .into_iter()
         .map(|b| {
@@ -468,7 +468,7 @@ pub fn from_basic(items: Vec<EcrBasic>, digest: Option<&str>) -> Vec<Finding> {
             let score = ["CVSS3_SCORE", "CVSS2_SCORE"]
                 .iter()
                 .find_map(|k| attr(k).and_then(|v| v.parse::<f64>().ok()));
-            Finding {
+            Vulnerability {
                 package: attr("package_name"),
                 installed: attr("package_version"),
                 score,
@@ -487,9 +487,9 @@ pub fn from_basic(items: Vec<EcrBasic>, digest: Option<&str>) -> Vec<Finding> {
         .collect()
 }
 
-/// Enhanced findings as [`Finding`]s: one per vulnerable package; only `ACTIVE` ones (Inspector's
+/// Enhanced findings as [`Vulnerability`]s: one per vulnerable package; only `ACTIVE` ones (Inspector's
 /// `SUPPRESSED` and `CLOSED` are its own verdicts).
-pub fn from_enhanced(items: Vec<EcrEnhanced>, digest: Option<&str>) -> Vec<Finding> {
+pub fn from_enhanced(items: Vec<EcrEnhanced>, digest: Option<&str>) -> Vec<Vulnerability> {
     let mut out = Vec::new();
     for e in items {
         if e.status.as_deref().is_some_and(|s| s != "ACTIVE") {
@@ -516,7 +516,7 @@ pub fn from_enhanced(items: Vec<EcrEnhanced>, digest: Option<&str>) -> Vec<Findi
                 (Some("NO"), None) => FixState::NotFixed,
                 _ => FixState::Unknown,
             };
-            out.push(Finding {
+            out.push(Vulnerability {
                 id: id.clone(),
                 severity: Severity::parse(e.severity.as_deref().unwrap_or("UNTRIAGED")),
                 package: p.name,

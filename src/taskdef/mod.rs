@@ -19,7 +19,7 @@ use std::fmt;
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum Level {
     /// Allowed, but probably not what was meant; an error under `--strict`.
     Warning,
     /// ECS or CodeDeploy would refuse the file, or it would not run.
@@ -30,7 +30,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// `error` or `warning`.
-    pub severity: Severity,
+    pub severity: Level,
     /// A stable name for the rule (`fargate-size`, `host-port`, `unknown-field`…).
     pub rule: &'static str,
     /// Where: `containerDefinitions[1].portMappings[0].hostPort`.
@@ -43,7 +43,7 @@ impl Finding {
     /// An error finding.
     pub fn error(rule: &'static str, path: &JsonPath, message: impl Into<String>) -> Finding {
         Finding {
-            severity: Severity::Error,
+            severity: Level::Error,
             rule,
             path: path.to_string(),
             message: message.into(),
@@ -53,7 +53,7 @@ impl Finding {
     /// A warning finding.
     pub fn warning(rule: &'static str, path: &JsonPath, message: impl Into<String>) -> Finding {
         Finding {
-            severity: Severity::Warning,
+            severity: Level::Warning,
             rule,
             path: path.to_string(),
             message: message.into(),
@@ -64,8 +64,8 @@ impl Finding {
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let severity = match self.severity {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
+            Level::Warning => "warning",
+            Level::Error => "error",
         };
         if self.path.is_empty() {
             write!(f, "{severity}: {}", self.message)

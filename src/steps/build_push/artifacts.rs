@@ -6,8 +6,8 @@ use super::BuildPush;
 use super::args::DetailFormat;
 use super::error::BuildPushError;
 use super::push::Pushed;
+use crate::destination::Destination;
 use crate::environment::Environment;
-use crate::target::Target;
 use std::path::{Path, PathBuf};
 
 /// The artifacts a run writes, and where.
@@ -50,7 +50,7 @@ impl Artifacts {
     /// Writes each artifact for the image `pushed` to `dest` under `tags`; returns their paths.
     pub(super) fn write(
         &self,
-        dest: &Target,
+        dest: &Destination,
         pushed: &Pushed,
         tags: &[String],
     ) -> Result<Vec<String>, BuildPushError> {

@@ -3,7 +3,7 @@
 //! the engine as it is written.
 
 use crate::adapters::docker::{BuildOptions, Engine};
-use crate::context;
+use crate::build_context;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::output::Output;
@@ -25,7 +25,7 @@ pub(super) struct Build {
     /// [`OUTSIDE_DOCKERFILE`]).
     pub(super) dockerfile_in_context: Option<String>,
     /// The files the context tar holds.
-    pub(super) context: context::Context,
+    pub(super) context: build_context::BuildContext,
     /// `--build-arg`s, with the values taken from the environment where only a name was given.
     pub(super) args: HashMap<String, String>,
     /// The image's labels.

@@ -26,17 +26,17 @@ mod tags;
 
 pub use args::BuildPush;
 pub use error::BuildPushError;
-pub use report::{BuildPushReport, LayerResult, LayerStatus, TagResult, TagStatus, Timings};
+pub use report::{BuildPushReport, LayerResult, LayerStatus, PushedTag, TagStatus, Timings};
 pub use tags::sanitise_ref;
 
 use crate::adapters::docker::Engine;
 use crate::adapters::registry::Registry;
 use crate::cli::{Context, Step};
 use crate::commit::Commit;
+use crate::destination::{Destination, Located};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::OutputArgs;
-use crate::target::{Located, Target};
 use build::Built;
 use plan::Plan;
 use push::Pushed;
@@ -57,7 +57,7 @@ impl Step for BuildPush {
             ctx.out.stdout_text(&commands);
             return Ok(Code::Ok);
         }
-        let dest = crate::target::locate(&self.repository, self.region.as_deref()).await?;
+        let dest = crate::destination::locate(&self.repository, self.region.as_deref()).await?;
         if self.dry_run {
             ctx.out.emit(&dry_run(dest, plan))?;
             return Ok(Code::Ok);
@@ -82,7 +82,7 @@ struct Published {
     /// The blobs and the manifest.
     pushed: Pushed,
     /// Each tag's fate, in the plan's order.
-    tags: Vec<TagResult>,
+    tags: Vec<PushedTag>,
     /// Milliseconds spent pushing and tagging.
     push_ms: u64,
 }
@@ -91,7 +91,7 @@ struct Published {
 /// its manifest under `tags` once every tag is checked.
 async fn push_and_tag(
     engine: &Engine,
-    dest: &Target,
+    dest: &Destination,
     image_id: &str,
     tags: &[String],
     created: Option<&str>,
@@ -128,7 +128,7 @@ fn dry_run(dest: Located, plan: Plan) -> BuildPushReport {
 
 /// The report of a push.
 fn report(
-    dest: Target,
+    dest: Destination,
     commit: Commit,
     built: &Built,
     published: Published,

@@ -7,9 +7,9 @@ use super::artifacts::Artifacts;
 use super::build::{self, Build};
 use super::error::BuildPushError;
 use super::{labels, tags};
+use crate::build_context;
 use crate::cli::Context;
 use crate::commit::{self, Commit};
-use crate::context;
 use crate::error::Error;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,8 @@ impl Plan {
             .strip_prefix(&context_dir)
             .ok()
             .map(|p| p.to_string_lossy().replace('\\', "/"));
-        let context = context::Context::scan(&context_dir, dockerfile_in_context.as_deref())?;
+        let context =
+            build_context::BuildContext::scan(&context_dir, dockerfile_in_context.as_deref())?;
         let created = labels::created(&ctx.env, &context_dir, &commit);
         let labels = labels::labels(
             &commit,

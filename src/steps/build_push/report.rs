@@ -10,7 +10,7 @@ use std::fmt;
 
 /// One tag's fate.
 #[derive(Debug, Clone, Serialize)]
-pub struct TagResult {
+pub struct PushedTag {
     /// The tag.
     pub tag: String,
     /// What happened to it.
@@ -87,7 +87,7 @@ pub struct BuildPushReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
     /// The tags, in the order they were chosen.
-    pub tags: Vec<TagResult>,
+    pub tags: Vec<PushedTag>,
     /// The layers, in manifest order (the config blob is not listed; `size` counts it). Empty in a
     /// dry run.
     pub layers: Vec<LayerResult>,

@@ -4,13 +4,13 @@
 
 use super::BuildPush;
 use super::error::BuildPushError;
-use super::report::{TagResult, TagStatus};
+use super::report::{PushedTag, TagStatus};
 use crate::adapters::registry::Registry;
 use crate::commit::Commit;
+use crate::destination::Destination;
 use crate::error::Error;
 use crate::layers;
 use crate::reference::Digest;
-use crate::target::Target;
 
 /// The tags the flags ask for, in order (`latest`, commit tag, ref tag, `--tag`s), trimmed, without
 /// repeats, each a valid tag; at least one.
@@ -67,9 +67,9 @@ fn ref_tag(commit: &Commit) -> Option<String> {
 }
 
 /// The tags as `planned`, for a dry run.
-pub(super) fn planned(tags: &[String]) -> Vec<TagResult> {
+pub(super) fn planned(tags: &[String]) -> Vec<PushedTag> {
     tags.iter()
-        .map(|t| TagResult {
+        .map(|t| PushedTag {
             tag: t.clone(),
             status: TagStatus::Planned,
         })
@@ -80,18 +80,18 @@ pub(super) fn planned(tags: &[String]) -> Vec<TagResult> {
 /// checking them all; the results are in the order of `tags`.
 pub(super) async fn publish(
     registry: &Registry,
-    dest: &Target,
+    dest: &Destination,
     tags: &[String],
     manifest: &[u8],
     digest: &Digest,
-) -> Result<Vec<TagResult>, Error> {
+) -> Result<Vec<PushedTag>, Error> {
     let (mut results, to_put) = check(registry, dest, tags, digest).await?;
     for t in to_put {
         let d = registry
             .put_manifest(&dest.repository, &t, manifest, layers::MANIFEST_MEDIA_TYPE)
             .await?;
         debug_assert_eq!(&d, digest);
-        results.push(TagResult {
+        results.push(PushedTag {
             tag: t,
             status: TagStatus::Pushed,
         });
@@ -104,15 +104,15 @@ pub(super) async fn publish(
 /// is immutable and a tag names another image.
 async fn check(
     registry: &Registry,
-    dest: &Target,
+    dest: &Destination,
     tags: &[String],
     digest: &Digest,
-) -> Result<(Vec<TagResult>, Vec<String>), Error> {
+) -> Result<(Vec<PushedTag>, Vec<String>), Error> {
     let mut present = Vec::new();
     let mut to_put = Vec::new();
     for t in tags {
         match registry.manifest_digest(&dest.repository, t).await? {
-            Some(d) if d == *digest => present.push(TagResult {
+            Some(d) if d == *digest => present.push(PushedTag {
                 tag: t.clone(),
                 status: TagStatus::Present,
             }),

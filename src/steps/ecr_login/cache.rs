@@ -3,7 +3,7 @@
 //! half its lifetime has passed; expired entries are pruned on every write.
 
 use super::token;
-use crate::adapters::ecr::AuthToken;
+use crate::adapters::aws::AuthToken;
 use crate::atomic;
 use crate::environment::Environment;
 use crate::secret::Secret;
@@ -67,14 +67,14 @@ impl Entry {
 
 /// The cache in one directory.
 #[derive(Debug, Clone)]
-pub struct Cache {
+pub struct TokenCache {
     dir: PathBuf,
 }
 
-impl Cache {
+impl TokenCache {
     /// A cache in `dir` (created on first write).
-    pub fn new(dir: PathBuf) -> Cache {
-        Cache { dir }
+    pub fn new(dir: PathBuf) -> TokenCache {
+        TokenCache { dir }
     }
 
     fn path(&self) -> PathBuf {
@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn reused_until_half_life_then_refetched_and_pruned_when_expired() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().join("c"));
+        let cache = TokenCache::new(dir.path().join("c"));
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
         let hour = Duration::from_secs(3600);
         cache
@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn a_token_expiring_before_it_arrived_gets_the_documented_lifetime() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().to_path_buf());
+        let cache = TokenCache::new(dir.path().to_path_buf());
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
         cache
             .put(

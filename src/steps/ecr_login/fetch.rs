@@ -5,7 +5,7 @@
 use super::args::LoginArgs;
 use super::error::LoginError;
 use super::targets::{Plan, Target};
-use crate::adapters::ecr::{AuthToken, Aws, AwsError, WebIdentity};
+use crate::adapters::aws::{AuthToken, Aws, AwsError, WebIdentity};
 use crate::adapters::github_oidc;
 use crate::cli::Context;
 use crate::docker_config;

@@ -10,8 +10,8 @@
 //! - `store`, `erase`: accepted and ignored (so `docker login`/`logout` against a host served by this
 //!   helper do not fail with "not implemented").
 
-use super::cache::{self, Cache};
-use crate::adapters::ecr::{AuthToken, Aws};
+use super::cache::{self, TokenCache};
+use crate::adapters::aws::{AuthToken, Aws};
 use crate::cli::{Context, Step};
 use crate::ecr_host::EcrRegistry;
 use crate::error::Error;
@@ -63,7 +63,7 @@ impl Step for CredentialHelper {
             Action::List => {
                 let now = SystemTime::now();
                 let map: serde_json::Map<String, serde_json::Value> = cache::location(&ctx.env)
-                    .map(|dir| Cache::new(dir).endpoints(now))
+                    .map(|dir| TokenCache::new(dir).endpoints(now))
                     .unwrap_or_default()
                     .into_iter()
                     .map(|e| (e, serde_json::Value::String("AWS".into())))
@@ -113,7 +113,7 @@ async fn get(registry: &EcrRegistry, ctx: &Context) -> Result<AuthToken, Error> 
         EcrRegistry::Private(_) => format!("{}:{region}", identity.fingerprint),
         EcrRegistry::Public { .. } => format!("{}:public", identity.fingerprint),
     };
-    let cache = cache::location(&ctx.env).map(Cache::new);
+    let cache = cache::location(&ctx.env).map(TokenCache::new);
     let now = SystemTime::now();
     if let Some(token) = cache.as_ref().and_then(|c| c.get(&key, now)) {
         return Ok(token);

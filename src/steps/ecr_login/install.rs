@@ -5,7 +5,7 @@
 use super::args::InstallArgs;
 use super::error::LoginError;
 use super::fetch::{fetch, load_aws};
-use super::report::{Action, LoginReport, Registry, StoredIn};
+use super::report::{Action, LoginReport, RegistryLogin, StoredIn};
 use super::targets::{self, Plan, Target};
 use super::{HELPER_NAME, config_dir, default_region, parse_targets};
 use crate::adapters::credstore;
@@ -31,7 +31,7 @@ pub(crate) async fn install_helper(args: &InstallArgs, ctx: &Context) -> Result<
     warn_unless_on_path(ctx, &link);
     let registries = hosts
         .iter()
-        .map(|h| Registry::new(h, StoredIn::CredHelper(HELPER_NAME.to_string()), None))
+        .map(|h| RegistryLogin::new(h, StoredIn::CredHelper(HELPER_NAME.to_string()), None))
         .collect();
     let report = LoginReport::new(Action::InstallHelper, registries, &path, false);
     ctx.out.emit(&report)?;

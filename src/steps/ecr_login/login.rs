@@ -6,11 +6,11 @@
 use super::args::LoginArgs;
 use super::error::LoginError;
 use super::fetch::{fetch, load_aws, web_identity};
-use super::report::{Action, LoginReport, Registry, StoredIn};
+use super::report::{Action, LoginReport, RegistryLogin, StoredIn};
 use super::targets::{self, Target};
 use super::{HELPER_NAME, config_dir, default_region, parse_targets, token};
+use crate::adapters::aws::AuthToken;
 use crate::adapters::credstore;
-use crate::adapters::ecr::AuthToken;
 use crate::cli::Context;
 use crate::docker_config::{self, Document, Store};
 use crate::ecr_host::EcrRegistry;
@@ -55,7 +55,7 @@ fn still_valid(
     ctx: &Context,
     config_path: &Path,
     targets: &[Target],
-) -> Result<Option<Vec<Registry>>, Error> {
+) -> Result<Option<Vec<RegistryLogin>>, Error> {
     let Some(min) = args.min_validity.filter(|_| !args.password_stdout) else {
         return Ok(None);
     };
@@ -71,7 +71,7 @@ fn fresh_enough(
     targets: &[Target],
     region: Option<&str>,
     min: Duration,
-) -> Option<Vec<Registry>> {
+) -> Option<Vec<RegistryLogin>> {
     let now = SystemTime::now();
     let hosts: Vec<String> = if targets.is_empty() {
         let region = region?;
@@ -95,7 +95,7 @@ fn fresh_enough(
             let entry = doc.auth(host)?;
             let expiry = token::password_expiry(entry.password.expose())?;
             (expiry.duration_since(now).ok()? >= min)
-                .then(|| Registry::new(host, StoredIn::Auths, Some(expiry)))
+                .then(|| RegistryLogin::new(host, StoredIn::Auths, Some(expiry)))
         })
         .collect()
 }
@@ -152,7 +152,7 @@ fn warn_about_clock(ctx: &Context, tokens: &[(String, AuthToken)]) {
 
 /// Writes each token where docker will look for it. `auths` entries are written under the config lock;
 /// credential-store calls happen after it is released.
-fn store(dir: &Path, tokens: &[(String, AuthToken)]) -> Result<Vec<Registry>, Error> {
+fn store(dir: &Path, tokens: &[(String, AuthToken)]) -> Result<Vec<RegistryLogin>, Error> {
     let (registries, external) = docker_config::update(dir, |doc| {
         let mut registries = Vec::new();
         let mut external = Vec::new();
@@ -160,7 +160,7 @@ fn store(dir: &Path, tokens: &[(String, AuthToken)]) -> Result<Vec<Registry>, Er
         for (host, t) in tokens {
             let expiry = token::password_expiry(t.password.expose()).or(t.expires_at);
             let stored_in = store_in_config(doc, host, t, &mut changed, &mut external);
-            registries.push(Registry::new(host, stored_in, expiry));
+            registries.push(RegistryLogin::new(host, stored_in, expiry));
         }
         (changed, (registries, external))
     })?;

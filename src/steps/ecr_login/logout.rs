@@ -2,7 +2,7 @@
 //! `credHelpers` entries) and erases them from the credential store that holds them.
 
 use super::args::LogoutArgs;
-use super::report::{Action, LoginReport, Registry, StoredIn};
+use super::report::{Action, LoginReport, RegistryLogin, StoredIn};
 use super::targets;
 use super::{HELPER_NAME, config_dir, parse_targets};
 use crate::adapters::credstore;
@@ -36,7 +36,10 @@ pub(crate) fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Code, Error> {
 /// Removes the ECR entries (only `wanted`'s, when given) under the config lock. Returns whether the
 /// config changed, the registries removed, and the credential-store entries to erase once the lock
 /// is released.
-fn remove(doc: &mut Document, wanted: Option<&[String]>) -> (bool, (Vec<Registry>, Vec<Erase>)) {
+fn remove(
+    doc: &mut Document,
+    wanted: Option<&[String]>,
+) -> (bool, (Vec<RegistryLogin>, Vec<Erase>)) {
     let mut registries = Vec::new();
     let mut erase = Vec::new();
     let mut changed = false;
@@ -51,7 +54,7 @@ fn remove(doc: &mut Document, wanted: Option<&[String]>) -> (bool, (Vec<Registry
         };
         changed |= doc.remove_auth(&host);
         changed |= doc.remove_cred_helper(&host, HELPER_NAME);
-        registries.push(Registry::new(&host, stored_in, None));
+        registries.push(RegistryLogin::new(&host, stored_in, None));
     }
     (changed, (registries, erase))
 }

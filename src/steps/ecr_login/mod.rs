@@ -30,7 +30,7 @@ pub mod token;
 
 pub use args::EcrLogin;
 pub use error::LoginError;
-pub use report::{Action, LoginReport, Registry, StoredIn, github_name};
+pub use report::{Action, LoginReport, RegistryLogin, StoredIn, github_name};
 
 use crate::cli::{Context, Step};
 use crate::docker_config;

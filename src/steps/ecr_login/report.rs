@@ -1,7 +1,7 @@
-//! The result of `ecr-login` and its subcommands: [`LoginReport`], the [`Registry`] entries it lists,
+//! The result of `ecr-login` and its subcommands: [`LoginReport`], the [`RegistryLogin`] entries it lists,
 //! and its [`Report`] impl (the `--json` object, the human summary, `--format env` variables, the
 //! GitHub outputs the AWS action writes, the Markdown summary). Every field is listed in
-//! `docs/json/ecr-login.md`.
+//! `docs/json.md`, ecr-login.
 
 use crate::ecr_host::EcrRegistry;
 use crate::output::Report;
@@ -70,7 +70,7 @@ impl Serialize for StoredIn {
 
 /// One registry in a result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Registry {
+pub struct RegistryLogin {
     /// The host docker keys credentials by.
     pub host: String,
     /// The account (private registries).
@@ -86,16 +86,20 @@ pub struct Registry {
     pub expires_at: Option<String>,
 }
 
-impl Registry {
+impl RegistryLogin {
     /// The entry for `host`; account and region are read from it.
-    pub(crate) fn new(host: &str, stored_in: StoredIn, expires_at: Option<SystemTime>) -> Registry {
+    pub(crate) fn new(
+        host: &str,
+        stored_in: StoredIn,
+        expires_at: Option<SystemTime>,
+    ) -> RegistryLogin {
         let (account, region) = match EcrRegistry::parse(host) {
             Ok(EcrRegistry::Private(h)) => {
                 (Some(h.account().to_string()), Some(h.region().to_string()))
             }
             _ => (None, None),
         };
-        Registry {
+        RegistryLogin {
             host: host.to_string(),
             account,
             region,
@@ -114,7 +118,7 @@ pub struct LoginReport {
     /// What the run did.
     pub action: Action,
     /// The registries handled.
-    pub registries: Vec<Registry>,
+    pub registries: Vec<RegistryLogin>,
     /// The config file read or written.
     pub docker_config: String,
     /// Whether AWS was called (false when `--min-validity` found the stored tokens fresh, and for
@@ -129,7 +133,7 @@ impl LoginReport {
     /// A result without passwords.
     pub(crate) fn new(
         action: Action,
-        registries: Vec<Registry>,
+        registries: Vec<RegistryLogin>,
         docker_config: &Path,
         api_called: bool,
     ) -> LoginReport {

@@ -3,7 +3,7 @@
 //! which the rendered file then has to itself.
 
 use super::error::RenderError;
-use super::report::{Artifact, RenderReport, display};
+use super::report::{RenderReport, WrittenArtifact, display};
 use crate::atomic;
 use crate::cli::Context;
 use crate::output::Format;
@@ -67,7 +67,7 @@ impl Plan {
             .artifacts
             .iter()
             .zip(&changed[1..])
-            .map(|((path, bytes), changed)| Artifact {
+            .map(|((path, bytes), changed)| WrittenArtifact {
                 path: display(path),
                 sha256: sha256_hex(bytes),
                 changed: *changed,

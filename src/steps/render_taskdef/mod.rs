@@ -12,7 +12,7 @@
 //!   render flags into task definition edits.
 //! - `input`: documents read from files or stdin, normalised and substituted.
 //! - `files`: every output computed before any is written; `--check` compares instead.
-//! - `report`: the result (`--json` fields in `docs/json/render-taskdef.md`) and its exit code.
+//! - `report`: the result (`--json` fields in `docs/json.md`, render-taskdef) and its exit code.
 //! - `error`: what stops a command besides findings.
 
 mod appspec;

@@ -1,14 +1,14 @@
 //! The result of every `render-taskdef` command: what was read, what was written (or would be), the
 //! images and placeholders after rendering, and the findings — as the `--json` object, human text,
 //! `--format env` variables, GitHub outputs and the Markdown summary; and the exit code it means.
-//! `docs/json/render-taskdef.md` lists the JSON fields.
+//! `docs/json.md`, render-taskdef lists the JSON fields.
 
 use crate::cli::Context;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::Report;
 use crate::taskdef::edit::Placeholder;
-use crate::taskdef::{Finding, Severity};
+use crate::taskdef::{Finding, Level};
 use serde::Serialize;
 use std::path::Path;
 
@@ -28,7 +28,7 @@ pub(crate) enum CommandName {
 
 /// A file the step wrote (or would write) besides its output.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Artifact {
+pub(crate) struct WrittenArtifact {
     /// Its path as given.
     pub(crate) path: String,
     /// The sha256 of its bytes (lower-case hex).
@@ -75,7 +75,7 @@ pub(crate) struct RenderReport {
     pub(crate) placeholders: Vec<Placeholder>,
     /// Other files written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) artifacts: Vec<Artifact>,
+    pub(crate) artifacts: Vec<WrittenArtifact>,
     /// Template variables substituted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) variables: Vec<String>,
@@ -120,11 +120,11 @@ impl RenderReport {
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self.warnings = findings
             .iter()
-            .filter(|f| f.severity == Severity::Warning)
+            .filter(|f| f.severity == Level::Warning)
             .count();
         self.errors = findings
             .iter()
-            .filter(|f| f.severity == Severity::Error)
+            .filter(|f| f.severity == Level::Error)
             .count();
         if strict {
             self.errors += self.warnings;
@@ -257,8 +257,8 @@ impl Report for RenderReport {
         );
         for f in &self.findings {
             let sev = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
+                Level::Error => "error",
+                Level::Warning => "warning",
             };
             md.push_str(&format!(
                 "| {sev} | `{}` | {} |\n",
@@ -307,7 +307,7 @@ mod tests {
         let mut report = RenderReport::new(CommandName::Render, Path::new("td.json"));
         report.output = Some("out/td.json".into());
         report.check = true;
-        report.artifacts.push(Artifact {
+        report.artifacts.push(WrittenArtifact {
             path: "out/imagedefinitions.json".into(),
             sha256: String::new(),
             changed: true,

@@ -4,8 +4,8 @@
 
 use super::error::RunError;
 use super::report::{ArtifactReport, ReportFiles};
+use crate::build_context::Glob;
 use crate::buildspec::{Artifact, Buildspec};
-use crate::context::Glob;
 use crate::output::Output;
 use std::path::{Path, PathBuf};
 

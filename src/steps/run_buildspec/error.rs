@@ -1,7 +1,7 @@
 //! What can go wrong before or around a build (a failing command is a result, not an error):
 //! [`RunError`], and [`FetchError`] for reading a parameter or secret.
 
-use crate::adapters::ecr::AwsError;
+use crate::adapters::aws::AwsError;
 use crate::buildspec;
 use crate::error::Diagnostic;
 use crate::exit::Code;

@@ -1,5 +1,5 @@
 //! What `run-buildspec` reports: [`RunReport`] (the `--json` object, documented field by field in
-//! `docs/json/run-buildspec.md`), its phases, artifacts and report files; the human summary, the
+//! `docs/json.md`, run-buildspec), its phases, artifacts and report files; the human summary, the
 //! phase timing table and the `--format env` variables.
 
 use crate::output::Report;
@@ -131,7 +131,7 @@ pub(crate) struct ReportFiles {
     pub(crate) files: Vec<String>,
 }
 
-/// The result of `run-buildspec` (`schema_version` 1); `docs/json/run-buildspec.md` lists its
+/// The result of `run-buildspec` (`schema_version` 1); `docs/json.md`, run-buildspec lists its
 /// fields.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct RunReport {

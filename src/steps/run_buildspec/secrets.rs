@@ -3,7 +3,7 @@
 //! version-stage, version-id), and the values the log masks.
 
 use super::error::{FetchError, RunError};
-use crate::adapters::ecr::{Aws, AwsError};
+use crate::adapters::aws::{Aws, AwsError};
 use crate::buildspec::Buildspec;
 use crate::error::Error;
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use super::inputs::Gathered;
 use super::report::{SourceKind, SourceReport};
 use super::status::{Problem, ScanStatus};
 use super::wait::{self, Scan};
-use crate::adapters::ecr::{Aws, ScanPage};
+use crate::adapters::aws::{Aws, ScanPage};
 use crate::cli::Context;
 use crate::error::Error;
 use crate::scan::reports;

@@ -3,7 +3,7 @@
 
 use super::args::ScanGate;
 use super::error::GateError;
-use crate::adapters::ecr::Ecr;
+use crate::adapters::aws::Ecr;
 use crate::cli::Context;
 use crate::ecr_host::EcrRegistry;
 use crate::error::Error;

@@ -6,7 +6,7 @@ use super::error::GateError;
 use super::report::{SourceKind, SourceReport};
 use super::status::{Problem, ScanStatus};
 use crate::cli::Context;
-use crate::scan::Finding;
+use crate::scan::Vulnerability;
 use crate::scan::reports::{self, Kind};
 use std::path::Path;
 
@@ -14,7 +14,7 @@ use std::path::Path;
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     /// Every finding, unjudged.
-    pub(crate) findings: Vec<Finding>,
+    pub(crate) findings: Vec<Vulnerability>,
     /// One entry per report file or scanned digest.
     pub(crate) sources: Vec<SourceReport>,
     /// Scan statuses that failed or warned.

@@ -1,6 +1,6 @@
 //! The result of `scan-gate`: [`GateReport`] and its parts, and its [`Report`] impl (the `--json`
 //! object, the human table, `--format env` variables, GitHub outputs and the Markdown summary).
-//! Every field is listed in `docs/json/scan-gate.md`.
+//! Every field is listed in `docs/json.md`, scan-gate.
 
 use super::args::{ScanGate, SeverityName, Threshold};
 use super::rules::Rules;

@@ -5,7 +5,7 @@
 use super::args::ScanGate;
 use super::error::GateError;
 use super::status::ScanStatus;
-use crate::adapters::ecr::{Ecr, ScanPage, ScanStart};
+use crate::adapters::aws::{Ecr, ScanPage, ScanStart};
 use crate::cli::Context;
 use crate::error::Error;
 use std::collections::{BTreeMap, BTreeSet};

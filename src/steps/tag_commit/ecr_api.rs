@@ -3,17 +3,17 @@
 
 use super::Tagged;
 use super::error::TagError;
-use super::report::{TagResult, TagStatus};
-use crate::adapters::ecr::{Ecr, EcrImage};
+use super::report::{AddedTag, TagStatus};
+use crate::adapters::aws::{Ecr, EcrImage};
 use crate::cli::Context;
+use crate::destination::Destination;
 use crate::error::Error;
 use crate::reference::Digest;
-use crate::target::Target;
 
 /// `BatchGetImage` for `reference` in `dest`, then `PutImage` for each tag.
 pub(super) async fn tag(
     reference: &str,
-    dest: &mut Target,
+    dest: &mut Destination,
     tags: &[String],
     ctx: &Context,
 ) -> Result<Tagged, Error> {
@@ -37,7 +37,7 @@ pub(super) async fn tag(
     let mut results = Vec::new();
     for tag in tags {
         let status = put_tag(&client, ecr.account(), dest, &image, &digest, tag).await?;
-        results.push(TagResult {
+        results.push(AddedTag {
             tag: tag.clone(),
             status,
         });
@@ -55,7 +55,7 @@ pub(super) async fn tag(
 async fn put_tag(
     client: &Ecr,
     account: &str,
-    dest: &Target,
+    dest: &Destination,
     image: &EcrImage,
     digest: &Digest,
     tag: &str,

@@ -29,7 +29,7 @@ use crate::output::OutputArgs;
 use crate::reference::Digest;
 use args::Via;
 use error::TagError;
-use report::{TagReport, TagResult};
+use report::{AddedTag, TagReport};
 use std::path::Path;
 
 impl Step for TagCommit {
@@ -73,7 +73,7 @@ impl Step for TagCommit {
 struct Tagged {
     digest: Digest,
     media_type: String,
-    tags: Vec<TagResult>,
+    tags: Vec<AddedTag>,
     mounted: usize,
 }
 

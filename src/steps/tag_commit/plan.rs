@@ -6,9 +6,9 @@ use super::args::TagCommit;
 use super::error::TagError;
 use crate::cli::Context;
 use crate::commit::{self, Commit, CommitTag};
+use crate::destination::{self, Destination};
 use crate::error::Error;
 use crate::reference::Digest;
-use crate::target::{self, Target};
 use std::path::PathBuf;
 
 /// Where the source lives and what it is called there: (repository, tag or digest).
@@ -76,9 +76,9 @@ pub(super) async fn repositories(
     args: &TagCommit,
     source_repo: &str,
     ctx: &Context,
-) -> Result<(String, Target), Error> {
+) -> Result<(String, Destination), Error> {
     let region = args.region.as_deref();
-    let source = target::locate(source_repo, region)
+    let source = destination::locate(source_repo, region)
         .await?
         .credentials(ctx)
         .await?;
@@ -93,10 +93,10 @@ pub(super) async fn repositories(
 /// The `--to` repository, which must be in the source's registry.
 async fn promotion_target(
     to: &str,
-    source: &Target,
+    source: &Destination,
     region: Option<&str>,
     ctx: &Context,
-) -> Result<Target, Error> {
+) -> Result<Destination, Error> {
     let has_registry = to.contains('/')
         && to
             .split('/')
@@ -107,7 +107,7 @@ async fn promotion_target(
     } else {
         format!("{}/{to}", source.registry)
     };
-    let dest = target::locate(&full, region)
+    let dest = destination::locate(&full, region)
         .await?
         .credentials(ctx)
         .await?;

@@ -5,18 +5,18 @@
 
 use super::Tagged;
 use super::error::TagError;
-use super::report::{TagResult, TagStatus};
+use super::report::{AddedTag, TagStatus};
 use crate::adapters::registry::{Manifest, Registry};
 use crate::cli::Context;
+use crate::destination::Destination;
 use crate::error::Error;
 use crate::reference::{Digest, ImageRef};
-use crate::target::Target;
 
 /// Fetches the source once, mounts for a promotion, and `PUT`s the same bytes under each tag.
 pub(super) async fn tag(
     source_repo: &str,
     reference: &str,
-    dest: &mut Target,
+    dest: &mut Destination,
     tags: &[String],
     ctx: &Context,
     promote: bool,
@@ -51,7 +51,7 @@ pub(super) async fn tag(
 
 /// The source's repository path in the registry: `source_repo`'s for a promotion, else the
 /// destination's (they are the same repository).
-fn source_path(source_repo: &str, dest: &Target, promote: bool) -> String {
+fn source_path(source_repo: &str, dest: &Destination, promote: bool) -> String {
     if promote {
         ImageRef::parse(&format!("{source_repo}:x"))
             .map_or_else(|_| source_repo.to_string(), |r| r.repository().to_string())
@@ -66,10 +66,10 @@ async fn source_manifest(
     fetched: Option<Manifest>,
     reference: &str,
     source_path: &str,
-    dest: &mut Target,
+    dest: &mut Destination,
     ctx: &Context,
 ) -> Result<Manifest, Error> {
-    let no_source = |dest: &Target| TagError::NoSource {
+    let no_source = |dest: &Destination| TagError::NoSource {
         repository: format!("{}/{source_path}", dest.registry),
         reference: reference.to_string(),
     };
@@ -91,9 +91,9 @@ async fn put_tag(
     tag: &str,
     now: Option<Digest>,
     manifest: &Manifest,
-    dest: &mut Target,
+    dest: &mut Destination,
     ctx: &Context,
-) -> Result<TagResult, Error> {
+) -> Result<AddedTag, Error> {
     let status = match now {
         Some(d) if d == manifest.digest => TagStatus::Present,
         Some(d) if dest.settings(ctx).await?.is_some() && dest.immutable() => {
@@ -112,7 +112,7 @@ async fn put_tag(
             TagStatus::Created
         }
     };
-    Ok(TagResult {
+    Ok(AddedTag {
         tag: tag.to_string(),
         status,
     })

@@ -1,5 +1,5 @@
 //! What `tag-commit` reports: [`TagReport`] (the `--json` object, documented field by field in
-//! `docs/json/tag-commit.md`) and each tag's [`TagStatus`]; the human summary, the `--format env`
+//! `docs/json.md`, tag-commit) and each tag's [`TagStatus`]; the human summary, the `--format env`
 //! variables and the GitHub outputs.
 
 use super::args::Via;
@@ -37,14 +37,14 @@ impl fmt::Display for TagStatus {
 
 /// One tag's fate.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct TagResult {
+pub(crate) struct AddedTag {
     /// The tag.
     pub(crate) tag: String,
     /// What happened to it.
     pub(crate) status: TagStatus,
 }
 
-/// The result of `tag-commit` (`schema_version` 1); `docs/json/tag-commit.md` lists its fields.
+/// The result of `tag-commit` (`schema_version` 1); `docs/json.md`, tag-commit lists its fields.
 #[derive(Debug, Serialize)]
 pub(crate) struct TagReport {
     /// The source, as resolved: `registry/repository@digest`.
@@ -56,7 +56,7 @@ pub(crate) struct TagReport {
     /// `registry/repository` the tags are in.
     pub(crate) repository: String,
     /// The tags, the commit tag first.
-    pub(crate) tags: Vec<TagResult>,
+    pub(crate) tags: Vec<AddedTag>,
     /// How the tags were written.
     pub(crate) via: Via,
     /// The commit the commit tag came from, if one was used.
@@ -128,11 +128,11 @@ mod tests {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             repository: "r.example/prod/app".into(),
             tags: vec![
-                TagResult {
+                AddedTag {
                     tag: "v1".into(),
                     status: TagStatus::Created,
                 },
-                TagResult {
+                AddedTag {
                     tag: "latest".into(),
                     status: TagStatus::Present,
                 },

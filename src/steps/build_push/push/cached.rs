@@ -12,7 +12,7 @@ use crate::steps::build_push::report::{LayerResult, LayerStatus};
 /// The push from the cache, or `None` when the cache does not know the image or a layer can be
 /// neither found nor mounted in `repo` (then the image must be exported).
 pub(super) async fn push(
-    cache: &layers::Cache,
+    cache: &layers::LayerCache,
     id: &Digest,
     diff_ids: &[String],
     registry: &Registry,
@@ -52,7 +52,7 @@ pub(super) async fn push(
 
 /// Each blob `present` in `repo` or `mounted` into it; `None` at the first that is neither.
 async fn layer_statuses(
-    cache: &layers::Cache,
+    cache: &layers::LayerCache,
     registry: &Registry,
     repo: &str,
     blobs: &[Blob],
@@ -73,7 +73,7 @@ async fn layer_statuses(
 /// Mounts `digest` from another repository of this registry that this machine pushed it to; `false`
 /// when there is none or the registry declines (no bytes move either way).
 async fn mount_from_known(
-    cache: &layers::Cache,
+    cache: &layers::LayerCache,
     registry: &Registry,
     repo: &str,
     digest: &Digest,

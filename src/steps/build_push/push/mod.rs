@@ -1,6 +1,6 @@
 //! The push: the image's blobs into the repository, and the manifest bytes that name them.
 //!
-//! Two paths. When the local [`layers::Cache`] knows the image's config and every layer's blob, and
+//! Two paths. When the local [`layers::LayerCache`] knows the image's config and every layer's blob, and
 //! the registry has (or can mount) each blob, nothing is exported ([`cached`]). Otherwise the image is
 //! exported from the engine and each layer compressed and uploaded as it streams ([`upload`]), then
 //! the config is uploaded. Either way the cache learns where the blobs now are, so that a push to
@@ -64,7 +64,7 @@ pub(super) async fn image(
     created: Option<&str>,
     ctx: &Context,
 ) -> Result<Pushed, Error> {
-    let cache = cache_dir(&ctx.env).map(layers::Cache::new);
+    let cache = cache_dir(&ctx.env).map(layers::LayerCache::new);
     let info = engine.inspect(image_id).await?;
     let id: Option<Digest> = info.id.parse().ok();
 
@@ -104,7 +104,7 @@ async fn from_export(
     repo: &str,
     image_id: &str,
     created: Option<&str>,
-    cache: Option<&layers::Cache>,
+    cache: Option<&layers::LayerCache>,
     ctx: &Context,
 ) -> Result<Pushed, Error> {
     let mut streamed = upload::export_and_upload(engine, registry, repo, image_id, ctx).await?;
@@ -151,7 +151,12 @@ fn cache_dir(env: &Environment) -> Option<PathBuf> {
 }
 
 /// Notes where this push put each blob, so a later push to another repository can mount them.
-fn remember_locations(cache: &layers::Cache, registry: &Registry, repo: &str, pushed: &Pushed) {
+fn remember_locations(
+    cache: &layers::LayerCache,
+    registry: &Registry,
+    repo: &str,
+    pushed: &Pushed,
+) {
     let digests: Vec<Digest> = pushed
         .layers
         .iter()

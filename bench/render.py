@@ -4,10 +4,10 @@ process start included, against the shell it replaces: `envsubst` for the ${TAG}
 image. Alternating runs in one process; prints medians, the bar (<= 10 ms) and the ratios."""
 import json
 import os
-import statistics
 import subprocess
 import tempfile
-import time
+
+from timing import median, p90, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "taskdef")
@@ -56,12 +56,6 @@ def shell():
                        stdin=i, stdout=o, env=env, check=True)
 
 
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 times = {"render-taskdef": [], "envsubst + jq": []}
 for _ in range(3):
     subprocess.run(ours_cmd, env=env, check=True, stderr=subprocess.DEVNULL)
@@ -70,9 +64,9 @@ for _ in range(rounds):
     times["render-taskdef"].append(timed(lambda: subprocess.run(ours_cmd, env=env, check=True, stderr=subprocess.DEVNULL)))
     times["envsubst + jq"].append(timed(shell))
 
-med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+med = {k: median(v) * 1000 for k, v in times.items()}
 print(f"10-container task definition ({size} bytes), {rounds} alternating rounds, process start included")
 for k, v in med.items():
-    print(f"  {k:<16} median {v:7.2f} ms   p90 {sorted(times[k])[int(len(times[k]) * 0.9)] * 1000:7.2f} ms")
+    print(f"  {k:<16} median {v:7.2f} ms   p90 {p90(times[k]) * 1000:7.2f} ms")
 print(f"  bar: render-taskdef <= 10 ms: {'met' if med['render-taskdef'] <= 10 else 'NOT met'} ({med['render-taskdef']:.2f} ms)")
 print(f"  ratio render-taskdef / (envsubst + jq): {med['render-taskdef'] / med['envsubst + jq']:.3f}")

@@ -9,10 +9,11 @@ given a Dockerfile that is just `FROM <image>`, so its build is a cache hit and 
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
+
+from timing import median, timed
 
 registry = os.environ["BUILDSTEPS_RIG_REGISTRY"]
 state = os.environ["BUILDSTEPS_RIG_DIR"]
@@ -78,9 +79,7 @@ def empty_registry():
 def docker_push(name):
     ref = f"{registry}/bench-docker/{name}:1"
     sh("docker", "tag", f"bench/{name}:1", ref)
-    t = time.perf_counter()
-    sh("docker", "push", ref)
-    return time.perf_counter() - t
+    return timed(sh, "docker", "push", ref)
 
 
 def ours(name):
@@ -138,11 +137,11 @@ def main():
             elapsed, out = ours(name)
             warm_o.append(elapsed)
             push_ms.append(json.loads(out)["timings"]["push_ms"] / 1000)
-        md, mo = statistics.median(cold_d), statistics.median(cold_o)
-        wd, wo = statistics.median(warm_d), statistics.median(warm_o)
+        md, mo = median(cold_d), median(cold_o)
+        wd, wo = median(warm_d), median(warm_o)
         print(f"push {label}: cold  docker push {md:.2f} s, build-push {mo:.2f} s, ratio {mo/md:.3f} (target <= 0.5)")
         print(f"push {label}: unchanged  docker push {wd:.3f} s, build-push {wo:.3f} s wall "
-              f"(of which push {statistics.median(push_ms):.3f} s; target <= 0.1 s)")
+              f"(of which push {median(push_ms):.3f} s; target <= 0.1 s)")
     for name, label in (("random", "256 MiB"), ("random1g", "1 GiB")):
         ours(name) if name == "random1g" else None
         print(f"push peak RSS of build-push with a {label} layer: {ours_rss(name):.1f} MiB (target <= 64)")

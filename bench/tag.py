@@ -3,10 +3,10 @@
 for an image with a 256 MiB layer and one with a 2 GiB layer. Adding a tag should cost the same for both:
 no blob byte moves."""
 import os
-import statistics
 import subprocess
 import tempfile
-import time
+
+from timing import median, timed
 
 registry = os.environ["BUILDSTEPS_RIG_REGISTRY"]
 rounds = int(os.environ.get("ROUNDS", "10"))
@@ -14,7 +14,7 @@ aws = os.environ["BUILDSTEPS_RIG_AWS_CLI"]
 work = tempfile.mkdtemp(prefix="bench-tag-")
 env = dict(os.environ, DOCKER_CONFIG=os.path.join(work, "docker"), BUILDSTEPS_CACHE_DIR=os.path.join(work, "cache"),
            BUILDSTEPS_COMMIT="0" * 40)
-creds = "AWS:123456789012-auth-token"
+creds = "AWS:" + os.environ["BUILDSTEPS_RIG_PASSWORD"]
 
 
 def sh(*args):
@@ -35,10 +35,8 @@ def pushed_image(name, size):
        "--commit-tag", "none", "--tag", "src", "--image-detail", os.path.join(ctx, "imageDetail.json"))
 
 
-def timed(args):
-    t = time.perf_counter()
+def run(args):
     sh(*args)
-    return time.perf_counter() - t
 
 
 def main():
@@ -50,11 +48,11 @@ def main():
         repo = f"{registry}/bench-tag/{name}"
         ours, skopeo = [], []
         for i in range(rounds):
-            ours.append(timed([os.environ["TAG_COMMIT"], "-r", repo, "--source", "src", "--tag", f"ours-{i}",
+            ours.append(timed(run, [os.environ["TAG_COMMIT"], "-r", repo, "--source", "src", "--tag", f"ours-{i}",
                                "--commit-tag", "none"]))
-            skopeo.append(timed(["skopeo", "copy", "-q", "--src-creds", creds, "--dest-creds", creds,
+            skopeo.append(timed(run, ["skopeo", "copy", "-q", "--src-creds", creds, "--dest-creds", creds,
                                  f"docker://{repo}:src", f"docker://{repo}:skopeo-{i}"]))
-        mo, ms = statistics.median(ours), statistics.median(skopeo)
+        mo, ms = median(ours), median(skopeo)
         results[name] = mo
         label = "256 MiB" if name == "l256m" else "2 GiB"
         print(f"tag {label} layer: tag-commit median {mo*1000:.1f} ms, skopeo copy median {ms*1000:.1f} ms, "

@@ -6,7 +6,7 @@ that repository is read from the registry's storage (synchronously, so a push th
 visible to the next call, as in ECR) and put into moto's repository with the registry's digest.
 Nothing else is changed: repositories still come from CreateRepository, moto still answers.
 
-    python rig-ecr.py --host 127.0.0.1 --port 5055 --registry-storage DIR --account A --region R
+    python rig_ecr.py --host 127.0.0.1 --port 5055 --registry-storage DIR --account A --region R
 """
 
 import argparse

@@ -3,7 +3,7 @@
 //! what ecr-login wrote — else an ECR token through the AWS SDK), and for ECR the repository's settings
 //! (it must exist; its tag mutability decides what an existing tag may become).
 
-use crate::adapters::ecr::{Aws, Repository};
+use crate::adapters::aws::{Aws, Repository};
 use crate::cli::Context;
 use crate::docker_config::{self, Document};
 use crate::ecr_host::{EcrHost, EcrRegistry};
@@ -27,7 +27,7 @@ pub struct Located {
 
 /// A repository ready to use.
 #[derive(Debug)]
-pub struct Target {
+pub struct Destination {
     /// The registry host (with port, if any).
     pub registry: String,
     /// The repository path.
@@ -45,7 +45,7 @@ pub struct Target {
 
 /// `--repository` is unusable.
 #[derive(Debug, thiserror::Error)]
-pub enum TargetError {
+pub enum DestinationError {
     /// Not a repository.
     #[error("use `{input}` as the repository: {reason}")]
     Repository {
@@ -64,19 +64,19 @@ pub enum TargetError {
     },
 }
 
-impl Diagnostic for TargetError {
+impl Diagnostic for DestinationError {
     fn exit_code(&self) -> Code {
         Code::Usage
     }
 
     fn help(&self) -> Option<String> {
         match self {
-            TargetError::Repository { .. } => Some(
+            DestinationError::Repository { .. } => Some(
                 "pass a repository name (team/app) or URI (123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app), \
                  and tags with --tag"
                     .into(),
             ),
-            TargetError::NoRepository { repository, .. } => {
+            DestinationError::NoRepository { repository, .. } => {
                 Some(format!("create it first: aws ecr create-repository --repository-name {repository}"))
             }
         }
@@ -85,7 +85,7 @@ impl Diagnostic for TargetError {
 
 /// Parses `--repository`; a bare name asks ECR for the caller's registry (which also logs in).
 pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
-    let bad = |reason: &str| TargetError::Repository {
+    let bad = |reason: &str| DestinationError::Repository {
         input: input.to_string(),
         reason: reason.to_string(),
     };
@@ -123,15 +123,15 @@ pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error>
 impl Located {
     /// Finds credentials and, for ECR, checks the repository exists and reads its settings. A
     /// repository that cannot be checked (no ECR API access) is used with a warning.
-    pub async fn connect(self, ctx: &Context) -> Result<Target, Error> {
+    pub async fn connect(self, ctx: &Context) -> Result<Destination, Error> {
         let mut target = self.credentials(ctx).await?;
         target.settings(ctx).await?;
         Ok(target)
     }
 
     /// Finds credentials only: docker's config, else (for ECR) a token through the AWS SDK. The
-    /// repository's settings are read later, if they are needed ([`Target::settings`]).
-    pub async fn credentials(self, ctx: &Context) -> Result<Target, Error> {
+    /// repository's settings are read later, if they are needed ([`Destination::settings`]).
+    pub async fn credentials(self, ctx: &Context) -> Result<Destination, Error> {
         let config_dir = docker_config::config_dir(&ctx.env)?;
         let doc = Document::read(&config_dir.join(docker_config::FILE_NAME))?;
         let mut creds = doc.credentials_for(&self.registry)?.or(self.token);
@@ -152,7 +152,7 @@ impl Located {
         if let Some((_, p)) = &creds {
             ctx.out.mask(p.expose());
         }
-        Ok(Target {
+        Ok(Destination {
             registry: self.registry,
             repository: self.repository,
             ecr: self.ecr,
@@ -164,7 +164,7 @@ impl Located {
     }
 }
 
-impl Target {
+impl Destination {
     /// For ECR, reads the repository's settings once: an error if it does not exist; a warning (and
     /// `None`) if ECR cannot be asked. Other registries have none.
     pub async fn settings(&mut self, ctx: &Context) -> Result<Option<&Repository>, Error> {
@@ -179,7 +179,7 @@ impl Target {
                 match a.ecr(ecr.region()).repository(ecr.account(), &self.repository).await {
                     Ok(Some(r)) => self.settings = Some(r),
                     Ok(None) => {
-                        return Err(TargetError::NoRepository {
+                        return Err(DestinationError::NoRepository {
                             repository: self.repository.clone(),
                             registry: self.registry.clone(),
                         }

@@ -300,16 +300,16 @@ impl Diagnostic for ContextError {
 
 /// What goes into the context tar: relative paths, in walk order.
 #[derive(Debug, Clone)]
-pub struct Context {
+pub struct BuildContext {
     root: PathBuf,
     entries: Vec<String>,
     /// Total bytes of regular files.
     pub bytes: u64,
 }
 
-impl Context {
+impl BuildContext {
     /// Walks `root`, applying `.dockerignore` (plus keeping `dockerfile`, relative to `root`).
-    pub fn scan(root: &Path, dockerfile: Option<&str>) -> Result<Context, ContextError> {
+    pub fn scan(root: &Path, dockerfile: Option<&str>) -> Result<BuildContext, ContextError> {
         let read_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| ContextError::Read { path, source }
@@ -331,7 +331,7 @@ impl Context {
         if let Some(df) = dockerfile {
             ignore.keep(&clean(df));
         }
-        let mut ctx = Context {
+        let mut ctx = BuildContext {
             root: root.to_path_buf(),
             entries: Vec::new(),
             bytes: 0,
@@ -396,7 +396,7 @@ impl Context {
         self.write_tar_with(out, None)
     }
 
-    /// As [`Context::write_tar`], adding a Dockerfile from outside the context under
+    /// As [`BuildContext::write_tar`], adding a Dockerfile from outside the context under
     /// `.buildsteps.Dockerfile`.
     pub fn write_tar_with<W: Write>(
         &self,
@@ -543,7 +543,7 @@ mod tests {
             "*.md\n**/*.md\nsecret.env\nbuild\n!build/keep\nDockerfile\n",
         )
         .unwrap();
-        let ctx = Context::scan(root, Some("Dockerfile")).unwrap();
+        let ctx = BuildContext::scan(root, Some("Dockerfile")).unwrap();
         let mut got: Vec<&str> = ctx.entries().iter().map(String::as_str).collect();
         got.sort_unstable();
         assert_eq!(
@@ -578,7 +578,7 @@ mod tests {
 
     #[test]
     fn a_missing_context_is_named() {
-        let err = Context::scan(Path::new("/definitely/not/here"), None).unwrap_err();
+        let err = BuildContext::scan(Path::new("/definitely/not/here"), None).unwrap_err();
         assert!(err.to_string().contains("/definitely/not/here"));
         assert_eq!(err.exit_code(), Code::Usage);
     }

@@ -14,11 +14,12 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import tempfile
 import threading
 import time
+
+from timing import median
 
 rounds = int(os.environ.get("ROUNDS", "5"))
 root = os.environ["REPO_ROOT"]
@@ -152,8 +153,8 @@ def main():
                   + (" [warm-up]" if i == 0 else ""), flush=True)
             if i > 0:
                 times[side].append((total, build))
-    med = {side: (statistics.median(t for t, _ in v), statistics.median(t - b for t, b in v),
-                  statistics.median(b for _, b in v)) for side, v in times.items()}
+    med = {side: (median(t for t, _ in v), median(t - b for t, b in v),
+                  median(b for _, b in v)) for side, v in times.items()}
     (ot, oo, ob), (st, so, sb) = med["ours"], med["shell"]
     print(f"pipeline total: ours median {ot:.2f} s, shell median {st:.2f} s, ratio {ot / st:.3f}")
     print(f"pipeline outside docker build: ours median {oo:.2f} s, shell median {so:.2f} s, ratio {oo / so:.3f}"
