@@ -41,14 +41,14 @@ enum Token {
 
 /// The patterns of a `.dockerignore` file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ignore {
+pub(crate) struct Ignore {
     patterns: Vec<Pattern>,
 }
 
 /// A `.dockerignore` line that cannot be compiled.
 #[derive(Debug, thiserror::Error)]
 #[error("read `{}` line {line}: {reason}", path.display())]
-pub struct IgnoreError {
+pub(crate) struct IgnoreError {
     path: PathBuf,
     line: usize,
     reason: String,
@@ -180,16 +180,16 @@ fn matches(tokens: &[Token], s: &[char]) -> bool {
 /// directories, `[a-z]` classes, `\\` escapes (the `.dockerignore` dialect, also used for buildspec
 /// artifact patterns).
 #[derive(Debug, Clone)]
-pub struct Glob(Vec<Token>);
+pub(crate) struct Glob(Vec<Token>);
 
 impl Glob {
     /// Compiles a pattern.
-    pub fn new(pattern: &str) -> Result<Glob, String> {
+    pub(crate) fn new(pattern: &str) -> Result<Glob, String> {
         compile(pattern).map(Glob)
     }
 
     /// Whether `path` (slash-separated) matches the whole pattern.
-    pub fn matches(&self, path: &str) -> bool {
+    pub(crate) fn matches(&self, path: &str) -> bool {
         let chars: Vec<char> = path.chars().collect();
         matches(&self.0, &chars)
     }
@@ -197,7 +197,7 @@ impl Glob {
 
 impl Ignore {
     /// Parses `.dockerignore` text (`path` is for errors).
-    pub fn parse(path: &Path, text: &str) -> Result<Ignore, IgnoreError> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Ignore, IgnoreError> {
         let mut patterns = Vec::new();
         for (n, raw) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let line = raw.trim();
@@ -223,7 +223,7 @@ impl Ignore {
     }
 
     /// Adds `!name`: the file is sent whatever else says.
-    pub fn keep(&mut self, name: &str) {
+    pub(crate) fn keep(&mut self, name: &str) {
         let tokens = name.chars().map(Token::Char).collect();
         self.patterns.push(Pattern {
             tokens,
@@ -232,7 +232,7 @@ impl Ignore {
     }
 
     /// Whether the relative, slash-separated `path` is excluded (moby's `MatchesOrParentMatches`).
-    pub fn excluded(&self, path: &str) -> bool {
+    pub(crate) fn excluded(&self, path: &str) -> bool {
         let file: Vec<char> = path.chars().collect();
         let parents: Vec<usize> = file
             .iter()
@@ -255,14 +255,14 @@ impl Ignore {
     }
 
     /// Whether any `!` pattern exists (then an excluded directory must still be walked).
-    pub fn has_exceptions(&self) -> bool {
+    pub(crate) fn has_exceptions(&self) -> bool {
         self.patterns.iter().any(|p| p.exclusion)
     }
 }
 
 /// A context that could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ContextError {
+pub(crate) enum ContextError {
     /// The directory is missing or unreadable.
     #[error("read the build context `{}`", path.display())]
     Read {
@@ -300,16 +300,19 @@ impl Diagnostic for ContextError {
 
 /// What goes into the context tar: relative paths, in walk order.
 #[derive(Debug, Clone)]
-pub struct BuildContext {
+pub(crate) struct BuildContext {
     root: PathBuf,
     entries: Vec<String>,
     /// Total bytes of regular files.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 impl BuildContext {
     /// Walks `root`, applying `.dockerignore` (plus keeping `dockerfile`, relative to `root`).
-    pub fn scan(root: &Path, dockerfile: Option<&str>) -> Result<BuildContext, ContextError> {
+    pub(crate) fn scan(
+        root: &Path,
+        dockerfile: Option<&str>,
+    ) -> Result<BuildContext, ContextError> {
         let read_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| ContextError::Read { path, source }
@@ -386,19 +389,10 @@ impl BuildContext {
         Ok(ctx)
     }
 
-    /// The relative paths that will be sent.
-    pub fn entries(&self) -> &[String] {
-        &self.entries
-    }
-
-    /// Writes the tar to `out` (a pipe to the engine). Owners are normalised to root, as the CLI does.
-    pub fn write_tar<W: Write>(&self, out: W) -> Result<(), ContextError> {
-        self.write_tar_with(out, None)
-    }
-
-    /// As [`BuildContext::write_tar`], adding a Dockerfile from outside the context under
-    /// `.buildsteps.Dockerfile`.
-    pub fn write_tar_with<W: Write>(
+    /// Writes the tar to `out` (a pipe to the engine), with a Dockerfile from outside the context
+    /// added under `.buildsteps.Dockerfile` when there is one. Owners are normalised to root, as the
+    /// CLI does.
+    pub(crate) fn write_tar_with<W: Write>(
         &self,
         out: W,
         outside_dockerfile: Option<&Path>,
@@ -544,7 +538,7 @@ mod tests {
         )
         .unwrap();
         let ctx = BuildContext::scan(root, Some("Dockerfile")).unwrap();
-        let mut got: Vec<&str> = ctx.entries().iter().map(String::as_str).collect();
+        let mut got: Vec<&str> = ctx.entries.iter().map(String::as_str).collect();
         got.sort_unstable();
         assert_eq!(
             got,
@@ -558,7 +552,7 @@ mod tests {
             ]
         );
         let mut buf = Vec::new();
-        ctx.write_tar(&mut buf).unwrap();
+        ctx.write_tar_with(&mut buf, None).unwrap();
         let mut archive = tar::Archive::new(&buf[..]);
         let names: Vec<String> = archive
             .entries()

@@ -76,7 +76,10 @@ pub fn execute<S: Step>(step: S, ctx: Context) -> Code {
 /// A panic is a bug: say so, say where to report it, and exit 70 rather than 101 or an abort.
 fn install_panic_hook(step: &'static str) {
     std::panic::set_hook(Box::new(move |info| {
-        #[allow(clippy::print_stderr)]
+        #[expect(
+            clippy::print_stderr,
+            reason = "a panic may come from inside `Output`; the hook must not depend on it"
+        )]
         {
             eprintln!(
                 "error: internal error in {step} (a bug; please report it with this message)\n  caused by: {info}"

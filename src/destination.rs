@@ -14,30 +14,30 @@ use crate::secret::Secret;
 
 /// A repository to push to, before connecting.
 #[derive(Debug)]
-pub struct Located {
+pub(crate) struct Located {
     /// The registry host (with port, if any).
-    pub registry: String,
+    pub(crate) registry: String,
     /// The repository path.
-    pub repository: String,
+    pub(crate) repository: String,
     /// The ECR registry, when it is one.
-    pub ecr: Option<EcrHost>,
+    pub(crate) ecr: Option<EcrHost>,
     token: Option<(String, Secret)>,
     aws: Option<Aws>,
 }
 
 /// A repository ready to use.
 #[derive(Debug)]
-pub struct Destination {
+pub(crate) struct Destination {
     /// The registry host (with port, if any).
-    pub registry: String,
+    pub(crate) registry: String,
     /// The repository path.
-    pub repository: String,
+    pub(crate) repository: String,
     /// The ECR registry, when it is one.
-    pub ecr: Option<EcrHost>,
+    pub(crate) ecr: Option<EcrHost>,
     /// Username and password for the registry.
-    pub creds: Option<(String, Secret)>,
+    pub(crate) creds: Option<(String, Secret)>,
     /// The AWS configuration, when the registry is ECR and AWS is reachable.
-    pub aws: Option<Aws>,
+    pub(crate) aws: Option<Aws>,
     /// ECR's settings for the repository, once read.
     settings: Option<Repository>,
     checked: bool,
@@ -45,7 +45,7 @@ pub struct Destination {
 
 /// `--repository` is unusable.
 #[derive(Debug, thiserror::Error)]
-pub enum DestinationError {
+pub(crate) enum DestinationError {
     /// Not a repository.
     #[error("use `{input}` as the repository: {reason}")]
     Repository {
@@ -84,7 +84,7 @@ impl Diagnostic for DestinationError {
 }
 
 /// Parses `--repository`; a bare name asks ECR for the caller's registry (which also logs in).
-pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
+pub(crate) async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
     let bad = |reason: &str| DestinationError::Repository {
         input: input.to_string(),
         reason: reason.to_string(),
@@ -123,7 +123,7 @@ pub async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error>
 impl Located {
     /// Finds credentials and, for ECR, checks the repository exists and reads its settings. A
     /// repository that cannot be checked (no ECR API access) is used with a warning.
-    pub async fn connect(self, ctx: &Context) -> Result<Destination, Error> {
+    pub(crate) async fn connect(self, ctx: &Context) -> Result<Destination, Error> {
         let mut target = self.credentials(ctx).await?;
         target.settings(ctx).await?;
         Ok(target)
@@ -131,7 +131,7 @@ impl Located {
 
     /// Finds credentials only: docker's config, else (for ECR) a token through the AWS SDK. The
     /// repository's settings are read later, if they are needed ([`Destination::settings`]).
-    pub async fn credentials(self, ctx: &Context) -> Result<Destination, Error> {
+    pub(crate) async fn credentials(self, ctx: &Context) -> Result<Destination, Error> {
         let config_dir = docker_config::config_dir(&ctx.env)?;
         let doc = Document::read(&config_dir.join(docker_config::FILE_NAME))?;
         let mut creds = doc.credentials_for(&self.registry)?.or(self.token);
@@ -167,7 +167,7 @@ impl Located {
 impl Destination {
     /// For ECR, reads the repository's settings once: an error if it does not exist; a warning (and
     /// `None`) if ECR cannot be asked. Other registries have none.
-    pub async fn settings(&mut self, ctx: &Context) -> Result<Option<&Repository>, Error> {
+    pub(crate) async fn settings(&mut self, ctx: &Context) -> Result<Option<&Repository>, Error> {
         if !self.checked {
             self.checked = true;
             if let Some(ecr) = &self.ecr
@@ -196,12 +196,12 @@ impl Destination {
     }
 
     /// Whether existing tags may not be moved (an `IMMUTABLE*` ECR repository), as far as known.
-    pub fn immutable(&self) -> bool {
+    pub(crate) fn immutable(&self) -> bool {
         self.settings.as_ref().is_some_and(Repository::immutable)
     }
 
     /// `registry/repository`.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
 }

@@ -21,14 +21,18 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The config file's name inside the config directory.
-pub const FILE_NAME: &str = "config.json";
+pub(crate) const FILE_NAME: &str = "config.json";
 
 /// Where a host's credentials are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Store {
+pub(crate) enum Store {
     /// `credHelpers[host]`: `docker-credential-NAME` serves this host.
     Helper(String),
     /// `credsStore`: `docker-credential-NAME` keeps every host's credentials.
+    #[expect(
+        clippy::enum_variant_names,
+        reason = "named as docker's config.json key, `credsStore`"
+    )]
     CredsStore(String),
     /// `auths[host].auth` in the file itself.
     File,
@@ -36,7 +40,7 @@ pub enum Store {
 
 /// The config file could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// Neither `DOCKER_CONFIG` nor `HOME` is set.
     #[error("locate docker's config.json: neither DOCKER_CONFIG nor HOME is set")]
     NoLocation,
@@ -83,7 +87,7 @@ impl Diagnostic for ConfigError {
 }
 
 /// The directory docker reads: `$DOCKER_CONFIG`, else `$HOME/.docker`.
-pub fn config_dir(env: &Environment) -> Result<PathBuf, ConfigError> {
+pub(crate) fn config_dir(env: &Environment) -> Result<PathBuf, ConfigError> {
     if let Some(dir) = env.var("DOCKER_CONFIG") {
         return Ok(env.resolve(Path::new(dir)));
     }
@@ -94,24 +98,22 @@ pub fn config_dir(env: &Environment) -> Result<PathBuf, ConfigError> {
 
 /// A parsed `config.json`, keys in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Document {
+pub(crate) struct Document {
     root: Map<String, Value>,
 }
 
 /// One `auths` entry that holds a username and password.
 #[derive(Debug, Clone)]
-pub struct AuthEntry {
-    /// The key as written (`host` or `https://host`).
-    pub key: String,
+pub(crate) struct AuthEntry {
     /// The username.
-    pub username: String,
+    pub(crate) username: String,
     /// The password.
-    pub password: Secret,
+    pub(crate) password: Secret,
 }
 
 impl Document {
     /// Parses the text of a config file.
-    pub fn parse(path: &Path, text: &str) -> Result<Document, ConfigError> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Document, ConfigError> {
         if text.trim().is_empty() {
             return Ok(Document::default());
         }
@@ -129,7 +131,7 @@ impl Document {
     }
 
     /// Reads `path` (a missing file is an empty document).
-    pub fn read(path: &Path) -> Result<Document, ConfigError> {
+    pub(crate) fn read(path: &Path) -> Result<Document, ConfigError> {
         match fs::read_to_string(path) {
             Ok(text) => Document::parse(path, &text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Document::default()),
@@ -141,7 +143,7 @@ impl Document {
     }
 
     /// The text docker itself would write: tab-indented JSON and a final newline.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut buf = Vec::new();
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
         let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
@@ -152,7 +154,7 @@ impl Document {
     }
 
     /// Where docker looks for `host`'s credentials.
-    pub fn store_for(&self, host: &str) -> Store {
+    pub(crate) fn store_for(&self, host: &str) -> Store {
         let helper = self
             .root
             .get("credHelpers")
@@ -182,7 +184,7 @@ impl Document {
 
     /// Writes `auths[host] = {"auth": base64(user:password)}`, replacing scheme-prefixed keys for the
     /// same host so no stale copy shadows it.
-    pub fn set_auth(&mut self, host: &str, username: &str, password: &Secret) {
+    pub(crate) fn set_auth(&mut self, host: &str, username: &str, password: &Secret) {
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{username}:{}", password.expose()));
         let auths = self.object_mut("auths");
@@ -195,7 +197,7 @@ impl Document {
     }
 
     /// Records `host` in `auths` with no secret (what `docker login` does when a store keeps it).
-    pub fn mark_host(&mut self, host: &str) {
+    pub(crate) fn mark_host(&mut self, host: &str) {
         let auths = self.object_mut("auths");
         for scheme in ["https://", "http://"] {
             auths.shift_remove(&format!("{scheme}{host}"));
@@ -204,7 +206,7 @@ impl Document {
     }
 
     /// Removes `host` (in any scheme form) from `auths`; says whether anything was removed.
-    pub fn remove_auth(&mut self, host: &str) -> bool {
+    pub(crate) fn remove_auth(&mut self, host: &str) -> bool {
         let Some(auths) = self.root.get_mut("auths").and_then(Value::as_object_mut) else {
             return false;
         };
@@ -214,13 +216,13 @@ impl Document {
     }
 
     /// Sets `credHelpers[host] = helper`.
-    pub fn set_cred_helper(&mut self, host: &str, helper: &str) {
+    pub(crate) fn set_cred_helper(&mut self, host: &str, helper: &str) {
         self.object_mut("credHelpers")
             .insert(host.to_string(), Value::String(helper.to_string()));
     }
 
     /// Removes `credHelpers[host]` if it names `helper`; says whether it did.
-    pub fn remove_cred_helper(&mut self, host: &str, helper: &str) -> bool {
+    pub(crate) fn remove_cred_helper(&mut self, host: &str, helper: &str) -> bool {
         let Some(helpers) = self
             .root
             .get_mut("credHelpers")
@@ -236,7 +238,7 @@ impl Document {
     }
 
     /// The hosts `credHelpers` maps to `helper`.
-    pub fn hosts_with_helper(&self, helper: &str) -> Vec<String> {
+    pub(crate) fn hosts_with_helper(&self, helper: &str) -> Vec<String> {
         self.root
             .get("credHelpers")
             .and_then(Value::as_object)
@@ -250,7 +252,7 @@ impl Document {
     }
 
     /// Every key in `auths` (as written).
-    pub fn auth_keys(&self) -> Vec<String> {
+    pub(crate) fn auth_keys(&self) -> Vec<String> {
         self.root
             .get("auths")
             .and_then(Value::as_object)
@@ -259,7 +261,7 @@ impl Document {
     }
 
     /// The username and password stored for `key` in `auths`, if the entry has a decodable `auth`.
-    pub fn auth(&self, key: &str) -> Option<AuthEntry> {
+    pub(crate) fn auth(&self, key: &str) -> Option<AuthEntry> {
         let auth = self.root.get("auths")?.get(key)?.get("auth")?.as_str()?;
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth)
@@ -267,7 +269,6 @@ impl Document {
         let decoded = String::from_utf8(decoded).ok()?;
         let (username, password) = decoded.split_once(':')?;
         Some(AuthEntry {
-            key: key.to_string(),
             username: username.to_string(),
             password: Secret::new(password),
         })
@@ -277,7 +278,7 @@ impl Document {
 impl Document {
     /// The username and password docker would use for `host`: from its credential helper, its
     /// credentials store, or `auths` (also under `https://host`).
-    pub fn credentials_for(
+    pub(crate) fn credentials_for(
         &self,
         host: &str,
     ) -> Result<Option<(String, Secret)>, crate::adapters::credstore::HelperError> {
@@ -296,7 +297,7 @@ impl Document {
 }
 
 /// A host key without scheme or trailing path: `https://h/v1/` → `h`.
-pub fn bare(key: &str) -> &str {
+pub(crate) fn bare(key: &str) -> &str {
     let k = key
         .strip_prefix("https://")
         .or_else(|| key.strip_prefix("http://"))
@@ -306,7 +307,7 @@ pub fn bare(key: &str) -> &str {
 
 /// Reads, changes and writes the config file under an exclusive lock. `change` returns whether it
 /// changed anything; the file is written only then. The directory is created (0700) if missing.
-pub fn update<T>(
+pub(crate) fn update<T>(
     dir: &Path,
     change: impl FnOnce(&mut Document) -> (bool, T),
 ) -> Result<T, ConfigError> {

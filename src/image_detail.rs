@@ -6,7 +6,7 @@ use crate::reference::ImageRef;
 use std::path::Path;
 
 /// The `ImageURI` of the file at `path`, parsed. The error is the reason alone (callers name the file).
-pub fn read(path: &Path) -> Result<(String, ImageRef), String> {
+pub(crate) fn read(path: &Path) -> Result<(String, ImageRef), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
@@ -19,7 +19,7 @@ pub fn read(path: &Path) -> Result<(String, ImageRef), String> {
 }
 
 /// The minimal form's bytes: `{"ImageURI": uri}`, 2-space JSON with a trailing newline.
-pub fn minimal(uri: &str) -> Vec<u8> {
+pub(crate) fn minimal(uri: &str) -> Vec<u8> {
     crate::document::to_json(&serde_json::json!({ "ImageURI": uri })).into_bytes()
 }
 

@@ -16,11 +16,11 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The media types of a Docker v2 schema 2 image.
-pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// The config media type.
-pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.docker.container.image.v1+json";
+pub(crate) const CONFIG_MEDIA_TYPE: &str = "application/vnd.docker.container.image.v1+json";
 /// The layer media type (gzip).
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+pub(crate) const LAYER_MEDIA_TYPE: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 /// Bytes sampled to choose the compression level.
 const SAMPLE: usize = 1 << 20;
@@ -29,26 +29,26 @@ const POLICY: u32 = 1;
 
 /// A layer as a registry blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Blob {
+pub(crate) struct Blob {
     /// sha256 of the compressed bytes.
-    pub digest: Digest,
+    pub(crate) digest: Digest,
     /// Compressed size.
-    pub size: u64,
+    pub(crate) size: u64,
     /// sha256 of the uncompressed tar.
-    pub diff_id: Digest,
+    pub(crate) diff_id: Digest,
     /// Uncompressed size.
-    pub uncompressed: u64,
+    pub(crate) uncompressed: u64,
     /// The gzip level used (0 = stored, for incompressible data).
-    pub level: u32,
+    pub(crate) level: u32,
 }
 
 /// A compressed layer waiting in a spool file.
 #[derive(Debug)]
-pub struct Spooled {
+pub(crate) struct Spooled {
     /// The blob.
-    pub blob: Blob,
+    pub(crate) blob: Blob,
     /// Where its bytes are (deleted with the spool directory).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// Writes to the spool file and, while it accepts bytes, to a second sink (a streaming upload). A
@@ -107,7 +107,7 @@ fn digest_of(hasher: sha2::Sha256) -> Digest {
 
 /// The level for a layer from its first bytes: 0 (stored) when level 1 saves under 5 % — random or
 /// already-compressed data, where deflate costs seconds and gains nothing — else 1.
-pub fn choose_level(sample: &[u8]) -> u32 {
+pub(crate) fn choose_level(sample: &[u8]) -> u32 {
     if sample.len() < 4096 {
         return 1;
     }
@@ -189,12 +189,12 @@ fn compress_blocks(blocks: &[Vec<u8>], level: u32, end: bool) -> io::Result<Vec<
 }
 
 /// Compresses one layer tar from `reader` into a new file in `dir`.
-pub fn compress<R: Read>(reader: R, dir: &Path) -> io::Result<Spooled> {
+pub(crate) fn compress<R: Read>(reader: R, dir: &Path) -> io::Result<Spooled> {
     compress_tee(reader, dir, None)
 }
 
 /// As [`compress`], also writing the compressed bytes to `extra` as they are produced.
-pub fn compress_tee<R: Read>(
+pub(crate) fn compress_tee<R: Read>(
     mut reader: R,
     dir: &Path,
     extra: Option<Box<dyn Write + Send>>,
@@ -252,7 +252,10 @@ pub fn compress_tee<R: Read>(
         }
     }
     out.write_all(&crc.sum().to_le_bytes())?;
-    #[allow(clippy::cast_possible_truncation)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "gzip's ISIZE is the uncompressed size modulo 2^32 (RFC 1952)"
+    )]
     out.write_all(&(uncompressed as u32).to_le_bytes())?;
     out.flush()?;
     // Closing the second sink ends the streamed upload's body.
@@ -271,11 +274,11 @@ pub fn compress_tee<R: Read>(
 
 /// What the engine's export held for one image.
 #[derive(Debug, Default)]
-pub struct Exported {
+pub(crate) struct Exported {
     /// The config JSON, byte for byte (its sha256 is the image ID).
-    pub config: Vec<u8>,
+    pub(crate) config: Vec<u8>,
     /// The layers, in order.
-    pub layers: Vec<Spooled>,
+    pub(crate) layers: Vec<Spooled>,
 }
 
 #[derive(Deserialize)]
@@ -288,7 +291,7 @@ struct SaveManifest {
 /// Reads a `docker save` tar (the classic `ID/layer.tar` layout, or the OCI layout of newer engines)
 /// and compresses every layer into `dir`. `on_start` may give a sink for a large layer's compressed
 /// bytes as they are produced (a streaming upload); `on_layer` is told about each layer as it is done.
-pub fn read_export<R: Read>(
+pub(crate) fn read_export<R: Read>(
     reader: R,
     dir: &Path,
     mut on_start: impl FnMut() -> Option<Box<dyn Write + Send>>,
@@ -348,7 +351,7 @@ pub fn read_export<R: Read>(
 /// Sets the config's `created` time, and its history's, to `created` (RFC 3339; the commit time), so
 /// the image digest depends on the content and the commit, not on when the engine ran the build. Keys
 /// keep their order; anything unreadable is returned unchanged.
-pub fn normalise_config(raw: &[u8], created: Option<&str>) -> Vec<u8> {
+pub(crate) fn normalise_config(raw: &[u8], created: Option<&str>) -> Vec<u8> {
     let Some(created) = created else {
         return raw.to_vec();
     };
@@ -380,7 +383,7 @@ pub fn normalise_config(raw: &[u8], created: Option<&str>) -> Vec<u8> {
 }
 
 /// The Docker v2 schema 2 manifest for a config and layers, as bytes (its sha256 is the image digest).
-pub fn manifest(config: &[u8], layers: &[Blob]) -> Vec<u8> {
+pub(crate) fn manifest(config: &[u8], layers: &[Blob]) -> Vec<u8> {
     let doc = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_MEDIA_TYPE,
@@ -402,7 +405,7 @@ pub fn manifest(config: &[u8], layers: &[Blob]) -> Vec<u8> {
 
 /// The local cache: diff ID → blob, image ID → config bytes.
 #[derive(Debug, Clone)]
-pub struct LayerCache {
+pub(crate) struct LayerCache {
     dir: PathBuf,
 }
 
@@ -417,7 +420,7 @@ struct Index {
 
 impl LayerCache {
     /// A cache in `dir`.
-    pub fn new(dir: PathBuf) -> LayerCache {
+    pub(crate) fn new(dir: PathBuf) -> LayerCache {
         LayerCache { dir }
     }
 
@@ -430,18 +433,18 @@ impl LayerCache {
     }
 
     /// The blob for a diff ID, if known.
-    pub fn layer(&self, diff_id: &Digest) -> Option<Blob> {
+    pub(crate) fn layer(&self, diff_id: &Digest) -> Option<Blob> {
         self.index().layers.get(&diff_id.to_string()).cloned()
     }
 
     /// The config bytes of an image ID, if known (checked against the ID).
-    pub fn config(&self, image_id: &Digest) -> Option<Vec<u8>> {
+    pub(crate) fn config(&self, image_id: &Digest) -> Option<Vec<u8>> {
         let bytes = fs::read(self.dir.join("configs").join(image_id.hex())).ok()?;
         (Digest::sha256_of(&bytes) == *image_id).then_some(bytes)
     }
 
     /// The `host/repository`s a blob was pushed to by this machine.
-    pub fn locations(&self, digest: &Digest) -> Vec<String> {
+    pub(crate) fn locations(&self, digest: &Digest) -> Vec<String> {
         self.index()
             .locations
             .get(&digest.to_string())
@@ -450,7 +453,7 @@ impl LayerCache {
     }
 
     /// Records that `digests` are now in `repository` (`host/path`).
-    pub fn remember_location(&self, repository: &str, digests: &[Digest]) {
+    pub(crate) fn remember_location(&self, repository: &str, digests: &[Digest]) {
         let mut index = self.index();
         index.policy = POLICY;
         for d in digests {
@@ -467,7 +470,7 @@ impl LayerCache {
     }
 
     /// Records what an export produced. Failures only cost speed next time, so they are ignored.
-    pub fn remember(&self, config: &[u8], layers: &[Blob]) {
+    pub(crate) fn remember(&self, config: &[u8], layers: &[Blob]) {
         let _ = fs::create_dir_all(self.dir.join("configs"));
         let id = Digest::sha256_of(config);
         let _ = crate::atomic::write(&self.dir.join("configs").join(id.hex()), config, 0o644);

@@ -148,7 +148,6 @@ impl crate::error::Diagnostic for OutputFileError {
 
 impl Output {
     /// An output for the process's real stdout and stderr.
-    #[allow(clippy::print_stdout)]
     pub fn stdio(format: Format, env: &Environment) -> Output {
         Output::new(format, env, sink(io::stdout()), sink(io::stderr()))
     }

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 /// Parses `1h30m`, `45s`, `2d`, `500ms`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration".into());
@@ -50,14 +50,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// `2026-11-22T14:03:00Z`.
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     aws_smithy_types::DateTime::from(t)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_else(|_| "(unrepresentable time)".into())
 }
 
 /// `11h 58m`, `42s`, `3d 4h` — for people.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s}s"),

@@ -13,20 +13,35 @@ use std::path::PathBuf;
 
 const BIN: &str = env!("CARGO_BIN_EXE_build-push");
 
-/// A checkout of a small app with a multi-stage Dockerfile and a `.dockerignore`.
+/// A multi-stage Dockerfile: build args, a `RUN` step, a stage `--target base` leaves out.
+const MULTI_STAGE: &str = "FROM local/busybox:1 AS base\nARG GREETING=hello\nCOPY .build-id /\nCOPY app/ /app/\nRUN echo \"$GREETING\" > /greeting\nCMD [\"/bin/sh\", \"/app/run.sh\"]\n\nFROM base AS debug\nRUN echo debug > /debug\n";
+
+/// A Dockerfile whose image is the same bytes whenever it is built, with or without the engine's
+/// build cache: only files copied into `/`, which exists (a `RUN` step's files, and a directory a
+/// `COPY` creates, get the time of the build). The tests about pushing the same image twice use it,
+/// so they never depend on the build cache surviving between two builds.
+const REPRODUCIBLE: &str =
+    "FROM local/busybox:1\nCOPY .build-id /\nCOPY app/run.sh /\nCMD [\"/bin/sh\", \"/run.sh\"]\n";
+
+/// A checkout of a small app with a `.dockerignore`, built by one of the Dockerfiles above.
 struct App {
     sb: Scratch,
 }
 
 impl App {
     fn new() -> App {
+        App::with(MULTI_STAGE)
+    }
+
+    fn reproducible() -> App {
+        App::with(REPRODUCIBLE)
+    }
+
+    fn with(dockerfile: &str) -> App {
         let sb = Scratch::docker();
         let root = sb.path("src");
         let files: &[(&str, &str)] = &[
-            (
-                "Dockerfile",
-                "FROM local/busybox:1 AS base\nARG GREETING=hello\nCOPY .build-id /\nCOPY app/ /app/\nRUN echo \"$GREETING\" > /greeting\nCMD [\"/bin/sh\", \"/app/run.sh\"]\n\nFROM base AS debug\nRUN echo debug > /debug\n",
-            ),
+            ("Dockerfile", dockerfile),
             (
                 "app/run.sh",
                 "echo \"$(cat /greeting) from the app\"; ls /app\n",
@@ -239,7 +254,7 @@ fn builds_pushes_and_writes_artifacts_that_independent_clients_agree_with() {
 
 #[test]
 fn a_rerun_uploads_nothing_and_reports_tags_present() {
-    let app = App::new();
+    let app = App::reproducible();
     let rig = rig();
     let repo = unique("bp/rerun");
     create_repository(&repo, "MUTABLE");
@@ -269,7 +284,7 @@ fn a_rerun_uploads_nothing_and_reports_tags_present() {
 
 #[test]
 fn promoting_to_another_repository_mounts_blobs_instead_of_uploading() {
-    let app = App::new();
+    let app = App::reproducible();
     let rig = rig();
     let (dev, prod) = (unique("bp/dev"), unique("bp/prod"));
     create_repository(&dev, "MUTABLE");
@@ -302,7 +317,7 @@ fn promoting_to_another_repository_mounts_blobs_instead_of_uploading() {
 
 #[test]
 fn an_immutable_repository_accepts_the_same_image_and_refuses_another() {
-    let app = App::new();
+    let app = App::reproducible();
     let rig = rig();
     let repo = unique("bp/immutable");
     create_repository(&repo, "IMMUTABLE");
@@ -347,7 +362,7 @@ fn registry_proxy(extra: &[&str]) -> Proxy {
 
 #[test]
 fn faults_are_retried_and_the_digest_is_unchanged() {
-    let app = App::new();
+    let app = App::reproducible();
     let rig = rig();
     let repo = unique("bp/faults");
     create_repository(&repo, "MUTABLE");
@@ -599,7 +614,7 @@ fn layer_statuses(c: &Contract) -> Vec<LayerStatus> {
 
 #[test]
 fn json_output_is_the_documented_contract() {
-    let app = App::new();
+    let app = App::reproducible();
     let rig = rig();
     let (repo, other) = (unique("bp/json"), unique("bp/json-promoted"));
     create_repository(&repo, "MUTABLE");

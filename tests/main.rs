@@ -21,6 +21,7 @@ mod ecr_login;
 mod examples;
 mod github_actions;
 mod install;
+mod offline;
 mod release;
 mod render_properties;
 mod render_taskdef;

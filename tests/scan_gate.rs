@@ -35,7 +35,7 @@ type GoldenCase = (
 /// enumerated fields are enums with exactly the documented values.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(clippy::struct_field_names)]
+#[expect(clippy::struct_field_names, reason = "the field names are the JSON's")]
 struct Gate {
     schema_version: u32,
     step: String,
@@ -129,7 +129,10 @@ struct Counts {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "read to check the JSON's shape; not every field is asserted"
+)]
 struct JudgedFinding {
     id: String,
     severity: Severity,
@@ -222,7 +225,10 @@ struct Allowlist {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "read to check the JSON's shape; not every field is asserted"
+)]
 struct Entry {
     id: String,
     reason: String,

@@ -164,7 +164,7 @@ pub fn milestone_text(label: &str, outcome: &str, bytes: u64, elapsed: Duration)
     if bytes == 0 {
         return format!("{label}: {outcome} in {secs:.1}s");
     }
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(clippy::cast_precision_loss, reason = "a rate shown to one decimal")]
     let bytes = bytes as f64;
     let rate = if secs > 0.0 { bytes / secs } else { 0.0 };
     format!(
@@ -175,7 +175,6 @@ pub fn milestone_text(label: &str, outcome: &str, bytes: u64, elapsed: Duration)
 }
 
 /// `1536` → `1.5 KiB`.
-#[allow(clippy::cast_precision_loss)]
 pub fn human_bytes(n: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n;

@@ -138,7 +138,11 @@ fn parse_size(s: &str, units: &[&str], factor: u64) -> Option<u64> {
     if let Some(n) = units.iter().find_map(|u| lower.strip_suffix(u)) {
         let n: f64 = n.trim().parse().ok()?;
         let v = n * factor as f64;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked just before: finite, positive and whole"
+        )]
         return (v.is_finite() && v > 0.0 && v.fract() == 0.0).then_some(v as u64);
     }
     lower.parse().ok()
@@ -193,7 +197,10 @@ fn int(v: &Value, key: &str) -> Option<i64> {
     v.get(key).and_then(Value::as_i64)
 }
 
-#[allow(clippy::too_many_lines)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one rule after another, each a few lines, in the order the findings are reported"
+)]
 fn containers(td: &Value, task: &Task, out: &mut Vec<Finding>) {
     let list = super::containers(td);
     let path = JsonPath::root().key("containerDefinitions");
@@ -960,7 +967,7 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::too_many_lines)]
+    #[expect(clippy::too_many_lines, reason = "one table row per rule")]
     fn each_rule_fails_on_its_case() {
         let cases: Vec<(&str, Value, &[&str])> = vec![
             ("/memory", json!("4096"), &["fargate-size@memory"]),
