@@ -2,8 +2,11 @@
 //! Each module is one area; `common` is what they share: the rig's coordinates, running the real
 //! binaries with a clean environment, scratch directories, the registry log, fault proxies.
 //!
-//! The end-to-end modules need the local rig (`bin/rig start && eval "$(bin/rig env)"`, which
-//! `bin/test` does); `offline` and `render_properties` need nothing.
+//! Every test that needs the local rig (`bin/rig start && eval "$(bin/rig env)"`, which `bin/test`
+//! does) has `on_the_rig` in its path: the areas below that are all rig, and an `on_the_rig` module
+//! inside the others. The rest need only the binaries cargo builds — the quick loop,
+//! `cargo test --test main -- --skip on_the_rig --skip release::` (`release` checks what
+//! `bin/release` left in `dist/`).
 
 #![expect(
     clippy::unwrap_used,
@@ -16,17 +19,22 @@
 
 mod common;
 
-mod build_push;
-mod ecr_login;
 mod examples;
-mod github_actions;
 mod install;
 mod offline;
 mod release;
 mod render_properties;
 mod render_taskdef;
-mod rig;
 mod run_buildspec;
 mod scan_gate;
-mod tag_commit;
 mod workflow;
+
+/// The areas whose every test needs the rig (their files are beside this one).
+#[path = "."]
+mod on_the_rig {
+    mod build_push;
+    mod ecr_login;
+    mod github_actions;
+    mod rig;
+    mod tag_commit;
+}

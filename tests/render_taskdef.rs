@@ -240,125 +240,6 @@ fn every_appspec_fixture_validates_or_fails_with_the_finding_it_deserves() {
     }
 }
 
-/// describe-task-definition output → register-ready → accepted by the AWS CLI and moto's ECS →
-/// described again → rendered again → registered again.
-#[test]
-fn describe_output_round_trips_through_the_aws_cli_and_moto() {
-    let rig = rig();
-    let sb = Scratch::offline();
-    let image = format!("{}/round-trip@sha256:{}", rig.registry, "ab".repeat(32));
-    render(
-        &sb,
-        &[
-            &fixture("taskdef/amazon-ecs-deploy-task-definition-testing-describe-output.json"),
-            "--image",
-            &format!("test={image}"),
-            "-o",
-            &sb.p("taskdef.json"),
-        ],
-    )
-    .ok();
-    let td = read_json(&sb, "taskdef.json");
-    for key in [
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-        "tags",
-    ] {
-        assert!(td.get(key).is_none(), "{key} must be dropped: {td}");
-    }
-    assert_eq!(td["containerDefinitions"][0]["image"], image.as_str());
-    assert_eq!(
-        td["runtimePlatform"]["cpuArchitecture"], "X86_64",
-        "fields not asked about stay"
-    );
-
-    let registered = aws_ecs(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &format!("file://{}", sb.p("taskdef.json")),
-    ]);
-    let arn = registered["taskDefinition"]["taskDefinitionArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(arn.contains(":task-definition/testing:"), "{arn}");
-
-    let described = aws_ecs(&[
-        "describe-task-definition",
-        "--task-definition",
-        &arn,
-        "--include",
-        "TAGS",
-    ]);
-    std::fs::write(sb.path("described.json"), described.to_string()).unwrap();
-    let out = render(
-        &sb,
-        &[&sb.p("described.json"), "-o", &sb.p("again.json"), "--json"],
-    )
-    .ok();
-    let report = json(&out);
-    assert!(
-        report["normalized"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("unwrapped `taskDefinition`"),
-        "{report}"
-    );
-    aws_ecs(&[
-        "register-task-definition",
-        "--cli-input-json",
-        &format!("file://{}", sb.p("again.json")),
-    ]);
-    let again = read_json(&sb, "again.json");
-    assert_eq!(again["containerDefinitions"][0]["image"], image.as_str());
-    assert_eq!(again["family"], "testing");
-}
-
-/// Every fixture that renders clean, and a multi-container render, pass the AWS CLI's own input
-/// validation and moto's RegisterTaskDefinition.
-#[test]
-fn rendered_files_pass_the_aws_cli_input_validation() {
-    rig();
-    let sb = Scratch::offline();
-    let clean = [
-        "aws-containers-task-definitions-nginx_ec2-bridge.json",
-        "ecs-demo-php-simple-app-task-def.json",
-        "firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json",
-    ];
-    for name in clean {
-        let out = sb.p(name);
-        render(&sb, &[&fixture(&format!("taskdef/{name}")), "-o", &out]).ok();
-        aws_ecs(&[
-            "register-task-definition",
-            "--cli-input-json",
-            &format!("file://{out}"),
-        ]);
-    }
-    // What our type check reports is what the CLI refuses: the same file fails there too.
-    let nginx = fixture("taskdef/ecs-nginx-reverse-proxy-task-definition-bridge-links.json");
-    let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
-        .args([
-            "ecs",
-            "register-task-definition",
-            "--cli-input-json",
-            &format!("file://{nginx}"),
-        ])
-        .args(["--endpoint-url", &rig().moto])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("containerDefinitions[0].memory"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn aws_ecs(args: &[&str]) -> Value {
     let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
         .arg("ecs")
@@ -1407,4 +1288,128 @@ fn json_reports_have_exactly_the_documented_fields() {
         (report.findings.len(), report.errors, report.warnings),
         (0, 0, 0)
     );
+}
+
+/// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
+mod on_the_rig {
+    use super::*;
+
+    /// describe-task-definition output → register-ready → accepted by the AWS CLI and moto's ECS →
+    /// described again → rendered again → registered again.
+    #[test]
+    fn describe_output_round_trips_through_the_aws_cli_and_moto() {
+        let rig = rig();
+        let sb = Scratch::offline();
+        let image = format!("{}/round-trip@sha256:{}", rig.registry, "ab".repeat(32));
+        render(
+            &sb,
+            &[
+                &fixture("taskdef/amazon-ecs-deploy-task-definition-testing-describe-output.json"),
+                "--image",
+                &format!("test={image}"),
+                "-o",
+                &sb.p("taskdef.json"),
+            ],
+        )
+        .ok();
+        let td = read_json(&sb, "taskdef.json");
+        for key in [
+            "taskDefinitionArn",
+            "revision",
+            "status",
+            "requiresAttributes",
+            "compatibilities",
+            "registeredAt",
+            "registeredBy",
+            "tags",
+        ] {
+            assert!(td.get(key).is_none(), "{key} must be dropped: {td}");
+        }
+        assert_eq!(td["containerDefinitions"][0]["image"], image.as_str());
+        assert_eq!(
+            td["runtimePlatform"]["cpuArchitecture"], "X86_64",
+            "fields not asked about stay"
+        );
+
+        let registered = aws_ecs(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &format!("file://{}", sb.p("taskdef.json")),
+        ]);
+        let arn = registered["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(arn.contains(":task-definition/testing:"), "{arn}");
+
+        let described = aws_ecs(&[
+            "describe-task-definition",
+            "--task-definition",
+            &arn,
+            "--include",
+            "TAGS",
+        ]);
+        std::fs::write(sb.path("described.json"), described.to_string()).unwrap();
+        let out = render(
+            &sb,
+            &[&sb.p("described.json"), "-o", &sb.p("again.json"), "--json"],
+        )
+        .ok();
+        let report = json(&out);
+        assert!(
+            report["normalized"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("unwrapped `taskDefinition`"),
+            "{report}"
+        );
+        aws_ecs(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &format!("file://{}", sb.p("again.json")),
+        ]);
+        let again = read_json(&sb, "again.json");
+        assert_eq!(again["containerDefinitions"][0]["image"], image.as_str());
+        assert_eq!(again["family"], "testing");
+    }
+
+    /// Every fixture that renders clean, and a multi-container render, pass the AWS CLI's own input
+    /// validation and moto's RegisterTaskDefinition.
+    #[test]
+    fn rendered_files_pass_the_aws_cli_input_validation() {
+        rig();
+        let sb = Scratch::offline();
+        let clean = [
+            "aws-containers-task-definitions-nginx_ec2-bridge.json",
+            "ecs-demo-php-simple-app-task-def.json",
+            "firelens-examples-appmesh-firelens-colorteller-black-ecs-task-def.json",
+        ];
+        for name in clean {
+            let out = sb.p(name);
+            render(&sb, &[&fixture(&format!("taskdef/{name}")), "-o", &out]).ok();
+            aws_ecs(&[
+                "register-task-definition",
+                "--cli-input-json",
+                &format!("file://{out}"),
+            ]);
+        }
+        // What our type check reports is what the CLI refuses: the same file fails there too.
+        let nginx = fixture("taskdef/ecs-nginx-reverse-proxy-task-definition-bridge-links.json");
+        let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+            .args([
+                "ecs",
+                "register-task-definition",
+                "--cli-input-json",
+                &format!("file://{nginx}"),
+            ])
+            .args(["--endpoint-url", &rig().moto])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("containerDefinitions[0].memory"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -333,92 +333,6 @@ fn invalid_buildspecs_and_secret_variables() {
     assert_eq!(v["succeeded"], true);
 }
 
-/// `env.parameter-store` and `env.secrets-manager` read through the SDK — SSM and Secrets Manager in
-/// moto (the SDK's own endpoint variables point there) — and masked in the log.
-#[test]
-fn parameter_store_and_secrets_manager_values_come_from_aws() {
-    let rig = rig();
-    let aws = |args: &[&str]| {
-        let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
-            .args(args)
-            .args(["--endpoint-url", &rig.moto])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let id = common::unique("rb");
-    aws(&[
-        "ssm",
-        "put-parameter",
-        "--name",
-        &format!("/{id}/db"),
-        "--type",
-        "SecureString",
-        "--value",
-        "db-pass-123",
-    ]);
-    aws(&[
-        "secretsmanager",
-        "create-secret",
-        "--name",
-        &format!("{id}/api"),
-        "--secret-string",
-        "{\"key\": \"api-key-456\", \"n\": 7}",
-    ]);
-    let mut sb = checkout(&format!(
-        "version: 0.2\nenv:\n  parameter-store:\n    DB_PASSWORD: /{id}/db\n  secrets-manager:\n    API_KEY: {id}/api:key\n    WHOLE: {id}/api\nphases:\n  build:\n    commands:\n      - echo \"db=$DB_PASSWORD api=$API_KEY\"\n      - '[ \"$DB_PASSWORD\" = db-pass-123 ] && [ \"$API_KEY\" = api-key-456 ]'\n      - printf %s \"$WHOLE\" > \"$CODEBUILD_SRC_DIR/whole.json\"\n"
-    ));
-    sb.env = common::base_env(sb.dir.path());
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL_SSM", rig.moto.as_str()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", rig.moto.as_str()),
-    ] {
-        common::set(&mut sb.env, k, v);
-    }
-    let (out, v) = build(&sb, &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(v["succeeded"], true);
-    assert!(out.stderr.contains("db=*** api=***"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("[ \"$DB_PASSWORD\" = *** ]"),
-        "command lines are masked too: {}",
-        out.stderr
-    );
-    let whole: Value =
-        serde_json::from_str(&std::fs::read_to_string(sb.path("src/whole.json")).unwrap()).unwrap();
-    assert_eq!(
-        whole["n"], 7,
-        "a secret without json-key is the whole string"
-    );
-    assert!(
-        !out.stderr.contains("db-pass-123") && !out.stderr.contains("api-key-456"),
-        "{}",
-        out.stderr
-    );
-
-    // A parameter that does not exist: one error naming the variable and the parameter.
-    let mut sb = checkout(&format!(
-        "version: 0.2\nenv:\n  parameter-store:\n    MISSING: /{id}/nope\nphases:\n  build:\n    commands:\n      - echo hi\n"
-    ));
-    sb.env = common::base_env(sb.dir.path());
-    common::set(&mut sb.env, "AWS_ENDPOINT_URL_SSM", &rig.moto);
-    let (out, _) = build(&sb, &[]);
-    // SSM answered with an error: exit 4 (the remote's answer), and no command ran.
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(!out.stderr.contains("\nhi\n"), "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains(&format!("resolve MISSING from SSM parameter /{id}/nope")),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("ParameterNotFound"), "{}", out.stderr);
-}
-
 /// `run-buildspec --json`, read back with every field docs/json/run-buildspec.md lists and nothing
 /// else.
 #[derive(Debug, serde::Deserialize)]
@@ -612,4 +526,96 @@ reports:
     assert_eq!(phases[1], (&PhaseName::Build, &PhaseStatus::Skipped, 0));
     assert_eq!(phases[0].1, &PhaseStatus::Failed);
     assert!(b.artifacts.is_empty() && b.reports.is_empty() && b.exported.is_empty());
+}
+
+/// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
+mod on_the_rig {
+    use super::*;
+
+    /// `env.parameter-store` and `env.secrets-manager` read through the SDK — SSM and Secrets Manager in
+    /// moto (the SDK's own endpoint variables point there) — and masked in the log.
+    #[test]
+    fn parameter_store_and_secrets_manager_values_come_from_aws() {
+        let rig = rig();
+        let aws = |args: &[&str]| {
+            let out = std::process::Command::new(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap())
+                .args(args)
+                .args(["--endpoint-url", &rig.moto])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let id = common::unique("rb");
+        aws(&[
+            "ssm",
+            "put-parameter",
+            "--name",
+            &format!("/{id}/db"),
+            "--type",
+            "SecureString",
+            "--value",
+            "db-pass-123",
+        ]);
+        aws(&[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            &format!("{id}/api"),
+            "--secret-string",
+            "{\"key\": \"api-key-456\", \"n\": 7}",
+        ]);
+        let mut sb = checkout(&format!(
+            "version: 0.2\nenv:\n  parameter-store:\n    DB_PASSWORD: /{id}/db\n  secrets-manager:\n    API_KEY: {id}/api:key\n    WHOLE: {id}/api\nphases:\n  build:\n    commands:\n      - echo \"db=$DB_PASSWORD api=$API_KEY\"\n      - '[ \"$DB_PASSWORD\" = db-pass-123 ] && [ \"$API_KEY\" = api-key-456 ]'\n      - printf %s \"$WHOLE\" > \"$CODEBUILD_SRC_DIR/whole.json\"\n"
+        ));
+        sb.env = common::base_env(sb.dir.path());
+        for (k, v) in [
+            ("AWS_ENDPOINT_URL_SSM", rig.moto.as_str()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", rig.moto.as_str()),
+        ] {
+            common::set(&mut sb.env, k, v);
+        }
+        let (out, v) = build(&sb, &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(v["succeeded"], true);
+        assert!(out.stderr.contains("db=*** api=***"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("[ \"$DB_PASSWORD\" = *** ]"),
+            "command lines are masked too: {}",
+            out.stderr
+        );
+        let whole: Value =
+            serde_json::from_str(&std::fs::read_to_string(sb.path("src/whole.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            whole["n"], 7,
+            "a secret without json-key is the whole string"
+        );
+        assert!(
+            !out.stderr.contains("db-pass-123") && !out.stderr.contains("api-key-456"),
+            "{}",
+            out.stderr
+        );
+
+        // A parameter that does not exist: one error naming the variable and the parameter.
+        let mut sb = checkout(&format!(
+            "version: 0.2\nenv:\n  parameter-store:\n    MISSING: /{id}/nope\nphases:\n  build:\n    commands:\n      - echo hi\n"
+        ));
+        sb.env = common::base_env(sb.dir.path());
+        common::set(&mut sb.env, "AWS_ENDPOINT_URL_SSM", &rig.moto);
+        let (out, _) = build(&sb, &[]);
+        // SSM answered with an error: exit 4 (the remote's answer), and no command ran.
+        assert_eq!(out.code, 4, "{}", out.stderr);
+        assert!(!out.stderr.contains("\nhi\n"), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("resolve MISSING from SSM parameter /{id}/nope")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("ParameterNotFound"), "{}", out.stderr);
+    }
 }

@@ -768,138 +768,6 @@ fn allowlist_entries_suppress_warn_expire_and_go_stale() {
     );
 }
 
-#[test]
-fn sarif_junit_markdown_and_github_outputs() {
-    let sb = Scratch::offline();
-    let report = fixture("trivy/main-42f795f/centos-7.json.golden");
-    let gh_out = sb.write("gh/output", "");
-    let gh_summary = sb.write("gh/summary", "");
-    let mut env = sb.env.clone();
-    env.extend([
-        ("GITHUB_ACTIONS".to_string(), "true".to_string()),
-        ("GITHUB_OUTPUT".to_string(), gh_out.clone()),
-        ("GITHUB_STEP_SUMMARY".to_string(), gh_summary.clone()),
-    ]);
-    let out = run(
-        GATE,
-        &[
-            "--report",
-            &report,
-            "--sarif",
-            &sb.p("out/scan.sarif"),
-            "--junit",
-            &sb.p("out/junit.xml"),
-            "--markdown",
-            &sb.p("out/scan.md"),
-            "--json",
-        ],
-        &env,
-        None,
-    );
-    assert_eq!(out.code, 1);
-    let g = gate_json(&out);
-    assert_eq!(g.artifacts.len(), 3);
-    assert!(
-        out.stderr
-            .contains("::error title=scan-gate failed::26 finding(s) at or above HIGH"),
-        "{}",
-        out.stderr
-    );
-    let outputs = std::fs::read_to_string(&gh_out).unwrap();
-    assert!(
-        outputs.contains("passed") && outputs.contains("false") && outputs.contains("failing"),
-        "{outputs}"
-    );
-    let summary = std::fs::read_to_string(&gh_summary).unwrap();
-    assert!(
-        summary.starts_with("### scan-gate: ❌ failed — 26 finding(s) at or above HIGH"),
-        "{summary}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(sb.p("out/scan.md"))
-            .unwrap()
-            .trim_end(),
-        summary.trim_end()
-    );
-
-    // SARIF: valid against the OASIS 2.1.0 schema; every finding reported once, fingerprints unique.
-    // The rig's virtualenv (where its AWS CLI lives) has jsonschema and the SARIF schema.
-    let aws_cli = PathBuf::from(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap());
-    let python = aws_cli.with_file_name("python");
-    let check = std::process::Command::new(&python)
-        .args([
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/validate_sarif.py"
-            ),
-            &sb.p("out/scan.sarif"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "SARIF invalid: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let sarif: Value =
-        serde_json::from_str(&std::fs::read_to_string(sb.p("out/scan.sarif")).unwrap()).unwrap();
-    let results = sarif["runs"][0]["results"].as_array().unwrap();
-    assert_eq!(results.len(), trivy_set(&report).len());
-    let prints: BTreeSet<&str> = results
-        .iter()
-        .map(|r| {
-            r["partialFingerprints"]["imageVulnerability/v1"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(prints.len(), results.len(), "fingerprints are unique");
-    assert_eq!(results[0]["level"], "error", "most severe first");
-    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"]
-        [usize::try_from(results[0]["ruleIndex"].as_u64().unwrap()).unwrap()];
-    assert_eq!(rule["id"], results[0]["ruleId"]);
-    assert!(
-        rule["properties"]["security-severity"]
-            .as_str()
-            .unwrap()
-            .parse::<f64>()
-            .unwrap()
-            >= 7.0
-    );
-
-    // JUnit: parsed back by a real XML parser; one failing testcase per failing finding.
-    let parse = std::process::Command::new("python3")
-        .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); cs = r.iter('testcase'); print(sum(1 for c in cs if c.find('failure') is not None), r.get('failures'))", &sb.p("out/junit.xml")])
-        .output()
-        .unwrap();
-    assert!(
-        parse.status.success(),
-        "{}",
-        String::from_utf8_lossy(&parse.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&parse.stdout).trim(), "26 26");
-
-    // Same run with a passing gate: JUnit holds one passing testcase, no annotation.
-    let out = run(
-        GATE,
-        &[
-            "--report",
-            &report,
-            "--fail-on",
-            "CRITICAL",
-            "--junit",
-            &sb.p("pass.xml"),
-        ],
-        &env,
-        None,
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(!out.stderr.contains("::error"), "{}", out.stderr);
-    let junit = std::fs::read_to_string(sb.p("pass.xml")).unwrap();
-    assert!(junit.contains("tests=\"1\" failures=\"0\""), "{junit}");
-}
-
 // ---- against the rig: moto's ECR API ----
 
 /// Registers a manifest in moto's ECR (as ECR holds an image after a push) and returns its digest.
@@ -955,179 +823,6 @@ fn manifest(seed: &str) -> String {
 }
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-
-/// Push a real image, register the same manifest and digest in moto, and gate on moto's scan: its
-/// static HIGH finding fails at --fail-on HIGH and passes at CRITICAL (the second run reads the
-/// existing scan: one manual scan per image per day).
-#[test]
-fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
-    let rig = rig();
-    let sb = Scratch::rig();
-    let repo = unique("scan/app");
-    create_repository(&repo, "MUTABLE");
-    let ctx = sb.write(
-        "ctx/Dockerfile",
-        &format!("FROM {}\nRUN echo scanned > /scanned\n", rig.base_image),
-    );
-    let ctx = Path::new(&ctx).parent().unwrap().display().to_string();
-    let detail = sb.p("imageDetail.json");
-    let uri = format!("{}/{repo}", rig.registry);
-    run(
-        BUILD_PUSH,
-        &[
-            &ctx,
-            "-r",
-            &uri,
-            "--latest",
-            "false",
-            "--image-detail",
-            &detail,
-        ],
-        &sb.env,
-        None,
-    )
-    .ok();
-    let image_uri: Value =
-        serde_json::from_str(&std::fs::read_to_string(&detail).unwrap()).unwrap();
-    let image_uri = image_uri["ImageURI"].as_str().unwrap().to_string();
-    let digest = image_uri.split_once('@').unwrap().1.to_string();
-    // The manifest exactly as the registry holds it.
-    let raw = std::process::Command::new("curl")
-        .args([
-            "-sSf",
-            "-u",
-            &rig.login(),
-            "-H",
-            &format!("Accept: {DOCKER_MANIFEST}"),
-        ])
-        .arg(format!(
-            "https://{}/v2/{repo}/manifests/{digest}",
-            rig.registry
-        ))
-        .output()
-        .unwrap();
-    assert!(raw.status.success());
-    let registered = register_with(
-        &repo,
-        "built",
-        &String::from_utf8(raw.stdout).unwrap(),
-        DOCKER_MANIFEST,
-        &["--image-digest", &digest],
-    );
-    assert_eq!(registered, digest, "moto holds the same digest");
-
-    let out = gate(
-        &sb,
-        &["--from", &detail, "--poll-interval", "100ms", "--json"],
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let g = gate_json(&out);
-    assert_eq!(g.sources[0].kind, SourceKind::EcrScan);
-    assert_eq!(g.sources[0].name, format!("{repo}@{digest}"));
-    assert_eq!(g.sources[0].status, Some(ScanStatus::Complete));
-    assert_eq!(g.failing[0].id, "CVE-9999-9999");
-    assert_eq!(g.failing[0].digest.as_deref(), Some(digest.as_str()));
-    assert!(
-        out.stderr.contains("started a basic scan"),
-        "{}",
-        out.stderr
-    );
-    // Second run: StartImageScan would hit the daily limit; the existing scan is read. By tag too.
-    let out = gate(
-        &sb,
-        &[
-            "-r",
-            &uri,
-            "--tag",
-            "built",
-            "--fail-on",
-            "CRITICAL",
-            "--poll-interval",
-            "100ms",
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(&format!("{repo}:built is {digest}")),
-        "the tag is resolved once: {}",
-        out.stderr
-    );
-    // An image ECR does not have: one clear error.
-    let out = gate(&sb, &["-r", &repo, "--tag", "nope"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("ECR has no such image"),
-        "{}",
-        out.stderr
-    );
-}
-
-/// moto's own seeding API: an enhanced-scanning answer for the image.
-#[test]
-fn enhanced_findings_seeded_in_moto() {
-    let rig = rig();
-    let sb = Scratch::rig();
-    let repo = unique("scan/enhanced");
-    create_repository(&repo, "MUTABLE");
-    let digest = register(&repo, "v1", &manifest(&repo), DOCKER_MANIFEST);
-    let mut answer: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture(
-            "ecr-scan/moto-example-describe-image-scan-findings-enhanced.json",
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    answer["repositoryName"] = json!(repo);
-    answer["imageId"] = json!({"imageDigest": digest});
-    let seeded = std::process::Command::new("curl")
-        .args([
-            "-sSf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-        ])
-        .arg(json!({"results": [answer], "region": "us-east-1"}).to_string())
-        .arg(format!(
-            "{}/moto-api/static/ecr/scan-finding-results",
-            rig.moto
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
-    let out = gate(
-        &sb,
-        &[
-            "-r",
-            &repo,
-            "--digest",
-            &digest,
-            "--poll-interval",
-            "100ms",
-            "--map-severity",
-            "UNTRIAGED=HIGH",
-            "--json",
-        ],
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let g = gate_json(&out);
-    assert_eq!(g.sources[0].findings, 2);
-    let failing: Vec<(&str, FindingSource, Option<&str>)> = g
-        .failing
-        .iter()
-        .map(|f| (f.id.as_str(), f.source, f.package.as_deref()))
-        .collect();
-    assert_eq!(
-        failing,
-        [("CVE-2025-24528", FindingSource::EcrEnhanced, Some("krb5"))]
-    );
-    assert_eq!(g.counts.found.get("UNTRIAGED"), Some(&1));
-}
 
 /// A proxy in front of moto answering `DescribeImageScanFindings` from a script; everything else
 /// (`BatchGetImage`, `StartImageScan`) reaches moto.
@@ -1230,207 +925,6 @@ fn rule(target: &str, responses: Vec<Value>, matching: Option<&str>) -> Value {
     r
 }
 
-#[test]
-fn in_progress_then_complete() {
-    let s = Scripted::new(&|repo, digest| {
-        json!([rule(
-            "DescribeImageScanFindings",
-            vec![
-                answer(repo, digest, "IN_PROGRESS", json!([]), &json!({}), None),
-                answer(repo, digest, "IN_PROGRESS", json!([]), &json!({}), None),
-                answer(
-                    repo,
-                    digest,
-                    "COMPLETE",
-                    json!([basic("CVE-2024-0001", "CRITICAL")]),
-                    &json!({"CRITICAL": 1}),
-                    None
-                ),
-            ],
-            None
-        )])
-    });
-    let out = s.gate(&[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let g = gate_json(&out);
-    assert_eq!(
-        g.failing.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
-        ["CVE-2024-0001"]
-    );
-    assert_eq!(s.calls().len(), 3, "polled until COMPLETE");
-    assert!(s.proxy.count() >= 4, "BatchGetImage went to moto as well");
-}
-
-#[test]
-fn enhanced_findings_settle_before_the_decision() {
-    let s = Scripted::new(&|repo, digest| {
-        let one = json!({"enhanced": [enhanced("CVE-1", "HIGH")]});
-        let two = json!({"enhanced": [enhanced("CVE-1", "HIGH"), enhanced("CVE-2", "HIGH")]});
-        let three = json!({"enhanced": [enhanced("CVE-1", "HIGH"), enhanced("CVE-2", "HIGH"), enhanced("CVE-3", "CRITICAL")]});
-        json!([rule(
-            "DescribeImageScanFindings",
-            vec![
-                answer(repo, digest, "ACTIVE", one, &json!({"HIGH": 1}), None),
-                answer(repo, digest, "ACTIVE", two, &json!({"HIGH": 2}), None),
-                answer(
-                    repo,
-                    digest,
-                    "ACTIVE",
-                    three,
-                    &json!({"HIGH": 2, "CRITICAL": 1}),
-                    None
-                ),
-            ],
-            None
-        )])
-    });
-    let out = s.gate(&["--settle-polls", "3"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let g = gate_json(&out);
-    assert_eq!(g.failing.len(), 3, "the settled set, not the first answer");
-    assert_eq!(g.sources[0].status, Some(ScanStatus::Active));
-    assert_eq!(
-        s.calls().len(),
-        5,
-        "1, 2, then 3 findings three times in a row"
-    );
-}
-
-#[test]
-fn failed_and_unknown_statuses() {
-    let failed = Scripted::new(&|repo, digest| {
-        json!([rule(
-            "DescribeImageScanFindings",
-            vec![answer(repo, digest, "FAILED", json!([]), &json!({}), None)],
-            None
-        )])
-    });
-    let out = failed.gate(&[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let g = gate_json(&out);
-    assert!(!g.passed);
-    assert_eq!(
-        g.problems,
-        [format!(
-            "scan of {}@{} ended FAILED: status FAILED",
-            failed.repo, failed.digest
-        )]
-    );
-    let out = failed.gate(&["--on-scan-error", "warn"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("warning: scan of"), "{}", out.stderr);
-
-    let unknown = Scripted::new(&|repo, digest| {
-        json!([rule(
-            "DescribeImageScanFindings",
-            vec![answer(
-                repo,
-                digest,
-                "QUANTUM_SCANNING",
-                json!([]),
-                &json!({}),
-                None
-            )],
-            None
-        )])
-    });
-    let out = unknown.gate(&["--on-scan-error", "warn"]);
-    assert_eq!(
-        out.code, 1,
-        "an unknown status fails closed: {}",
-        out.stderr
-    );
-    assert!(gate_json(&out).problems[0].contains("QUANTUM_SCANNING"));
-}
-
-#[test]
-fn every_page_is_read_and_a_repeated_token_stops_the_loop() {
-    let pages = Scripted::new(&|repo, digest| {
-        json!([
-            rule(
-                "DescribeImageScanFindings",
-                vec![answer(
-                    repo,
-                    digest,
-                    "COMPLETE",
-                    json!([basic("CVE-P2", "HIGH")]),
-                    &json!({}),
-                    None
-                )],
-                Some("\"tok-2\"")
-            ),
-            rule(
-                "DescribeImageScanFindings",
-                vec![answer(
-                    repo,
-                    digest,
-                    "COMPLETE",
-                    json!([basic("CVE-P1", "HIGH")]),
-                    &json!({"HIGH": 2}),
-                    Some("tok-2")
-                )],
-                None
-            ),
-        ])
-    });
-    let g = gate_json(&pages.gate(&[]));
-    assert_eq!(
-        g.failing
-            .iter()
-            .map(|f| f.id.as_str())
-            .collect::<BTreeSet<_>>(),
-        BTreeSet::from(["CVE-P1", "CVE-P2"])
-    );
-    let tokens: Vec<Option<String>> = pages
-        .calls()
-        .iter()
-        .map(|c| c["nextToken"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(tokens, [None, Some("tok-2".to_string())]);
-
-    let repeat = Scripted::new(&|repo, digest| {
-        json!([
-            rule(
-                "DescribeImageScanFindings",
-                vec![answer(
-                    repo,
-                    digest,
-                    "COMPLETE",
-                    json!([basic("CVE-R2", "HIGH")]),
-                    &json!({}),
-                    Some("tok-A")
-                )],
-                Some("\"tok-A\"")
-            ),
-            rule(
-                "DescribeImageScanFindings",
-                vec![answer(
-                    repo,
-                    digest,
-                    "COMPLETE",
-                    json!([basic("CVE-R1", "HIGH")]),
-                    &json!({"HIGH": 2}),
-                    Some("tok-A")
-                )],
-                None
-            ),
-        ])
-    });
-    let out = repeat.gate(&[]);
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("returned the page token tok-A twice"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        repeat.calls().len(),
-        2,
-        "no third request for a token already followed"
-    );
-    assert_eq!(gate_json(&out).failing.len(), 2);
-}
-
 fn not_found() -> Value {
     json!({"status": 400, "body": {"__type": "ScanNotFoundException", "message": "Image scan does not exist for the image"}})
 }
@@ -1449,165 +943,677 @@ fn scans_on_push(repo: &str) -> Value {
         "failures": []}}]})
 }
 
-/// Just after a push to a repository that scans on push, the scan may not be visible yet: the gate
-/// looks twice more before starting one; and when starting one hits the daily limit, it reads the
-/// scan that exists.
-#[test]
-fn scan_on_push_races_and_the_daily_scan_limit() {
-    let limit = json!({"status": 400, "body": {"__type": "LimitExceededException", "message": "The scan quota per image has been exceeded. Wait and try again."}});
-    let race = Scripted::new(&|repo, digest| {
-        json!([
-            {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), complete_with(repo, digest)]},
-            {"target": "StartImageScan", "responses": [limit.clone()]},
-            scans_on_push(repo)
-        ])
-    });
-    let out = race.gate(&[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
-    let ops = |s: &Scripted| -> Vec<String> {
-        std::fs::read_to_string(&s.log)
-            .unwrap()
-            .lines()
-            .map(|l| l.split(' ').next().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(
-        ops(&race).iter().filter(|o| *o == "StartImageScan").count(),
-        0,
-        "no scan started during the race: {:?}",
-        ops(&race)
-    );
+/// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
+mod on_the_rig {
+    use super::*;
 
-    let limited = Scripted::new(&|repo, digest| {
-        json!([
-            {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), not_found(), complete_with(repo, digest)]},
-            {"target": "StartImageScan", "responses": [limit.clone()]},
-            scans_on_push(repo)
-        ])
-    });
-    let out = limited.gate(&[]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
-    assert_eq!(
-        ops(&limited),
-        [
-            "DescribeImageScanFindings",
-            "BatchGetRepositoryScanningConfiguration",
-            "DescribeImageScanFindings",
-            "DescribeImageScanFindings",
-            "StartImageScan",
-            "DescribeImageScanFindings"
-        ]
-    );
+    #[test]
+    fn sarif_junit_markdown_and_github_outputs() {
+        let sb = Scratch::offline();
+        let report = fixture("trivy/main-42f795f/centos-7.json.golden");
+        let gh_out = sb.write("gh/output", "");
+        let gh_summary = sb.write("gh/summary", "");
+        let mut env = sb.env.clone();
+        env.extend([
+            ("GITHUB_ACTIONS".to_string(), "true".to_string()),
+            ("GITHUB_OUTPUT".to_string(), gh_out.clone()),
+            ("GITHUB_STEP_SUMMARY".to_string(), gh_summary.clone()),
+        ]);
+        let out = run(
+            GATE,
+            &[
+                "--report",
+                &report,
+                "--sarif",
+                &sb.p("out/scan.sarif"),
+                "--junit",
+                &sb.p("out/junit.xml"),
+                "--markdown",
+                &sb.p("out/scan.md"),
+                "--json",
+            ],
+            &env,
+            None,
+        );
+        assert_eq!(out.code, 1);
+        let g = gate_json(&out);
+        assert_eq!(g.artifacts.len(), 3);
+        assert!(
+            out.stderr
+                .contains("::error title=scan-gate failed::26 finding(s) at or above HIGH"),
+            "{}",
+            out.stderr
+        );
+        let outputs = std::fs::read_to_string(&gh_out).unwrap();
+        assert!(
+            outputs.contains("passed") && outputs.contains("false") && outputs.contains("failing"),
+            "{outputs}"
+        );
+        let summary = std::fs::read_to_string(&gh_summary).unwrap();
+        assert!(
+            summary.starts_with("### scan-gate: ❌ failed — 26 finding(s) at or above HIGH"),
+            "{summary}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(sb.p("out/scan.md"))
+                .unwrap()
+                .trim_end(),
+            summary.trim_end()
+        );
 
-    // A repository that does not scan by itself (moto's answer, forwarded: MANUAL): no scan is
-    // coming, so the gate starts one at once — and looks again a second later, not a poll later.
-    let manual = Scripted::new(&|repo, digest| {
-        json!([
-            {"target": "DescribeImageScanFindings", "responses": [not_found(), complete_with(repo, digest)]},
-            {"target": "StartImageScan", "responses": [{"status": 200, "body": {
-                "registryId": "123456789012", "repositoryName": repo, "imageId": {"imageDigest": digest},
-                "imageScanStatus": {"status": "IN_PROGRESS"}}}]}
-        ])
-    });
-    let out = manual.gate(&["--poll-interval", "1m", "--timeout", "30s"]);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
-    assert_eq!(
-        ops(&manual),
-        [
-            "DescribeImageScanFindings",
-            "StartImageScan",
-            "DescribeImageScanFindings"
-        ]
-    );
-}
+        // SARIF: valid against the OASIS 2.1.0 schema; every finding reported once, fingerprints unique.
+        // The rig's virtualenv (where its AWS CLI lives) has jsonschema and the SARIF schema.
+        let aws_cli = PathBuf::from(std::env::var("BUILDSTEPS_RIG_AWS_CLI").unwrap());
+        let python = aws_cli.with_file_name("python");
+        let check = std::process::Command::new(&python)
+            .args([
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/support/validate_sarif.py"
+                ),
+                &sb.p("out/scan.sarif"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "SARIF invalid: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let sarif: Value =
+            serde_json::from_str(&std::fs::read_to_string(sb.p("out/scan.sarif")).unwrap())
+                .unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), trivy_set(&report).len());
+        let prints: BTreeSet<&str> = results
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["imageVulnerability/v1"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(prints.len(), results.len(), "fingerprints are unique");
+        assert_eq!(results[0]["level"], "error", "most severe first");
+        let rule = &sarif["runs"][0]["tool"]["driver"]["rules"]
+            [usize::try_from(results[0]["ruleIndex"].as_u64().unwrap()).unwrap()];
+        assert_eq!(rule["id"], results[0]["ruleId"]);
+        assert!(
+            rule["properties"]["security-severity"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+                >= 7.0
+        );
 
-#[test]
-fn a_scan_that_never_finishes_times_out_with_exit_4() {
-    let s = Scripted::new(&|repo, digest| {
-        json!([rule(
-            "DescribeImageScanFindings",
-            vec![answer(
-                repo,
-                digest,
-                "IN_PROGRESS",
-                json!([]),
-                &json!({}),
+        // JUnit: parsed back by a real XML parser; one failing testcase per failing finding.
+        let parse = std::process::Command::new("python3")
+            .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); cs = r.iter('testcase'); print(sum(1 for c in cs if c.find('failure') is not None), r.get('failures'))", &sb.p("out/junit.xml")])
+            .output()
+            .unwrap();
+        assert!(
+            parse.status.success(),
+            "{}",
+            String::from_utf8_lossy(&parse.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&parse.stdout).trim(), "26 26");
+
+        // Same run with a passing gate: JUnit holds one passing testcase, no annotation.
+        let out = run(
+            GATE,
+            &[
+                "--report",
+                &report,
+                "--fail-on",
+                "CRITICAL",
+                "--junit",
+                &sb.p("pass.xml"),
+            ],
+            &env,
+            None,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stderr.contains("::error"), "{}", out.stderr);
+        let junit = std::fs::read_to_string(sb.p("pass.xml")).unwrap();
+        assert!(junit.contains("tests=\"1\" failures=\"0\""), "{junit}");
+    }
+
+    /// Push a real image, register the same manifest and digest in moto, and gate on moto's scan: its
+    /// static HIGH finding fails at --fail-on HIGH and passes at CRITICAL (the second run reads the
+    /// existing scan: one manual scan per image per day).
+    #[test]
+    fn a_pushed_image_is_gated_on_ecrs_scan_in_moto() {
+        let rig = rig();
+        let sb = Scratch::rig();
+        let repo = unique("scan/app");
+        create_repository(&repo, "MUTABLE");
+        let ctx = sb.write(
+            "ctx/Dockerfile",
+            &format!("FROM {}\nRUN echo scanned > /scanned\n", rig.base_image),
+        );
+        let ctx = Path::new(&ctx).parent().unwrap().display().to_string();
+        let detail = sb.p("imageDetail.json");
+        let uri = format!("{}/{repo}", rig.registry);
+        run(
+            BUILD_PUSH,
+            &[
+                &ctx,
+                "-r",
+                &uri,
+                "--latest",
+                "false",
+                "--image-detail",
+                &detail,
+            ],
+            &sb.env,
+            None,
+        )
+        .ok();
+        let image_uri: Value =
+            serde_json::from_str(&std::fs::read_to_string(&detail).unwrap()).unwrap();
+        let image_uri = image_uri["ImageURI"].as_str().unwrap().to_string();
+        let digest = image_uri.split_once('@').unwrap().1.to_string();
+        // The manifest exactly as the registry holds it.
+        let raw = std::process::Command::new("curl")
+            .args([
+                "-sSf",
+                "-u",
+                &rig.login(),
+                "-H",
+                &format!("Accept: {DOCKER_MANIFEST}"),
+            ])
+            .arg(format!(
+                "https://{}/v2/{repo}/manifests/{digest}",
+                rig.registry
+            ))
+            .output()
+            .unwrap();
+        assert!(raw.status.success());
+        let registered = register_with(
+            &repo,
+            "built",
+            &String::from_utf8(raw.stdout).unwrap(),
+            DOCKER_MANIFEST,
+            &["--image-digest", &digest],
+        );
+        assert_eq!(registered, digest, "moto holds the same digest");
+
+        let out = gate(
+            &sb,
+            &["--from", &detail, "--poll-interval", "100ms", "--json"],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        assert_eq!(g.sources[0].kind, SourceKind::EcrScan);
+        assert_eq!(g.sources[0].name, format!("{repo}@{digest}"));
+        assert_eq!(g.sources[0].status, Some(ScanStatus::Complete));
+        assert_eq!(g.failing[0].id, "CVE-9999-9999");
+        assert_eq!(g.failing[0].digest.as_deref(), Some(digest.as_str()));
+        assert!(
+            out.stderr.contains("started a basic scan"),
+            "{}",
+            out.stderr
+        );
+        // Second run: StartImageScan would hit the daily limit; the existing scan is read. By tag too.
+        let out = gate(
+            &sb,
+            &[
+                "-r",
+                &uri,
+                "--tag",
+                "built",
+                "--fail-on",
+                "CRITICAL",
+                "--poll-interval",
+                "100ms",
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{repo}:built is {digest}")),
+            "the tag is resolved once: {}",
+            out.stderr
+        );
+        // An image ECR does not have: one clear error.
+        let out = gate(&sb, &["-r", &repo, "--tag", "nope"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("ECR has no such image"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    /// moto's own seeding API: an enhanced-scanning answer for the image.
+    #[test]
+    fn enhanced_findings_seeded_in_moto() {
+        let rig = rig();
+        let sb = Scratch::rig();
+        let repo = unique("scan/enhanced");
+        create_repository(&repo, "MUTABLE");
+        let digest = register(&repo, "v1", &manifest(&repo), DOCKER_MANIFEST);
+        let mut answer: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture(
+                "ecr-scan/moto-example-describe-image-scan-findings-enhanced.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        answer["repositoryName"] = json!(repo);
+        answer["imageId"] = json!({"imageDigest": digest});
+        let seeded = std::process::Command::new("curl")
+            .args([
+                "-sSf",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+            ])
+            .arg(json!({"results": [answer], "region": "us-east-1"}).to_string())
+            .arg(format!(
+                "{}/moto-api/static/ecr/scan-finding-results",
+                rig.moto
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            seeded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+        let out = gate(
+            &sb,
+            &[
+                "-r",
+                &repo,
+                "--digest",
+                &digest,
+                "--poll-interval",
+                "100ms",
+                "--map-severity",
+                "UNTRIAGED=HIGH",
+                "--json",
+            ],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        assert_eq!(g.sources[0].findings, 2);
+        let failing: Vec<(&str, FindingSource, Option<&str>)> = g
+            .failing
+            .iter()
+            .map(|f| (f.id.as_str(), f.source, f.package.as_deref()))
+            .collect();
+        assert_eq!(
+            failing,
+            [("CVE-2025-24528", FindingSource::EcrEnhanced, Some("krb5"))]
+        );
+        assert_eq!(g.counts.found.get("UNTRIAGED"), Some(&1));
+    }
+
+    #[test]
+    fn in_progress_then_complete() {
+        let s = Scripted::new(&|repo, digest| {
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![
+                    answer(repo, digest, "IN_PROGRESS", json!([]), &json!({}), None),
+                    answer(repo, digest, "IN_PROGRESS", json!([]), &json!({}), None),
+                    answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([basic("CVE-2024-0001", "CRITICAL")]),
+                        &json!({"CRITICAL": 1}),
+                        None
+                    ),
+                ],
                 None
-            )],
-            None
-        )])
-    });
-    let started = std::time::Instant::now();
-    let out = s.gate(&["--timeout", "2s", "--poll-interval", "200ms"]);
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("not finished after 2s (last status: IN_PROGRESS)"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("help: raise --timeout"),
-        "{}",
-        out.stderr
-    );
-    // The deadline is respected (generously: the failure this guards against is a 10-minute hang).
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(s.calls().len() >= 3, "it polled meanwhile");
-}
+            )])
+        });
+        let out = s.gate(&[]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        assert_eq!(
+            g.failing.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["CVE-2024-0001"]
+        );
+        assert_eq!(s.calls().len(), 3, "polled until COMPLETE");
+        assert!(s.proxy.count() >= 4, "BatchGetImage went to moto as well");
+    }
 
-#[test]
-fn an_index_is_gated_on_each_platform_image() {
-    let s = Scripted::new(&|_, _| json!([]));
-    let amd = register(&s.repo, "amd64", &manifest("amd64-image"), DOCKER_MANIFEST);
-    let arm = register(&s.repo, "arm64", &manifest("arm64-image"), DOCKER_MANIFEST);
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd, "size": 300, "platform": {"architecture": "amd64", "os": "linux"}},
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": 300, "platform": {"architecture": "arm64", "os": "linux"}}
-        ]
-    })
-    .to_string();
-    let index_digest = register(
-        &s.repo,
-        "multi",
-        &index,
-        "application/vnd.oci.image.index.v1+json",
-    );
-    // moto's default answer (after the scan we start) for each platform image.
-    let out = gate(
-        &s.sb,
-        &[
-            "-r",
+    #[test]
+    fn enhanced_findings_settle_before_the_decision() {
+        let s = Scripted::new(&|repo, digest| {
+            let one = json!({"enhanced": [enhanced("CVE-1", "HIGH")]});
+            let two = json!({"enhanced": [enhanced("CVE-1", "HIGH"), enhanced("CVE-2", "HIGH")]});
+            let three = json!({"enhanced": [enhanced("CVE-1", "HIGH"), enhanced("CVE-2", "HIGH"), enhanced("CVE-3", "CRITICAL")]});
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![
+                    answer(repo, digest, "ACTIVE", one, &json!({"HIGH": 1}), None),
+                    answer(repo, digest, "ACTIVE", two, &json!({"HIGH": 2}), None),
+                    answer(
+                        repo,
+                        digest,
+                        "ACTIVE",
+                        three,
+                        &json!({"HIGH": 2, "CRITICAL": 1}),
+                        None
+                    ),
+                ],
+                None
+            )])
+        });
+        let out = s.gate(&["--settle-polls", "3"]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        assert_eq!(g.failing.len(), 3, "the settled set, not the first answer");
+        assert_eq!(g.sources[0].status, Some(ScanStatus::Active));
+        assert_eq!(
+            s.calls().len(),
+            5,
+            "1, 2, then 3 findings three times in a row"
+        );
+    }
+
+    #[test]
+    fn failed_and_unknown_statuses() {
+        let failed = Scripted::new(&|repo, digest| {
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![answer(repo, digest, "FAILED", json!([]), &json!({}), None)],
+                None
+            )])
+        });
+        let out = failed.gate(&[]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        assert!(!g.passed);
+        assert_eq!(
+            g.problems,
+            [format!(
+                "scan of {}@{} ended FAILED: status FAILED",
+                failed.repo, failed.digest
+            )]
+        );
+        let out = failed.gate(&["--on-scan-error", "warn"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("warning: scan of"), "{}", out.stderr);
+
+        let unknown = Scripted::new(&|repo, digest| {
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "QUANTUM_SCANNING",
+                    json!([]),
+                    &json!({}),
+                    None
+                )],
+                None
+            )])
+        });
+        let out = unknown.gate(&["--on-scan-error", "warn"]);
+        assert_eq!(
+            out.code, 1,
+            "an unknown status fails closed: {}",
+            out.stderr
+        );
+        assert!(gate_json(&out).problems[0].contains("QUANTUM_SCANNING"));
+    }
+
+    #[test]
+    fn every_page_is_read_and_a_repeated_token_stops_the_loop() {
+        let pages = Scripted::new(&|repo, digest| {
+            json!([
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([basic("CVE-P2", "HIGH")]),
+                        &json!({}),
+                        None
+                    )],
+                    Some("\"tok-2\"")
+                ),
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([basic("CVE-P1", "HIGH")]),
+                        &json!({"HIGH": 2}),
+                        Some("tok-2")
+                    )],
+                    None
+                ),
+            ])
+        });
+        let g = gate_json(&pages.gate(&[]));
+        assert_eq!(
+            g.failing
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<BTreeSet<_>>(),
+            BTreeSet::from(["CVE-P1", "CVE-P2"])
+        );
+        let tokens: Vec<Option<String>> = pages
+            .calls()
+            .iter()
+            .map(|c| c["nextToken"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(tokens, [None, Some("tok-2".to_string())]);
+
+        let repeat = Scripted::new(&|repo, digest| {
+            json!([
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([basic("CVE-R2", "HIGH")]),
+                        &json!({}),
+                        Some("tok-A")
+                    )],
+                    Some("\"tok-A\"")
+                ),
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([basic("CVE-R1", "HIGH")]),
+                        &json!({"HIGH": 2}),
+                        Some("tok-A")
+                    )],
+                    None
+                ),
+            ])
+        });
+        let out = repeat.gate(&[]);
+        assert_eq!(out.code, 1);
+        assert!(
+            out.stderr.contains("returned the page token tok-A twice"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            repeat.calls().len(),
+            2,
+            "no third request for a token already followed"
+        );
+        assert_eq!(gate_json(&out).failing.len(), 2);
+    }
+
+    /// Just after a push to a repository that scans on push, the scan may not be visible yet: the gate
+    /// looks twice more before starting one; and when starting one hits the daily limit, it reads the
+    /// scan that exists.
+    #[test]
+    fn scan_on_push_races_and_the_daily_scan_limit() {
+        let limit = json!({"status": 400, "body": {"__type": "LimitExceededException", "message": "The scan quota per image has been exceeded. Wait and try again."}});
+        let race = Scripted::new(&|repo, digest| {
+            json!([
+                {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), complete_with(repo, digest)]},
+                {"target": "StartImageScan", "responses": [limit.clone()]},
+                scans_on_push(repo)
+            ])
+        });
+        let out = race.gate(&[]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
+        let ops = |s: &Scripted| -> Vec<String> {
+            std::fs::read_to_string(&s.log)
+                .unwrap()
+                .lines()
+                .map(|l| l.split(' ').next().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            ops(&race).iter().filter(|o| *o == "StartImageScan").count(),
+            0,
+            "no scan started during the race: {:?}",
+            ops(&race)
+        );
+
+        let limited = Scripted::new(&|repo, digest| {
+            json!([
+                {"target": "DescribeImageScanFindings", "responses": [not_found(), not_found(), not_found(), complete_with(repo, digest)]},
+                {"target": "StartImageScan", "responses": [limit.clone()]},
+                scans_on_push(repo)
+            ])
+        });
+        let out = limited.gate(&[]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
+        assert_eq!(
+            ops(&limited),
+            [
+                "DescribeImageScanFindings",
+                "BatchGetRepositoryScanningConfiguration",
+                "DescribeImageScanFindings",
+                "DescribeImageScanFindings",
+                "StartImageScan",
+                "DescribeImageScanFindings"
+            ]
+        );
+
+        // A repository that does not scan by itself (moto's answer, forwarded: MANUAL): no scan is
+        // coming, so the gate starts one at once — and looks again a second later, not a poll later.
+        let manual = Scripted::new(&|repo, digest| {
+            json!([
+                {"target": "DescribeImageScanFindings", "responses": [not_found(), complete_with(repo, digest)]},
+                {"target": "StartImageScan", "responses": [{"status": 200, "body": {
+                    "registryId": "123456789012", "repositoryName": repo, "imageId": {"imageDigest": digest},
+                    "imageScanStatus": {"status": "IN_PROGRESS"}}}]}
+            ])
+        });
+        let out = manual.gate(&["--poll-interval", "1m", "--timeout", "30s"]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(gate_json(&out).failing[0].id, "CVE-2024-0002");
+        assert_eq!(
+            ops(&manual),
+            [
+                "DescribeImageScanFindings",
+                "StartImageScan",
+                "DescribeImageScanFindings"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_scan_that_never_finishes_times_out_with_exit_4() {
+        let s = Scripted::new(&|repo, digest| {
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "IN_PROGRESS",
+                    json!([]),
+                    &json!({}),
+                    None
+                )],
+                None
+            )])
+        });
+        let started = std::time::Instant::now();
+        let out = s.gate(&["--timeout", "2s", "--poll-interval", "200ms"]);
+        assert_eq!(out.code, 4, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("not finished after 2s (last status: IN_PROGRESS)"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("help: raise --timeout"),
+            "{}",
+            out.stderr
+        );
+        // The deadline is respected (generously: the failure this guards against is a 10-minute hang).
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(s.calls().len() >= 3, "it polled meanwhile");
+    }
+
+    #[test]
+    fn an_index_is_gated_on_each_platform_image() {
+        let s = Scripted::new(&|_, _| json!([]));
+        let amd = register(&s.repo, "amd64", &manifest("amd64-image"), DOCKER_MANIFEST);
+        let arm = register(&s.repo, "arm64", &manifest("arm64-image"), DOCKER_MANIFEST);
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd, "size": 300, "platform": {"architecture": "amd64", "os": "linux"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": 300, "platform": {"architecture": "arm64", "os": "linux"}}
+            ]
+        })
+        .to_string();
+        let index_digest = register(
             &s.repo,
-            "--tag",
             "multi",
-            "--poll-interval",
-            "50ms",
-            "--json",
-        ],
-    );
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let g = gate_json(&out);
-    let names: Vec<&str> = g.sources.iter().map(|x| x.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [format!("{}@{amd}", s.repo), format!("{}@{arm}", s.repo)]
-    );
-    assert!(
-        out.stderr.contains(&format!(
-            "{index_digest} is an index: gating its 2 platform image(s)"
-        )),
-        "{}",
-        out.stderr
-    );
+            &index,
+            "application/vnd.oci.image.index.v1+json",
+        );
+        // moto's default answer (after the scan we start) for each platform image.
+        let out = gate(
+            &s.sb,
+            &[
+                "-r",
+                &s.repo,
+                "--tag",
+                "multi",
+                "--poll-interval",
+                "50ms",
+                "--json",
+            ],
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        let names: Vec<&str> = g.sources.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [format!("{}@{amd}", s.repo), format!("{}@{arm}", s.repo)]
+        );
+        assert!(
+            out.stderr.contains(&format!(
+                "{index_digest} is an index: gating its 2 platform image(s)"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
 }

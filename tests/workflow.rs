@@ -111,273 +111,6 @@ fn yaml(text: &str) -> Value {
     buildsteps::document::parse(text, buildsteps::document::Syntax::Yaml).unwrap()
 }
 
-#[test]
-fn the_example_workflow_deploys_as_written() {
-    let rig = rig();
-    let venv = venv();
-    let sb = tempfile::tempdir().unwrap();
-    let dir = sb.path();
-
-    // The action's release for @v1, where the action's default release-url looks for it (here the
-    // GitHub server is the local one).
-    let download = dir.join("srv/OWNER/buildsteps/releases/download/v1");
-    let tarball = make_release(&download);
-    let server = HttpServer::start(&dir.join("srv"), &dir.join("http.log"));
-
-    // The repository the workflow runs for: the example files, the workflow where GitHub reads it.
-    let src = dir.join("src");
-    for file in ["taskdef.json", "appspec.yaml", "examples/app"] {
-        copy_tree(&Path::new(ROOT).join(file), &src.join(file));
-    }
-    copy_tree(
-        &Path::new(ROOT).join("examples/github/deploy.yml"),
-        &src.join(".github/workflows/deploy.yml"),
-    );
-    git(&src, &["init", "-q"]);
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "example"]);
-    let sha = git(&src, &["rev-parse", "HEAD"]);
-
-    // The account's infrastructure: the ECR repository, an ECS cluster and a service.
-    let repository = unique("workflow/app");
-    create_repository(&repository, "MUTABLE");
-    let cluster = unique("workflow-cluster");
-    let service = unique("workflow-service");
-    let initial = unique("workflow-initial");
-    aws(&["ecs", "create-cluster", "--cluster-name", &cluster]);
-    aws(&[
-        "ecs",
-        "register-task-definition",
-        "--family",
-        &initial,
-        "--container-definitions",
-        r#"[{"name":"web","image":"busybox","memory":128}]"#,
-    ]);
-    aws(&[
-        "ecs",
-        "create-service",
-        "--cluster",
-        &cluster,
-        "--service-name",
-        &service,
-        "--task-definition",
-        &initial,
-        "--desired-count",
-        "0",
-    ]);
-
-    // The runner's own environment: no AWS credentials and no region (the workflow provides them),
-    // the AWS CLI on PATH, the rig's endpoint and CA, the engine.
-    let path = format!(
-        "{}:{}",
-        venv.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let session_token = "rig-session-token-from-oidc";
-    let config = json!({
-        "workspace": dir.join("work"),
-        "temp": dir.join("runner"),
-        "tool_cache": dir.join("toolcache"),
-        "env": {
-            "PATH": path,
-            "HOME": home,
-            "AWS_ENDPOINT_URL": rig.moto,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "SSL_CERT_FILE": std::env::var("SSL_CERT_FILE").unwrap(),
-            "DOCKER_HOST": rig.docker_host,
-            "CARGO": forbidden_cargo(dir),
-        },
-        "github": {
-            "server_url": server.url,
-            "repository": "example/app",
-            "sha": sha,
-            "ref": "refs/heads/main",
-            "event_name": "push",
-            "event": {
-                "ref": "refs/heads/main",
-                "after": sha,
-                "head_commit": {"id": sha},
-                "repository": {"full_name": "example/app"},
-            },
-        },
-        "vars": {
-            "AWS_REGION": "us-east-1",
-            "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/buildsteps-deploy",
-            "ECS_CLUSTER": cluster,
-            "ECS_SERVICE": service,
-            "ECR_REPOSITORY": repository,
-            // moto's scan reports one synthetic HIGH finding (the demo gates on CRITICAL too).
-            "SCAN_FAIL_ON": "CRITICAL",
-            "BASE_IMAGE": rig.base_image,
-        },
-        "actions": {"OWNER/buildsteps": ROOT},
-        "stand_ins": {
-            "checkout": {"example/app": src},
-            "aws_credentials": {
-                "access_key_id": std::env::var("AWS_ACCESS_KEY_ID").unwrap(),
-                "secret_access_key": std::env::var("AWS_SECRET_ACCESS_KEY").unwrap(),
-                "session_token": session_token,
-            },
-        },
-    });
-    let played = play(dir, &src.join(".github/workflows/deploy.yml"), &config);
-    let log = &played.log;
-    assert_eq!(played.code, 0, "the job succeeds:\n{log}");
-    let report = &played.report;
-    assert_eq!(report["conclusion"], "success", "{log}");
-
-    // Every step ran, in the workflow's order, and succeeded.
-    let workflow =
-        yaml(&std::fs::read_to_string(src.join(".github/workflows/deploy.yml")).unwrap());
-    let declared = workflow["jobs"]["deploy"]["steps"].as_array().unwrap();
-    let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), declared.len(), "{log}");
-    for (ran, step) in steps.iter().zip(declared) {
-        assert_eq!(ran["uses"], step["uses"], "{log}");
-        assert_eq!(ran["run"], step["run"], "{log}");
-        assert_eq!(ran["outcome"], "success", "{ran}\n{log}");
-        for inner in ran["steps"].as_array().into_iter().flatten() {
-            assert_eq!(inner["outcome"], "success", "{inner}\n{log}");
-        }
-    }
-    let by_step = |name: &str| {
-        steps
-            .iter()
-            .position(|s| {
-                s["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("OWNER/buildsteps@"))
-                    && s["steps"].as_array().unwrap().last().unwrap()["name"]
-                        == format!("Run {name}")
-            })
-            .unwrap_or_else(|| panic!("a {name} step ran: {log}"))
-    };
-
-    // The binaries came from the release (verified), once; the later uses found them installed.
-    assert!(
-        log.contains(&format!(
-            "matches {}/OWNER/buildsteps/releases/download/v1/{tarball}.sha256",
-            server.url
-        )),
-        "{log}"
-    );
-    assert!(!log.contains("cargo was run"), "{log}");
-    let requests = server.requests();
-    assert_eq!(
-        requests
-            .iter()
-            .filter(|r| r.starts_with(&format!(
-                "GET /OWNER/buildsteps/releases/download/v1/{tarball} "
-            )))
-            .count(),
-        1,
-        "{requests:?}"
-    );
-    for bin in RELEASE_BINS {
-        assert!(dir.join("toolcache/buildsteps/bin").join(bin).exists());
-    }
-
-    // configure-aws-credentials put the credentials in the job's environment, masked in the log.
-    assert_eq!(report["env"]["AWS_SESSION_TOKEN"], session_token);
-    assert_eq!(report["env"]["AWS_DEFAULT_REGION"], "us-east-1");
-    assert!(!log.contains(session_token), "the session token is masked");
-
-    // The image was pushed with the commit tag only; the gate passed; then `latest` moved to it.
-    let push = &steps[by_step("build-push")];
-    let digest = push["outputs"]["image-digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let image_uri = push["outputs"]["image-uri"].as_str().unwrap().to_string();
-    assert_eq!(
-        image_uri,
-        format!("{}/{repository}@{digest}", rig.registry),
-        "{push}"
-    );
-    let pushed_tags: Vec<String> = push["outputs"]["image-tags"]
-        .as_str()
-        .unwrap()
-        .split(',')
-        .map(|r| r.rsplit_once(':').unwrap().1.to_string())
-        .collect();
-    assert!(
-        !pushed_tags.is_empty() && !pushed_tags.iter().any(|t| t == "latest"),
-        "{push}"
-    );
-    let gate = by_step("scan-gate");
-    assert_eq!(steps[gate]["outputs"]["passed"], "true", "{log}");
-    let promote = by_step("tag-commit");
-    assert!(promote > gate, "latest moves after the gate");
-    assert!(
-        steps[promote]["outputs"]["image-tags"]
-            .as_str()
-            .unwrap()
-            .ends_with(":latest"),
-        "{}",
-        steps[promote]
-    );
-    assert_eq!(steps[promote]["outputs"]["image-digest"], digest.as_str());
-    let images = aws(&["ecr", "describe-images", "--repository-name", &repository]);
-    let details = images["imageDetails"].as_array().unwrap();
-    assert_eq!(details.len(), 1, "{images}");
-    assert_eq!(details[0]["imageDigest"], digest.as_str());
-    let mut tags: Vec<String> = details[0]["imageTags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    tags.sort();
-    let mut expected = pushed_tags.clone();
-    expected.push("latest".to_string());
-    expected.sort();
-    assert_eq!(tags, expected);
-    assert!(
-        tags.iter().any(|t| sha.starts_with(t.as_str())),
-        "the commit tag: {tags:?}"
-    );
-
-    // The SARIF went to the (stand-in) code scanning upload.
-    let upload = steps
-        .iter()
-        .find(|s| s["uses"] == "github/codeql-action/upload-sarif@v3")
-        .unwrap();
-    assert!(upload["outputs"]["sarif-id"].is_string(), "{upload}");
-
-    // The deploy registered the rendered task definition in moto's ECS, by digest, and the service
-    // runs it now.
-    let services = aws(&[
-        "ecs",
-        "describe-services",
-        "--cluster",
-        &cluster,
-        "--services",
-        &service,
-    ]);
-    let arn = services["services"][0]["taskDefinition"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        arn.contains(":task-definition/buildsteps-example:"),
-        "{services}"
-    );
-    let registered = aws(&["ecs", "describe-task-definition", "--task-definition", &arn]);
-    let td = &registered["taskDefinition"];
-    assert_eq!(td["containerDefinitions"][0]["name"], "web");
-    assert_eq!(td["containerDefinitions"][0]["image"], image_uri.as_str());
-    assert_eq!(
-        td["executionRoleArn"],
-        "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-    );
-    assert_eq!(
-        td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-region"],
-        "us-east-1"
-    );
-}
-
 /// A version tag that is a prefix of the checkout's version (`v0` for 0.1.0) installs the release
 /// of that version; the exact tag installs its own; a branch or a commit has no release (404) and
 /// is built from source with `cargo install` (a stand-in named by `CARGO` that records its argv).
@@ -574,4 +307,276 @@ jobs:
     );
     assert_eq!(played.report["steps"][1]["name"], "Check 42");
     assert_eq!(played.report["conclusion"], "failure");
+}
+
+/// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
+mod on_the_rig {
+    use super::*;
+
+    #[test]
+    fn the_example_workflow_deploys_as_written() {
+        let rig = rig();
+        let venv = venv();
+        let sb = tempfile::tempdir().unwrap();
+        let dir = sb.path();
+
+        // The action's release for @v1, where the action's default release-url looks for it (here the
+        // GitHub server is the local one).
+        let download = dir.join("srv/OWNER/buildsteps/releases/download/v1");
+        let tarball = make_release(&download);
+        let server = HttpServer::start(&dir.join("srv"), &dir.join("http.log"));
+
+        // The repository the workflow runs for: the example files, the workflow where GitHub reads it.
+        let src = dir.join("src");
+        for file in ["taskdef.json", "appspec.yaml", "examples/app"] {
+            copy_tree(&Path::new(ROOT).join(file), &src.join(file));
+        }
+        copy_tree(
+            &Path::new(ROOT).join("examples/github/deploy.yml"),
+            &src.join(".github/workflows/deploy.yml"),
+        );
+        git(&src, &["init", "-q"]);
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-q", "-m", "example"]);
+        let sha = git(&src, &["rev-parse", "HEAD"]);
+
+        // The account's infrastructure: the ECR repository, an ECS cluster and a service.
+        let repository = unique("workflow/app");
+        create_repository(&repository, "MUTABLE");
+        let cluster = unique("workflow-cluster");
+        let service = unique("workflow-service");
+        let initial = unique("workflow-initial");
+        aws(&["ecs", "create-cluster", "--cluster-name", &cluster]);
+        aws(&[
+            "ecs",
+            "register-task-definition",
+            "--family",
+            &initial,
+            "--container-definitions",
+            r#"[{"name":"web","image":"busybox","memory":128}]"#,
+        ]);
+        aws(&[
+            "ecs",
+            "create-service",
+            "--cluster",
+            &cluster,
+            "--service-name",
+            &service,
+            "--task-definition",
+            &initial,
+            "--desired-count",
+            "0",
+        ]);
+
+        // The runner's own environment: no AWS credentials and no region (the workflow provides them),
+        // the AWS CLI on PATH, the rig's endpoint and CA, the engine.
+        let path = format!(
+            "{}:{}",
+            venv.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let session_token = "rig-session-token-from-oidc";
+        let config = json!({
+            "workspace": dir.join("work"),
+            "temp": dir.join("runner"),
+            "tool_cache": dir.join("toolcache"),
+            "env": {
+                "PATH": path,
+                "HOME": home,
+                "AWS_ENDPOINT_URL": rig.moto,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "SSL_CERT_FILE": std::env::var("SSL_CERT_FILE").unwrap(),
+                "DOCKER_HOST": rig.docker_host,
+                "CARGO": forbidden_cargo(dir),
+            },
+            "github": {
+                "server_url": server.url,
+                "repository": "example/app",
+                "sha": sha,
+                "ref": "refs/heads/main",
+                "event_name": "push",
+                "event": {
+                    "ref": "refs/heads/main",
+                    "after": sha,
+                    "head_commit": {"id": sha},
+                    "repository": {"full_name": "example/app"},
+                },
+            },
+            "vars": {
+                "AWS_REGION": "us-east-1",
+                "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/buildsteps-deploy",
+                "ECS_CLUSTER": cluster,
+                "ECS_SERVICE": service,
+                "ECR_REPOSITORY": repository,
+                // moto's scan reports one synthetic HIGH finding (the demo gates on CRITICAL too).
+                "SCAN_FAIL_ON": "CRITICAL",
+                "BASE_IMAGE": rig.base_image,
+            },
+            "actions": {"OWNER/buildsteps": ROOT},
+            "stand_ins": {
+                "checkout": {"example/app": src},
+                "aws_credentials": {
+                    "access_key_id": std::env::var("AWS_ACCESS_KEY_ID").unwrap(),
+                    "secret_access_key": std::env::var("AWS_SECRET_ACCESS_KEY").unwrap(),
+                    "session_token": session_token,
+                },
+            },
+        });
+        let played = play(dir, &src.join(".github/workflows/deploy.yml"), &config);
+        let log = &played.log;
+        assert_eq!(played.code, 0, "the job succeeds:\n{log}");
+        let report = &played.report;
+        assert_eq!(report["conclusion"], "success", "{log}");
+
+        // Every step ran, in the workflow's order, and succeeded.
+        let workflow =
+            yaml(&std::fs::read_to_string(src.join(".github/workflows/deploy.yml")).unwrap());
+        let declared = workflow["jobs"]["deploy"]["steps"].as_array().unwrap();
+        let steps = report["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), declared.len(), "{log}");
+        for (ran, step) in steps.iter().zip(declared) {
+            assert_eq!(ran["uses"], step["uses"], "{log}");
+            assert_eq!(ran["run"], step["run"], "{log}");
+            assert_eq!(ran["outcome"], "success", "{ran}\n{log}");
+            for inner in ran["steps"].as_array().into_iter().flatten() {
+                assert_eq!(inner["outcome"], "success", "{inner}\n{log}");
+            }
+        }
+        let by_step = |name: &str| {
+            steps
+                .iter()
+                .position(|s| {
+                    s["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("OWNER/buildsteps@"))
+                        && s["steps"].as_array().unwrap().last().unwrap()["name"]
+                            == format!("Run {name}")
+                })
+                .unwrap_or_else(|| panic!("a {name} step ran: {log}"))
+        };
+
+        // The binaries came from the release (verified), once; the later uses found them installed.
+        assert!(
+            log.contains(&format!(
+                "matches {}/OWNER/buildsteps/releases/download/v1/{tarball}.sha256",
+                server.url
+            )),
+            "{log}"
+        );
+        assert!(!log.contains("cargo was run"), "{log}");
+        let requests = server.requests();
+        assert_eq!(
+            requests
+                .iter()
+                .filter(|r| r.starts_with(&format!(
+                    "GET /OWNER/buildsteps/releases/download/v1/{tarball} "
+                )))
+                .count(),
+            1,
+            "{requests:?}"
+        );
+        for bin in RELEASE_BINS {
+            assert!(dir.join("toolcache/buildsteps/bin").join(bin).exists());
+        }
+
+        // configure-aws-credentials put the credentials in the job's environment, masked in the log.
+        assert_eq!(report["env"]["AWS_SESSION_TOKEN"], session_token);
+        assert_eq!(report["env"]["AWS_DEFAULT_REGION"], "us-east-1");
+        assert!(!log.contains(session_token), "the session token is masked");
+
+        // The image was pushed with the commit tag only; the gate passed; then `latest` moved to it.
+        let push = &steps[by_step("build-push")];
+        let digest = push["outputs"]["image-digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let image_uri = push["outputs"]["image-uri"].as_str().unwrap().to_string();
+        assert_eq!(
+            image_uri,
+            format!("{}/{repository}@{digest}", rig.registry),
+            "{push}"
+        );
+        let pushed_tags: Vec<String> = push["outputs"]["image-tags"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .map(|r| r.rsplit_once(':').unwrap().1.to_string())
+            .collect();
+        assert!(
+            !pushed_tags.is_empty() && !pushed_tags.iter().any(|t| t == "latest"),
+            "{push}"
+        );
+        let gate = by_step("scan-gate");
+        assert_eq!(steps[gate]["outputs"]["passed"], "true", "{log}");
+        let promote = by_step("tag-commit");
+        assert!(promote > gate, "latest moves after the gate");
+        assert!(
+            steps[promote]["outputs"]["image-tags"]
+                .as_str()
+                .unwrap()
+                .ends_with(":latest"),
+            "{}",
+            steps[promote]
+        );
+        assert_eq!(steps[promote]["outputs"]["image-digest"], digest.as_str());
+        let images = aws(&["ecr", "describe-images", "--repository-name", &repository]);
+        let details = images["imageDetails"].as_array().unwrap();
+        assert_eq!(details.len(), 1, "{images}");
+        assert_eq!(details[0]["imageDigest"], digest.as_str());
+        let mut tags: Vec<String> = details[0]["imageTags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        tags.sort();
+        let mut expected = pushed_tags.clone();
+        expected.push("latest".to_string());
+        expected.sort();
+        assert_eq!(tags, expected);
+        assert!(
+            tags.iter().any(|t| sha.starts_with(t.as_str())),
+            "the commit tag: {tags:?}"
+        );
+
+        // The SARIF went to the (stand-in) code scanning upload.
+        let upload = steps
+            .iter()
+            .find(|s| s["uses"] == "github/codeql-action/upload-sarif@v3")
+            .unwrap();
+        assert!(upload["outputs"]["sarif-id"].is_string(), "{upload}");
+
+        // The deploy registered the rendered task definition in moto's ECS, by digest, and the service
+        // runs it now.
+        let services = aws(&[
+            "ecs",
+            "describe-services",
+            "--cluster",
+            &cluster,
+            "--services",
+            &service,
+        ]);
+        let arn = services["services"][0]["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            arn.contains(":task-definition/buildsteps-example:"),
+            "{services}"
+        );
+        let registered = aws(&["ecs", "describe-task-definition", "--task-definition", &arn]);
+        let td = &registered["taskDefinition"];
+        assert_eq!(td["containerDefinitions"][0]["name"], "web");
+        assert_eq!(td["containerDefinitions"][0]["image"], image_uri.as_str());
+        assert_eq!(
+            td["executionRoleArn"],
+            "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+        );
+        assert_eq!(
+            td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-region"],
+            "us-east-1"
+        );
+    }
 }
