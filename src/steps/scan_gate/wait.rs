@@ -220,8 +220,12 @@ fn jitter(d: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.subsec_nanos());
-    let factor = 0.8 + f64::from(nanos % 1000) / 1000.0 * 0.4;
-    d.mul_f64(factor)
+    jitter_by(d, nanos % 1000)
+}
+
+/// `d` scaled into [0.8, 1.2) by `sample` (0..1000): 0 gives 0.8 × d, 500 gives d.
+fn jitter_by(d: Duration, sample: u32) -> Duration {
+    d.mul_f64(0.8 + f64::from(sample % 1000) / 1000.0 * 0.4)
 }
 
 #[cfg(test)]
@@ -229,11 +233,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jitter_stays_within_twenty_percent() {
-        let d = jitter(Duration::from_secs(10));
+    fn jitter_spreads_over_twenty_percent_either_side() {
+        let d = Duration::from_secs(10);
+        assert_eq!(jitter_by(d, 0), Duration::from_secs(8));
+        assert_eq!(jitter_by(d, 500), d);
+        assert_eq!(jitter_by(d, 999), Duration::from_millis(11_996));
+        // Every sample stays inside the band, and the band is really used.
+        let all: Vec<Duration> = (0..1000).map(|n| jitter_by(d, n)).collect();
         assert!(
-            d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
-            "{d:?}"
+            all.iter()
+                .all(|j| *j >= Duration::from_secs(8) && *j < Duration::from_secs(12))
+        );
+        let distinct: std::collections::BTreeSet<Duration> = all.into_iter().collect();
+        assert_eq!(distinct.len(), 1000, "each sample gives its own delay");
+        // The clock-driven one is one of those.
+        let j = jitter(d);
+        assert!(
+            j >= Duration::from_secs(8) && j < Duration::from_secs(12),
+            "{j:?}"
         );
     }
 }
