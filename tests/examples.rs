@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use crate::common::{Scratch, create_repository, git, rig, run, set, unique, unset};
+use crate::common::{Scratch, copy_tree, create_repository, git, rig, run, set, unique, unset};
 use serde_json::Value;
 use std::path::Path;
 
@@ -53,20 +53,6 @@ fn the_buildspecs_parse_and_use_the_steps() {
         shell.artifacts[0].files, ours.artifacts[0].files,
         "the same deliverables"
     );
-}
-
-/// Copies `from` (a file or a directory tree) to `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(from, to).unwrap();
-    }
 }
 
 /// The digest a tag names in the rig's registry (`None` when the tag does not exist).

@@ -13,7 +13,8 @@
 //! source, and the player itself keeps the runner's rules.
 
 use crate::common::{
-    HttpServer, RELEASE_BINS, create_repository, git, make_release, rig, script, succeed, unique,
+    HttpServer, RELEASE_BINS, copy_tree, create_repository, git, make_release, rig, script,
+    succeed, unique,
 };
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -81,20 +82,6 @@ fn aws(args: &[&str]) -> Value {
             .args(["--endpoint-url", &rig().moto, "--output", "json"]),
     );
     serde_json::from_slice(&out).unwrap_or(Value::Null)
-}
-
-/// Copies `from` (a file or a directory tree) to `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(from, to).unwrap();
-    }
 }
 
 /// A `cargo` that must not run: the release is what gets installed.

@@ -408,6 +408,20 @@ impl Proxy {
     }
 }
 
+/// Copies `from` (a file or a directory tree) to `to`.
+pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
 /// Writes an executable script.
 pub(crate) fn script(path: &std::path::Path, body: &str) {
     use std::os::unix::fs::PermissionsExt;
