@@ -736,3 +736,40 @@ fn json_output_is_the_documented_contract() {
         "no --container: imageDetail.json only"
     );
 }
+
+#[test]
+fn a_dockerfile_the_engine_refuses_is_exit_2_naming_the_line() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/refused");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let heredoc = "FROM local/busybox:1\nRUN <<EOF\necho hi\nEOF\n";
+    let unknown = "FROM local/busybox:1\nBOGUS x\n";
+    let cases: &[(&str, &[&str], &str)] = &[
+        (heredoc, &[], "Dockerfile:3: unknown instruction: ECHO"),
+        (unknown, &[], "Dockerfile:2: unknown instruction: BOGUS"),
+        (MULTI_STAGE, &["--target", "nope"], "build target nope"),
+    ];
+    for (dockerfile, extra, want) in cases {
+        std::fs::write(app.root().join("Dockerfile"), dockerfile).unwrap();
+        let log = RegistryLog::mark();
+        let mut args = vec!["-r", uri.as_str()];
+        args.extend_from_slice(extra);
+        let out = app.build_push(&args);
+        assert_eq!(out.code, 2, "{want}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{want}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("start the Docker engine"),
+            "{want}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("help:"), "{}", out.stderr);
+        assert!(!app.root().join("imageDetail.json").exists(), "{want}");
+        assert_eq!(log.requests("PUT", &repo, ""), 0, "{want}: nothing pushed");
+    }
+    // The heredoc's help says why.
+    std::fs::write(app.root().join("Dockerfile"), heredoc).unwrap();
+    let out = app.build_push(&["-r", &uri]);
+    assert!(out.stderr.contains("heredoc"), "{}", out.stderr);
+}

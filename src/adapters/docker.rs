@@ -125,15 +125,38 @@ pub enum BuildError {
         /// The last lines of output before it.
         output: Vec<String>,
     },
+    /// The engine refused the build before it started: a Dockerfile it cannot parse, a `--target`
+    /// stage that does not exist (HTTP 400 from `/build`).
+    #[error("build the image: {}", refusal(dockerfile, message))]
+    Refused {
+        /// The Dockerfile's path in the context, as sent.
+        dockerfile: String,
+        /// The engine's message.
+        message: String,
+    },
     /// The engine could not be talked to.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+/// `Dockerfile:3: unknown instruction: ECHO` from the engine's `dockerfile parse error line 3:
+/// unknown instruction: ECHO`; other refusals as the engine words them.
+fn refusal(dockerfile: &str, message: &str) -> String {
+    let parsed = message
+        .strip_prefix("dockerfile parse error line ")
+        .and_then(|rest| rest.split_once(": "))
+        .filter(|(line, _)| line.parse::<u32>().is_ok());
+    match parsed {
+        Some((line, reason)) => format!("{dockerfile}:{line}: {reason}"),
+        None => format!("{dockerfile}: {message}"),
+    }
 }
 
 impl Diagnostic for BuildError {
     fn exit_code(&self) -> Code {
         match self {
             BuildError::Failed { .. } => Code::Verdict,
+            BuildError::Refused { .. } => Code::Usage,
             BuildError::Engine(e) => e.exit_code(),
         }
     }
@@ -145,6 +168,16 @@ impl Diagnostic for BuildError {
                 output.join("\n    ")
             )),
             BuildError::Failed { .. } => None,
+            BuildError::Refused { message, .. } if message.contains("unknown instruction") => Some(
+                "fix that line of the Dockerfile; a heredoc (`RUN <<EOF`, `COPY <<EOF`) is not \
+                 understood by this engine's Dockerfile frontend: put the commands on one `RUN` line \
+                 or in a script the Dockerfile copies"
+                    .into(),
+            ),
+            BuildError::Refused { message, .. } if message.contains("build target") => {
+                Some("name a stage the Dockerfile defines (`FROM … AS NAME`) with --target".into())
+            }
+            BuildError::Refused { .. } => Some("fix the Dockerfile or the build flags".into()),
             BuildError::Engine(e) => e.help(),
         }
     }
@@ -202,6 +235,15 @@ impl Engine {
                         output: tail.into(),
                     });
                 }
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 400,
+                    message,
+                }) => {
+                    return Err(BuildError::Refused {
+                        dockerfile: options.dockerfile.clone(),
+                        message,
+                    });
+                }
                 Err(e) => return Err(self.err(e).into()),
             };
             if let Some(text) = info.stream.as_deref() {
@@ -253,5 +295,28 @@ impl Engine {
         self.client
             .export_image(image)
             .map(|r| r.map_err(std::io::Error::other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn a_parse_error_names_the_dockerfile_and_line() {
+        assert_eq!(
+            refusal(
+                "app/Dockerfile",
+                "dockerfile parse error line 3: unknown instruction: ECHO"
+            ),
+            "app/Dockerfile:3: unknown instruction: ECHO"
+        );
+        assert_eq!(
+            refusal(
+                "Dockerfile",
+                "failed to reach build target nope in Dockerfile"
+            ),
+            "Dockerfile: failed to reach build target nope in Dockerfile"
+        );
     }
 }
