@@ -207,6 +207,41 @@ done
             );
         }
     }
+    // A step that is not one of the binaries the release installed: one error naming them.
+    let run_dir = dir.path().join("unknown");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let workflow = run_dir.join("workflow.yml");
+    std::fs::write(
+        &workflow,
+        format!(
+            "name: unknown\non: push\njobs:\n  one:\n    runs-on: ubuntu-latest\n    steps:\n      \
+             - uses: OWNER/buildsteps@{tag}\n        with:\n          step: nope\n"
+        ),
+    )
+    .unwrap();
+    let played = play(
+        &run_dir,
+        &workflow,
+        &json!({
+            "workspace": run_dir.join("work"),
+            "temp": run_dir.join("runner"),
+            "tool_cache": run_dir.join("toolcache"),
+            "env": {"PATH": std::env::var("PATH").unwrap_or_default(), "HOME": run_dir, "CARGO": cargo},
+            "github": {"server_url": server.url, "repository": "example/app"},
+            "actions": {"OWNER/buildsteps": ROOT},
+        }),
+    );
+    let mut names = RELEASE_BINS.to_vec();
+    names.sort_unstable();
+    assert_ne!(played.code, 0, "{}", played.log);
+    assert!(
+        played.log.contains(&format!(
+            "unknown step 'nope' (the steps: {})",
+            names.join(" ")
+        )),
+        "{}",
+        played.log
+    );
 }
 
 /// The player keeps the runner's rules: `$GITHUB_ENV` (both forms), `$GITHUB_OUTPUT` and
