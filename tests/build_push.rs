@@ -516,7 +516,7 @@ fn dry_run_and_print_equivalent_change_nothing() {
     assert!(!app.root().join("imageDetail.json").exists());
 }
 
-/// `build-push --json`, read back with every field docs/json/build-push.md lists and nothing else.
+/// `build-push --json`, read back with every field the `build-push` section of docs/json.md lists and nothing else.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Contract {

@@ -861,7 +861,7 @@ fn appspec_substitution_keeps_comments_and_generation_checks_the_task_definition
     assert_eq!(findings(&json(&out)), ["role-arn@executionRoleArn"]);
 }
 
-/// `render-taskdef --json`, read back with every field docs/json/render-taskdef.md lists and nothing
+/// `render-taskdef --json`, read back with every field the `render-taskdef` section of docs/json.md lists and nothing
 /// else. The lists the report leaves out when empty are `None` here; `report_json` also checks which
 /// keys are present, in order.
 #[derive(Debug, Deserialize)]

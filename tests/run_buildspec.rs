@@ -333,7 +333,7 @@ fn invalid_buildspecs_and_secret_variables() {
     assert_eq!(v["succeeded"], true);
 }
 
-/// `run-buildspec --json`, read back with every field docs/json/run-buildspec.md lists and nothing
+/// `run-buildspec --json`, read back with every field the `run-buildspec` section of docs/json.md lists and nothing
 /// else.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -447,7 +447,7 @@ fn the_ecr_api_path_puts_the_exact_manifest_and_digest() {
     assert_eq!(again["tags"][0]["status"], "present");
 }
 
-/// `tag-commit --json`, read back with every field docs/json/tag-commit.md lists and nothing else.
+/// `tag-commit --json`, read back with every field the `tag-commit` section of docs/json.md lists and nothing else.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TagJson {

@@ -98,240 +98,8 @@ fn yaml(text: &str) -> Value {
     buildsteps::document::parse(text, buildsteps::document::Syntax::Yaml).unwrap()
 }
 
-/// A version tag that is a prefix of the checkout's version (`v0` for 0.1.0) installs the release
-/// of that version; the exact tag installs its own; a branch or a commit has no release (404) and
-/// is built from source with `cargo install` (a stand-in named by `CARGO` that records its argv).
-#[test]
-fn the_action_installs_a_tags_release_and_builds_a_branch_from_source() {
-    let dir = tempfile::tempdir().unwrap();
-    let srv = dir.path().join("srv");
-    let tag = format!("v{VERSION}");
-    let major = format!("v{}", VERSION.split('.').next().unwrap());
-    let tarball = make_release(&srv.join(format!("OWNER/buildsteps/releases/download/{tag}")));
-    let server = HttpServer::start(&srv, &dir.path().join("http.log"));
-    let checkout = std::fs::canonicalize(ROOT).unwrap().display().to_string();
-
-    let cargo = dir.path().join("fake-cargo");
-    script(
-        &cargo,
-        &format!(
-            r#"#!/bin/sh
-set -e
-printf '%s\n' "$@" > "$(dirname "$0")/cargo-argv"
-while [ $# -gt 0 ]; do
-  if [ "$1" = --root ]; then root=$2; fi
-  shift
-done
-mkdir -p "$root/bin"
-for b in {bins}; do
-  printf '#!/bin/sh\necho "%s built from source"\n' "$b" > "$root/bin/$b"
-  chmod 755 "$root/bin/$b"
-done
-"#,
-            bins = RELEASE_BINS.join(" ")
-        ),
-    );
-
-    let sha = "0123456789abcdef0123456789abcdef01234567";
-    for (case, reference, from_release) in [
-        ("major", major.as_str(), true),
-        ("exact", tag.as_str(), true),
-        ("branch", "main", false),
-        ("commit", sha, false),
-    ] {
-        let run_dir = dir.path().join(case);
-        std::fs::create_dir_all(&run_dir).unwrap();
-        let workflow = run_dir.join("workflow.yml");
-        std::fs::write(
-            &workflow,
-            format!(
-                "name: refs\non: push\njobs:\n  one:\n    runs-on: ubuntu-latest\n    steps:\n      \
-                 - uses: OWNER/buildsteps@{reference}\n        id: version\n        with:\n          \
-                 step: render-taskdef\n          args: --version\n"
-            ),
-        )
-        .unwrap();
-        let _ = std::fs::remove_file(dir.path().join("cargo-argv"));
-        let before = server.requests().len();
-        let played = play(
-            &run_dir,
-            &workflow,
-            &json!({
-                "workspace": run_dir.join("work"),
-                "temp": run_dir.join("runner"),
-                "tool_cache": run_dir.join("toolcache"),
-                "env": {
-                    "PATH": std::env::var("PATH").unwrap_or_default(),
-                    "HOME": run_dir,
-                    "CARGO": cargo,
-                },
-                "github": {"server_url": server.url, "repository": "example/app"},
-                "actions": {"OWNER/buildsteps": ROOT},
-            }),
-        );
-        let log = &played.log;
-        assert_eq!(played.code, 0, "{case}: {log}");
-        let requests: Vec<String> = server.requests()[before..].to_vec();
-        let argv = std::fs::read_to_string(dir.path().join("cargo-argv")).ok();
-        if from_release {
-            assert!(
-                requests.iter().any(|r| r.starts_with(&format!(
-                    "GET /OWNER/buildsteps/releases/download/{tag}/{tarball} "
-                )) && r.contains("\" 200 ")),
-                "{case}: {requests:?}\n{log}"
-            );
-            assert_eq!(argv, None, "{case}: {log}");
-            assert!(
-                log.contains(&format!("render-taskdef {VERSION}")),
-                "{case}: {log}"
-            );
-        } else {
-            assert!(
-                requests.iter().any(|r| r.starts_with(&format!(
-                    "GET /OWNER/buildsteps/releases/download/{reference}/{tarball} "
-                )) && r.contains("\" 404 ")),
-                "{case}: {requests:?}\n{log}"
-            );
-            let toolcache = run_dir.join("toolcache/buildsteps").display().to_string();
-            assert_eq!(
-                argv.unwrap().lines().collect::<Vec<_>>(),
-                [
-                    "install", "--locked", "--path", &checkout, "--root", &toolcache
-                ],
-                "{case}: {log}"
-            );
-            assert!(log.contains("building from source"), "{case}: {log}");
-            assert!(
-                log.contains("render-taskdef built from source"),
-                "{case}: {log}"
-            );
-        }
-    }
-    // A step that is not one of the binaries the release installed: one error naming them.
-    let run_dir = dir.path().join("unknown");
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let workflow = run_dir.join("workflow.yml");
-    std::fs::write(
-        &workflow,
-        format!(
-            "name: unknown\non: push\njobs:\n  one:\n    runs-on: ubuntu-latest\n    steps:\n      \
-             - uses: OWNER/buildsteps@{tag}\n        with:\n          step: nope\n"
-        ),
-    )
-    .unwrap();
-    let played = play(
-        &run_dir,
-        &workflow,
-        &json!({
-            "workspace": run_dir.join("work"),
-            "temp": run_dir.join("runner"),
-            "tool_cache": run_dir.join("toolcache"),
-            "env": {"PATH": std::env::var("PATH").unwrap_or_default(), "HOME": run_dir, "CARGO": cargo},
-            "github": {"server_url": server.url, "repository": "example/app"},
-            "actions": {"OWNER/buildsteps": ROOT},
-        }),
-    );
-    let mut names = RELEASE_BINS.to_vec();
-    names.sort_unstable();
-    assert_ne!(played.code, 0, "{}", played.log);
-    assert!(
-        played.log.contains(&format!(
-            "unknown step 'nope' (the steps: {})",
-            names.join(" ")
-        )),
-        "{}",
-        played.log
-    );
-}
-
-/// The player keeps the runner's rules: `$GITHUB_ENV` (both forms), `$GITHUB_OUTPUT` and
-/// `$GITHUB_PATH` apply from the next step on; step env over job env; a failure skips the steps
-/// after it except `if: failure()` and `if: always()` ones; `continue-on-error` keeps the job
-/// going; the job fails.
-#[test]
-fn the_player_keeps_the_runners_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let workflow = dir.path().join("rules.yml");
-    std::fs::write(
-        &workflow,
-        r#"
-name: rules
-on: push
-env:
-  LEVEL: workflow
-jobs:
-  rules:
-    runs-on: ubuntu-latest
-    env:
-      LEVEL: job
-      FROM_VARS: ${{ vars.COLOUR || 'none' }}
-    steps:
-      - id: one
-        run: |
-          mkdir -p "$RUNNER_TEMP/tools"
-          printf '#!/bin/sh\necho hello from the path\n' > "$RUNNER_TEMP/tools/hello"
-          chmod +x "$RUNNER_TEMP/tools/hello"
-          echo "$RUNNER_TEMP/tools" >> "$GITHUB_PATH"
-          echo "SIMPLE=1" >> "$GITHUB_ENV"
-          printf 'MULTI<<EOF\nfirst\nsecond=2\nEOF\n' >> "$GITHUB_ENV"
-          echo "answer=42" >> "$GITHUB_OUTPUT"
-          [ -z "${SIMPLE:-}" ]
-      - name: Check ${{ steps.one.outputs.answer }}
-        env:
-          LEVEL: step
-        run: |
-          test "$SIMPLE" = 1
-          test "$MULTI" = "$(printf 'first\nsecond=2')"
-          test "$(hello)" = "hello from the path"
-          test "${{ steps.one.outputs.answer }}" = 42
-          test "${{ env.SIMPLE }}" = 1
-          test "$LEVEL" = step
-          test "$FROM_VARS" = blue
-          test "${{ steps.one.outcome }}" = success
-      - id: tolerated
-        continue-on-error: true
-        run: exit 4
-      - id: bad
-        run: exit 3
-      - id: skipped
-        run: echo must not run
-      - if: failure()
-        run: test "${{ steps.bad.outcome }}/${{ steps.tolerated.outcome }}/${{ steps.tolerated.conclusion }}/${{ steps.skipped.outcome }}" = failure/failure/success/skipped
-      - if: always()
-        run: test "${{ job.status }}" = failure
-"#,
-    )
-    .unwrap();
-    let played = play(
-        dir.path(),
-        &workflow,
-        &json!({
-            "workspace": dir.path().join("work"),
-            "temp": dir.path().join("runner"),
-            "env": {"PATH": std::env::var("PATH").unwrap_or_default(), "HOME": dir.path()},
-            "vars": {"COLOUR": "blue"},
-        }),
-    );
-    let log = &played.log;
-    assert_eq!(played.code, 1, "{log}");
-    let outcomes: Vec<&str> = played.report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["outcome"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        outcomes,
-        [
-            "success", "success", "failure", "failure", "skipped", "success", "success"
-        ],
-        "{log}"
-    );
-    assert_eq!(played.report["steps"][1]["name"], "Check 42");
-    assert_eq!(played.report["conclusion"], "failure");
-}
-
-/// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
+/// The tests of this area that need the rig or its virtualenv (`bin/setup`: the player's `PyYAML`, the
+/// AWS CLI).
 mod on_the_rig {
     use super::*;
 
@@ -600,5 +368,240 @@ mod on_the_rig {
             td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-region"],
             "us-east-1"
         );
+    }
+
+    /// A version tag that is a prefix of the checkout's version (`v0` for 0.1.0) installs the release
+    /// of that version; the exact tag installs its own; a branch or a commit has no release (404) and
+    /// is built from source with `cargo install` (a stand-in named by `CARGO` that records its argv).
+    #[test]
+    fn the_action_installs_a_tags_release_and_builds_a_branch_from_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let srv = dir.path().join("srv");
+        let tag = format!("v{VERSION}");
+        let major = format!("v{}", VERSION.split('.').next().unwrap());
+        let tarball = make_release(&srv.join(format!("OWNER/buildsteps/releases/download/{tag}")));
+        let server = HttpServer::start(&srv, &dir.path().join("http.log"));
+        let checkout = std::fs::canonicalize(ROOT).unwrap().display().to_string();
+
+        let cargo = dir.path().join("fake-cargo");
+        script(
+            &cargo,
+            &format!(
+                r#"#!/bin/sh
+    set -e
+    printf '%s\n' "$@" > "$(dirname "$0")/cargo-argv"
+    while [ $# -gt 0 ]; do
+      if [ "$1" = --root ]; then root=$2; fi
+      shift
+    done
+    mkdir -p "$root/bin"
+    for b in {bins}; do
+      printf '#!/bin/sh\necho "%s built from source"\n' "$b" > "$root/bin/$b"
+      chmod 755 "$root/bin/$b"
+    done
+    "#,
+                bins = RELEASE_BINS.join(" ")
+            ),
+        );
+
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        for (case, reference, from_release) in [
+            ("major", major.as_str(), true),
+            ("exact", tag.as_str(), true),
+            ("branch", "main", false),
+            ("commit", sha, false),
+        ] {
+            let run_dir = dir.path().join(case);
+            std::fs::create_dir_all(&run_dir).unwrap();
+            let workflow = run_dir.join("workflow.yml");
+            std::fs::write(
+                &workflow,
+                format!(
+                    "name: refs\non: push\njobs:\n  one:\n    runs-on: ubuntu-latest\n    steps:\n      \
+                     - uses: OWNER/buildsteps@{reference}\n        id: version\n        with:\n          \
+                     step: render-taskdef\n          args: --version\n"
+                ),
+            )
+            .unwrap();
+            let _ = std::fs::remove_file(dir.path().join("cargo-argv"));
+            let before = server.requests().len();
+            let played = play(
+                &run_dir,
+                &workflow,
+                &json!({
+                    "workspace": run_dir.join("work"),
+                    "temp": run_dir.join("runner"),
+                    "tool_cache": run_dir.join("toolcache"),
+                    "env": {
+                        "PATH": std::env::var("PATH").unwrap_or_default(),
+                        "HOME": run_dir,
+                        "CARGO": cargo,
+                    },
+                    "github": {"server_url": server.url, "repository": "example/app"},
+                    "actions": {"OWNER/buildsteps": ROOT},
+                }),
+            );
+            let log = &played.log;
+            assert_eq!(played.code, 0, "{case}: {log}");
+            let requests: Vec<String> = server.requests()[before..].to_vec();
+            let argv = std::fs::read_to_string(dir.path().join("cargo-argv")).ok();
+            if from_release {
+                assert!(
+                    requests.iter().any(|r| r.starts_with(&format!(
+                        "GET /OWNER/buildsteps/releases/download/{tag}/{tarball} "
+                    )) && r.contains("\" 200 ")),
+                    "{case}: {requests:?}\n{log}"
+                );
+                assert_eq!(argv, None, "{case}: {log}");
+                assert!(
+                    log.contains(&format!("render-taskdef {VERSION}")),
+                    "{case}: {log}"
+                );
+            } else {
+                assert!(
+                    requests.iter().any(|r| r.starts_with(&format!(
+                        "GET /OWNER/buildsteps/releases/download/{reference}/{tarball} "
+                    )) && r.contains("\" 404 ")),
+                    "{case}: {requests:?}\n{log}"
+                );
+                let toolcache = run_dir.join("toolcache/buildsteps").display().to_string();
+                assert_eq!(
+                    argv.unwrap().lines().collect::<Vec<_>>(),
+                    [
+                        "install", "--locked", "--path", &checkout, "--root", &toolcache
+                    ],
+                    "{case}: {log}"
+                );
+                assert!(log.contains("building from source"), "{case}: {log}");
+                assert!(
+                    log.contains("render-taskdef built from source"),
+                    "{case}: {log}"
+                );
+            }
+        }
+        // A step that is not one of the binaries: one error naming them, before anything is fetched.
+        let before = server.requests().len();
+        let run_dir = dir.path().join("unknown");
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let workflow = run_dir.join("workflow.yml");
+        std::fs::write(
+            &workflow,
+            format!(
+                "name: unknown\non: push\njobs:\n  one:\n    runs-on: ubuntu-latest\n    steps:\n      \
+                 - uses: OWNER/buildsteps@{tag}\n        with:\n          step: nope\n"
+            ),
+        )
+        .unwrap();
+        let played = play(
+            &run_dir,
+            &workflow,
+            &json!({
+                "workspace": run_dir.join("work"),
+                "temp": run_dir.join("runner"),
+                "tool_cache": run_dir.join("toolcache"),
+                "env": {"PATH": std::env::var("PATH").unwrap_or_default(), "HOME": run_dir, "CARGO": cargo},
+                "github": {"server_url": server.url, "repository": "example/app"},
+                "actions": {"OWNER/buildsteps": ROOT},
+            }),
+        );
+        let mut names = RELEASE_BINS.to_vec();
+        names.sort_unstable();
+        assert_ne!(played.code, 0, "{}", played.log);
+        assert!(
+            played.log.contains(&format!(
+                "unknown step 'nope' (the steps: {})",
+                names.join(" ")
+            )),
+            "{}",
+            played.log
+        );
+        assert_eq!(server.requests().len(), before, "nothing was downloaded");
+    }
+
+    /// The player keeps the runner's rules: `$GITHUB_ENV` (both forms), `$GITHUB_OUTPUT` and
+    /// `$GITHUB_PATH` apply from the next step on; step env over job env; a failure skips the steps
+    /// after it except `if: failure()` and `if: always()` ones; `continue-on-error` keeps the job
+    /// going; the job fails.
+    #[test]
+    fn the_player_keeps_the_runners_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let workflow = dir.path().join("rules.yml");
+        std::fs::write(
+            &workflow,
+            r#"
+    name: rules
+    on: push
+    env:
+      LEVEL: workflow
+    jobs:
+      rules:
+        runs-on: ubuntu-latest
+        env:
+          LEVEL: job
+          FROM_VARS: ${{ vars.COLOUR || 'none' }}
+        steps:
+          - id: one
+            run: |
+              mkdir -p "$RUNNER_TEMP/tools"
+              printf '#!/bin/sh\necho hello from the path\n' > "$RUNNER_TEMP/tools/hello"
+              chmod +x "$RUNNER_TEMP/tools/hello"
+              echo "$RUNNER_TEMP/tools" >> "$GITHUB_PATH"
+              echo "SIMPLE=1" >> "$GITHUB_ENV"
+              printf 'MULTI<<EOF\nfirst\nsecond=2\nEOF\n' >> "$GITHUB_ENV"
+              echo "answer=42" >> "$GITHUB_OUTPUT"
+              [ -z "${SIMPLE:-}" ]
+          - name: Check ${{ steps.one.outputs.answer }}
+            env:
+              LEVEL: step
+            run: |
+              test "$SIMPLE" = 1
+              test "$MULTI" = "$(printf 'first\nsecond=2')"
+              test "$(hello)" = "hello from the path"
+              test "${{ steps.one.outputs.answer }}" = 42
+              test "${{ env.SIMPLE }}" = 1
+              test "$LEVEL" = step
+              test "$FROM_VARS" = blue
+              test "${{ steps.one.outcome }}" = success
+          - id: tolerated
+            continue-on-error: true
+            run: exit 4
+          - id: bad
+            run: exit 3
+          - id: skipped
+            run: echo must not run
+          - if: failure()
+            run: test "${{ steps.bad.outcome }}/${{ steps.tolerated.outcome }}/${{ steps.tolerated.conclusion }}/${{ steps.skipped.outcome }}" = failure/failure/success/skipped
+          - if: always()
+            run: test "${{ job.status }}" = failure
+    "#,
+        )
+        .unwrap();
+        let played = play(
+            dir.path(),
+            &workflow,
+            &json!({
+                "workspace": dir.path().join("work"),
+                "temp": dir.path().join("runner"),
+                "env": {"PATH": std::env::var("PATH").unwrap_or_default(), "HOME": dir.path()},
+                "vars": {"COLOUR": "blue"},
+            }),
+        );
+        let log = &played.log;
+        assert_eq!(played.code, 1, "{log}");
+        let outcomes: Vec<&str> = played.report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "success", "success", "failure", "failure", "skipped", "success", "success"
+            ],
+            "{log}"
+        );
+        assert_eq!(played.report["steps"][1]["name"], "Check 42");
+        assert_eq!(played.report["conclusion"], "failure");
     }
 }

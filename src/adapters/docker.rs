@@ -98,6 +98,8 @@ impl Engine {
 pub struct BuildOptions {
     /// The Dockerfile's path inside the context tar.
     pub dockerfile: String,
+    /// The Dockerfile as the user named it, for messages (it may be sent under another name).
+    pub dockerfile_shown: String,
     /// The local tag given to the result.
     pub tag: String,
     /// `--build-arg`s.
@@ -125,11 +127,11 @@ pub enum BuildError {
         /// The last lines of output before it.
         output: Vec<String>,
     },
-    /// The engine refused the build before it started: a Dockerfile it cannot parse, a `--target`
-    /// stage that does not exist (HTTP 400 from `/build`).
+    /// The engine refused the build before it started (HTTP 400 from `/build`): a Dockerfile it
+    /// cannot parse, a `--target` stage that does not exist, a build option it does not accept.
     #[error("build the image: {}", refusal(dockerfile, message))]
     Refused {
-        /// The Dockerfile's path in the context, as sent.
+        /// The Dockerfile as the user named it.
         dockerfile: String,
         /// The engine's message.
         message: String,
@@ -148,7 +150,8 @@ fn refusal(dockerfile: &str, message: &str) -> String {
         .filter(|(line, _)| line.parse::<u32>().is_ok());
     match parsed {
         Some((line, reason)) => format!("{dockerfile}:{line}: {reason}"),
-        None => format!("{dockerfile}: {message}"),
+        None if message.contains("Dockerfile") => format!("{dockerfile}: {message}"),
+        None => format!("the engine refused the build: {message}"),
     }
 }
 
@@ -177,7 +180,9 @@ impl Diagnostic for BuildError {
             BuildError::Refused { message, .. } if message.contains("build target") => {
                 Some("name a stage the Dockerfile defines (`FROM … AS NAME`) with --target".into())
             }
-            BuildError::Refused { .. } => Some("fix the Dockerfile or the build flags".into()),
+            BuildError::Refused { .. } => {
+                Some("check the build flags (--platform, --build-arg, --target)".into())
+            }
             BuildError::Engine(e) => e.help(),
         }
     }
@@ -240,7 +245,7 @@ impl Engine {
                     message,
                 }) => {
                     return Err(BuildError::Refused {
-                        dockerfile: options.dockerfile.clone(),
+                        dockerfile: options.dockerfile_shown.clone(),
                         message,
                     });
                 }

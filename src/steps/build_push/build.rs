@@ -84,6 +84,7 @@ impl Build {
                 .dockerfile_in_context
                 .clone()
                 .unwrap_or_else(|| OUTSIDE_DOCKERFILE.to_string()),
+            dockerfile_shown: self.dockerfile.display().to_string(),
             tag,
             build_args: self.args,
             labels: self.labels,
