@@ -311,6 +311,16 @@ pub(crate) fn update<T>(
     dir: &Path,
     change: impl FnOnce(&mut Document) -> (bool, T),
 ) -> Result<T, ConfigError> {
+    try_update(dir, |doc| Ok::<_, ConfigError>(change(doc)))
+}
+
+/// [`update`] for a change that can fail: when `change` returns an error (a credential store that
+/// refused the secret, say), nothing is written and the file stays exactly as it was. The lock is
+/// held while `change` runs.
+pub(crate) fn try_update<T, E: From<ConfigError>>(
+    dir: &Path,
+    change: impl FnOnce(&mut Document) -> Result<(bool, T), E>,
+) -> Result<T, E> {
     let path = dir.join(FILE_NAME);
     let read_err = |source| ConfigError::Read {
         path: path.clone(),
@@ -330,9 +340,9 @@ pub(crate) fn update<T>(
         .map_err(read_err)?;
     lock.lock().map_err(read_err)?;
     let mut doc = Document::read(&path)?;
-    let (changed, value) = change(&mut doc);
+    let (changed, value) = change(&mut doc)?;
     if changed {
-        atomic::write(&path, doc.to_text().as_bytes(), 0o600)?;
+        atomic::write(&path, doc.to_text().as_bytes(), 0o600).map_err(ConfigError::from)?;
     }
     // Dropping the file releases the lock.
     drop(lock);
@@ -352,6 +362,33 @@ mod tests {
         assert_eq!(config_dir(&env).unwrap(), Path::new("/home/ci/.docker"));
         let env = Environment::new(Vec::<(String, String)>::new(), "/");
         assert!(matches!(config_dir(&env), Err(ConfigError::NoLocation)));
+        // Empty counts as unset, as for docker (not the working directory).
+        let env = Environment::new([("HOME", "/home/ci"), ("DOCKER_CONFIG", "")], "/build");
+        assert_eq!(config_dir(&env).unwrap(), Path::new("/home/ci/.docker"));
+        let env = Environment::new([("HOME", "")], "/build");
+        assert!(matches!(config_dir(&env), Err(ConfigError::NoLocation)));
+    }
+
+    #[test]
+    fn a_change_that_fails_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let before = "{\"auths\":{\"h\":{\"auth\":\"QVdTOm9sZA==\"}},\"credsStore\":\"x\"}";
+        fs::write(&path, before).unwrap();
+        let err = try_update(dir.path(), |doc| {
+            doc.mark_host("h");
+            Err::<(bool, ()), ConfigError>(ConfigError::NoLocation)
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::NoLocation));
+        assert_eq!(fs::read_to_string(&path).unwrap(), before, "byte for byte");
+        try_update(dir.path(), |doc| {
+            doc.mark_host("h");
+            Ok::<_, ConfigError>((true, ()))
+        })
+        .unwrap();
+        assert_eq!(Document::read(&path).unwrap().auth_keys(), ["h"]);
+        assert!(Document::read(&path).unwrap().auth("h").is_none());
     }
 
     #[test]

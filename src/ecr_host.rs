@@ -135,6 +135,47 @@ pub fn is_region_name(s: &str) -> bool {
         && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
 }
 
+/// The AWS partitions and the region names each one claims, as the SDK's partition table (botocore's
+/// and the Rust SDK's `partitions.json`) writes them: `(partition, regionRegex)`. [`partition`]
+/// applies them.
+pub const PARTITIONS: [(&str, &str); 8] = [
+    ("aws", r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$"),
+    ("aws-cn", r"^cn\-\w+\-\d+$"),
+    ("aws-us-gov", r"^us\-gov\-\w+\-\d+$"),
+    ("aws-iso", r"^us\-iso\-\w+\-\d+$"),
+    ("aws-iso-b", r"^us\-isob\-\w+\-\d+$"),
+    ("aws-iso-e", r"^eu\-isoe\-\w+\-\d+$"),
+    ("aws-iso-f", r"^us\-isof\-\w+\-\d+$"),
+    ("aws-eusc", r"^eusc\-(de)\-\w+\-\d+$"),
+];
+
+/// The partition whose region pattern (see [`PARTITIONS`]) `region` matches: `us-east-1` → `aws`,
+/// `us-gov-west-1` → `aws-us-gov`, `mars-1` → `None`. A name no partition claims is not a region
+/// AWS has or could open without a new partition (which a newer SDK, and this table, would list).
+pub fn partition(region: &str) -> Option<&'static str> {
+    // `\w+` and `\d+` of the patterns, on one label.
+    let word = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let digits = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit());
+    let labels: Vec<&str> = region.split('-').collect();
+    match labels.as_slice() {
+        ["us", "gov", w, d] if word(w) && digits(d) => Some("aws-us-gov"),
+        ["us", "iso", w, d] if word(w) && digits(d) => Some("aws-iso"),
+        ["us", "isob", w, d] if word(w) && digits(d) => Some("aws-iso-b"),
+        ["us", "isof", w, d] if word(w) && digits(d) => Some("aws-iso-f"),
+        ["eu", "isoe", w, d] if word(w) && digits(d) => Some("aws-iso-e"),
+        ["eusc", "de", w, d] if word(w) && digits(d) => Some("aws-eusc"),
+        ["cn", w, d] if word(w) && digits(d) => Some("aws-cn"),
+        [first, w, d]
+            if ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"].contains(first)
+                && word(w)
+                && digits(d) =>
+        {
+            Some("aws")
+        }
+        _ => None,
+    }
+}
+
 /// A clap value parser for `--region`.
 pub fn parse_region(s: &str) -> Result<String, String> {
     if is_region_name(s) {
@@ -426,6 +467,46 @@ mod tests {
                 .unwrap_err()
                 .contains("not a region name")
         );
+    }
+
+    #[test]
+    fn partitions_claim_the_regions_the_sdk_table_names() {
+        for (region, want) in [
+            ("us-east-1", "aws"),
+            ("ap-southeast-7", "aws"),
+            ("mx-central-1", "aws"),
+            ("il-central-1", "aws"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            assert_eq!(partition(region), Some(want), "{region}");
+            // Every region a partition claims has the shape of a region name, and a host there.
+            assert!(is_region_name(region), "{region}");
+            assert!(
+                EcrHost::standard("123456789012", region).is_ok(),
+                "{region}"
+            );
+        }
+        for unknown in [
+            "mars-1",
+            "moon-base-1",
+            "xx-east-1",
+            "us-east",
+            "us-east-1a",
+            "us--1",
+            "eusc-fr-east-1",
+            "us-gov-west-1-x",
+            "aws-global",
+            "",
+        ] {
+            assert_eq!(partition(unknown), None, "{unknown}");
+        }
+        assert_eq!(PARTITIONS.len(), 8, "one row per partition the SDK knows");
     }
 
     #[test]

@@ -25,15 +25,23 @@
 //! - **2** — clap's usage errors (clap exits 2 itself); every parse or validation error of input
 //!   the user gave: flags, files (JSON/YAML with line:column, buildspecs, reports, allowlists,
 //!   `.dockerignore`, Dockerfile paths), image references, hosts, durations; an output path that
-//!   cannot be written; a missing region (`AwsError::NoRegion`); a registry's 404 (no such
-//!   repository, tag or digest); a credential store named in docker's `config.json` that is missing
-//!   or fails (`HelperError`).
+//!   cannot be written; a missing or empty region (`AwsError::NoRegion`), one that is not a region
+//!   name (`AwsError::BadRegion`) or that no AWS partition has (ecr-login's
+//!   `LoginError::UnknownRegion`); an endpoint override that is not an http(s) URL
+//!   (`AwsError::BadEndpoint`); a registry's 404 (no such repository, tag or digest); a credential
+//!   store or helper named in docker's `config.json` that is not installed or not executable
+//!   (`HelperError::Missing`).
 //! - **3** — no AWS credentials (`AwsError::NoCredentials`), an AWS error code of the
 //!   authentication family (`AccessDenied…`, `UnrecognizedClientException`, signature and
-//!   expired-token errors), a registry's 401/403, a failed OIDC role assumption.
+//!   expired-token errors), a registry's 401/403, a failed OIDC role assumption, the runner
+//!   refusing the job an OIDC token (401/403); `--role-arn` outside GitHub Actions OIDC. A malformed
+//!   `--role-arn` is 2.
 //! - **4** — any other error answer or transport failure from AWS, the registry or the Docker
-//!   engine, once retries are spent; scan-gate's `--timeout` passing (`GateError::Timeout`). (A
-//!   scan that ended in a failed status fails the gate: 1.)
+//!   engine, once retries are spent; a credential store or helper that fails or does not answer
+//!   within its timeout (`HelperError::Failed`, `HelperError::Timeout`; a login or logout then
+//!   leaves `config.json` as it was); the GitHub Actions OIDC token service failing (a refusal is
+//!   3); scan-gate's `--timeout` passing (`GateError::Timeout`). (A scan that ended in a failed
+//!   status fails the gate: 1.)
 //! - **70** — a panic (the hook in `cli` prints a "please report" message), a concurrent task of
 //!   ours that failed (`TaskFailed`), and the few errors that only a bug can cause.
 //!

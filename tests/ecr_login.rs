@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use crate::common::{Output, Proxy, Scratch, rig, run, script, set, unset};
+use crate::common::{Output, Proxy, Scratch, json, rig, run, script, set, unset};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
@@ -299,7 +299,7 @@ fn a_creds_store_receives_the_secret_on_stdin_and_auths_gets_no_password() {
     );
     assert!(s.config()["auths"].get(&rig.registry).is_none());
 
-    // A store that is missing is an error naming it, and the config keeps its marker-free state.
+    // A store that is missing is an error naming it, and the config is left exactly as it was.
     std::fs::write(s.config_path(), r#"{"credsStore":"absent"}"#).unwrap();
     let out = ecr_login(&[], &s.env);
     assert_eq!(out.code, 2);
@@ -310,6 +310,10 @@ fn a_creds_store_receives_the_secret_on_stdin_and_auths_gets_no_password() {
     );
     assert!(out.stderr.contains("help:"), "{}", out.stderr);
     assert_no_secret("stderr", &out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(s.config_path()).unwrap(),
+        r#"{"credsStore":"absent"}"#
+    );
 }
 
 #[test]
@@ -859,6 +863,297 @@ fn install_helper_is_idempotent_and_never_replaces_another_program() {
         "{}",
         warned.stderr
     );
+}
+
+/// A credential store (or helper) that is missing, fails, or never answers: exit 2 for one that is
+/// not installed, 4 for one that failed (with what it said on stdout and stderr, never the secret)
+/// or did not answer within --helper-timeout; and in every case `config.json` byte for byte as it
+/// was — no `{}` marker in place of the existing `auth`, no other host written either.
+#[test]
+fn a_failing_missing_or_silent_credential_store_leaves_the_config_as_it_was() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let bin_dir = s.dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    // Echoes its input (the secret among it) on stdout, as some helpers' errors do.
+    script(
+        &bin_dir.join("docker-credential-echoes"),
+        "#!/bin/sh\nprintf 'invalid input: %s' \"$(cat)\"\necho 'keychain is locked' >&2\nexit 1\n",
+    );
+    // Says nothing at all.
+    script(
+        &bin_dir.join("docker-credential-mute"),
+        "#!/bin/sh\nexit 7\n",
+    );
+    // Never answers; the sleep is its child, so it also holds the pipes after the helper is killed.
+    script(
+        &bin_dir.join("docker-credential-hangs"),
+        "#!/bin/sh\nsleep 20\n",
+    );
+    // Exits at once but leaves a process holding its output open.
+    script(
+        &bin_dir.join("docker-credential-lingers"),
+        "#!/bin/sh\ncat >/dev/null\nsleep 20 &\nexit 0\n",
+    );
+    std::fs::write(bin_dir.join("docker-credential-noexec"), "#!/bin/sh\n").unwrap();
+    set(
+        &mut s.env,
+        "PATH",
+        &format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+    );
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    let old_auth = base64::engine::general_purpose::STANDARD.encode("AWS:old-password");
+    let other = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+    let creds_store = |name: &str| {
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{old_auth}"}}}},"credsStore":"{name}","psFormat":"x"}}"#,
+            rig.registry
+        )
+    };
+    // A helper for one host only, while another host would be written to `auths`: nothing is.
+    let cred_helper = |name: &str| {
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{old_auth}"}}}},"credHelpers":{{"{}":"{name}"}}}}"#,
+            rig.registry, rig.registry
+        )
+    };
+    let login_two: &[&str] = &["-r", other, "-r", &rig.registry, "--helper-timeout", "1s"];
+    let login_one: &[&str] = &["--helper-timeout", "1s"];
+    let logout: &[&str] = &["logout", "--helper-timeout", "1s"];
+    #[rustfmt::skip]
+    let cases: Vec<(String, &[&str], i32, &[&str])> = vec![
+        (creds_store("absent"), login_one, 2, &["docker-credential-absent", "not on PATH", "install the helper"]),
+        (creds_store("noexec"), login_one, 2, &["docker-credential-noexec", "not executable"]),
+        (creds_store("echoes"), login_one, 4, &["invalid input", "<redacted>", "stderr: keychain is locked", "exit status: 1", "works on its own"]),
+        (creds_store("mute"), login_one, 4, &["no message (exit status: 7)"]),
+        (creds_store("hangs"), login_one, 4, &["did not answer within 1s", "--helper-timeout"]),
+        (creds_store("lingers"), login_one, 4, &["did not answer within 1s"]),
+        (cred_helper("echoes"), login_two, 4, &["keychain is locked"]),
+        (cred_helper("hangs"), login_two, 4, &["did not answer within 1s"]),
+        (creds_store("echoes"), logout, 4, &["erase credentials", "keychain is locked"]),
+        (creds_store("hangs"), logout, 4, &["erase credentials", "did not answer within 1s"]),
+        (creds_store("absent"), &["logout"], 2, &["not on PATH"]),
+    ];
+    for (config, args, code, wants) in &cases {
+        std::fs::write(s.config_path(), config).unwrap();
+        let started = Instant::now();
+        let out = ecr_login(args, &s.env);
+        let took = started.elapsed();
+        let what = format!("{config} {args:?}");
+        assert_eq!(out.code, *code, "{what}: {}", out.stderr);
+        for want in *wants {
+            assert!(
+                out.stderr.contains(want),
+                "{what}: {want} missing from {}",
+                out.stderr
+            );
+        }
+        assert!(
+            out.stderr.contains("error: failed to "),
+            "{what}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("\nhelp: "), "{what}: {}", out.stderr);
+        assert_no_secret(&what, &out.stderr);
+        assert_eq!(out.stdout, "", "{what}");
+        assert!(took < Duration::from_secs(10), "{what} took {took:?}");
+        assert_eq!(
+            &std::fs::read_to_string(s.config_path()).unwrap(),
+            config,
+            "{what}: config.json changed"
+        );
+    }
+    // A store that has nothing for a host has nothing to erase: logout succeeds and drops the marker.
+    script(
+        &bin_dir.join("docker-credential-empty"),
+        "#!/bin/sh\ncat >/dev/null\necho 'credentials not found in native keychain'\nexit 1\n",
+    );
+    std::fs::write(
+        s.config_path(),
+        format!(
+            r#"{{"auths":{{"{}":{{}}}},"credsStore":"empty"}}"#,
+            rig.registry
+        ),
+    )
+    .unwrap();
+    ecr_login(&["logout"], &s.env).ok();
+    assert!(s.config()["auths"].get(&rig.registry).is_none());
+}
+
+/// One row of a bad-input corpus: arguments, extra environment, exit code, a fragment of stderr.
+type Row<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], i32, &'a str);
+
+/// The bad-input corpus for ecr-login's flags, targets and AWS settings: each row is refused with
+/// the exit code and the fragment shown, before any AWS call (a proxy in front of moto counts
+/// them), with nothing on stdout and `config.json` unchanged.
+#[test]
+fn bad_input_corpus_is_refused_before_any_call_and_changes_nothing() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    let proxy = Proxy::start(&rig.moto, &[]);
+    set(&mut s.env, "AWS_ENDPOINT_URL_ECR", &proxy.url);
+    std::fs::create_dir_all(s.dir.path().join("docker")).unwrap();
+    let config = format!(
+        r#"{{"auths":{{"{}":{{"auth":"QVdTOm9sZA=="}},"ghcr.io":{{"auth":"dTpw"}}}}}}"#,
+        rig.registry
+    );
+    std::fs::write(s.config_path(), &config).unwrap();
+    let arn = "arn:aws:iam::123456789012:role/ci-push";
+    let two_regions = "123456789012@us-east-1,123456789012@us-west-2";
+    #[rustfmt::skip]
+    let cases: &[Row] = &[
+        // Empty targets never mean "the default" (login) or "everything" (logout).
+        (&["-r", ""], &[], 2, "it is empty"),
+        (&["-r", " "], &[], 2, "it is empty"),
+        (&["-r", "123456789012@us-east-1,"], &[], 2, "it is empty"),
+        (&["-r", ",123456789012"], &[], 2, "it is empty"),
+        (&[], &[("ECR_LOGIN_REGISTRIES", "")], 2, "it is empty"),
+        (&["logout", "-r", ""], &[], 2, "it is empty"),
+        (&["logout", "-r", "public.ecr.aws,"], &[], 2, "it is empty"),
+        (&["install-helper", "-r", ""], &[], 2, "it is empty"),
+        // Regions no partition has.
+        (&["-r", "123456789012@mars-1"], &[], 2, "no AWS partition has it"),
+        (&["-r", "123456789012@mars-1"], &[], 2, "--allow-unknown-region"),
+        (&["-r", "123456789012.dkr.ecr.mars-1.amazonaws.com"], &[], 2, "`mars-1`"),
+        (&["-r", "123456789012.dkr-ecr.moon-base-1.on.aws/app:1"], &[], 2, "`moon-base-1`"),
+        (&["-r", "123456789012@xx-east-1"], &[], 2, "no AWS partition"),
+        (&["-r", "123456789012@eusc-fr-east-1"], &[], 2, "no AWS partition"),
+        (&["--region", "mars-1"], &[], 2, "no AWS partition"),
+        (&[], &[("ECR_LOGIN_REGION", "mars-1")], 2, "no AWS partition"),
+        (&[], &[("AWS_REGION", "mars-1")], 2, "`mars-1`"),
+        (&["-r", "123456789012"], &[("AWS_REGION", "mars-1")], 2, "`mars-1`"),
+        (&[], &[("AWS_REGION", "us east 1")], 2, "`us east 1`"),
+        (&["--min-validity", "1h", "-r", "123456789012@mars-1"], &[], 2, "no AWS partition"),
+        (&["install-helper", "-r", "123456789012@mars-1"], &[], 2, "no AWS partition"),
+        (&["install-helper", "-r", "123456789012"], &[("AWS_REGION", "mars-1")], 2, "`mars-1`"),
+        // No region, an empty one included.
+        (&[], &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "")], 2, "determine the AWS region"),
+        (&[], &[("AWS_REGION", " ")], 2, "determine the AWS region"),
+        (&["--region", ""], &[], 2, "not a region name"),
+        // Endpoint overrides that are not http(s) URLs (an empty one made the SDK panic: exit 70).
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "")], 2, "it is empty"),
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "junk")], 2, "`junk` as the ECR endpoint"),
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "http://")], 2, "not a URL"),
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "http://exa mple.com")], 2, "not a URL"),
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:99999")], 2, "invalid port"),
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "ftp://127.0.0.1:5055")], 2, "scheme is `ftp`"),
+        (&[], &[("AWS_ENDPOINT_URL_ECR", "junk")], 2, "help: set AWS_ENDPOINT_URL_ECR"),
+        (&["-r", "public.ecr.aws"], &[("AWS_ENDPOINT_URL_ECR_PUBLIC", "junk")], 2, "ECR Public endpoint"),
+        // Role ARNs and session names STS would refuse.
+        (&["--role-arn", "junk"], &[], 2, "not an IAM role ARN"),
+        (&["--role-arn", ""], &[], 2, "not an IAM role ARN"),
+        (&["--role-arn", "arn:aws:iam::123456789012:user/ci"], &[], 2, "role/NAME"),
+        (&["--role-arn", "arn:aws:iam::12345:role/ci"], &[], 2, "12-digit"),
+        (&["--role-arn", "arn:aws:sts::123456789012:assumed-role/ci/x"], &[], 2, "not an IAM ARN"),
+        (&[], &[("ECR_LOGIN_ROLE_ARN", "role/ci-push")], 2, "not an IAM role ARN"),
+        (&["--role-arn", arn, "--role-session-name", "a b"], &[], 2, "not a role session name"),
+        (&["--role-arn", arn, "--role-session-name", "x"], &[], 2, "not a role session name"),
+        // --password-stdout prints the password alone, and only one.
+        (&["--password-stdout", "--json"], &[], 2, "never the password inside the result"),
+        (&["--password-stdout", "--format", "env"], &[], 2, "--format env"),
+        (&["--password-stdout", "--format", "json"], &[], 2, "--format json"),
+        (&["--password-stdout"], &[("BUILDSTEPS_FORMAT", "json")], 2, "BUILDSTEPS_FORMAT"),
+        (&["--password-stdout", "-r", two_regions], &[], 2, "2 regions or services (us-east-1, us-west-2)"),
+        (&["--password-stdout", "-r", "123456789012@us-west-2", "-r", "public.ecr.aws"], &[], 2, "(us-west-2, public.ecr.aws)"),
+        (&["--password-stdout", "-r", "123456789012@eu-west-1,123456789012"], &[], 2, "(eu-west-1, us-east-1)"),
+        // Helper timeouts.
+        (&["--helper-timeout", "0s"], &[], 2, "more than 0s"),
+        (&["--helper-timeout", "2d"], &[], 2, "more than a day"),
+        (&["logout", "--helper-timeout", "soon"], &[], 2, "not a duration"),
+    ];
+    for (args, vars, code, want) in cases {
+        let env = s.env_with(vars);
+        let out = ecr_login(args, &env);
+        let what = format!("{args:?} {vars:?}");
+        assert_eq!(out.code, *code, "{what}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "{what}: {want} missing from {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{what}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{what}: nothing on stdout");
+        assert_eq!(
+            std::fs::read_to_string(s.config_path()).unwrap(),
+            config,
+            "{what}: config.json changed"
+        );
+        assert_eq!(proxy.count(), 0, "{what}: an AWS call was made");
+    }
+
+    // The positive controls: the same proxy counts calls, and the override, two accounts in one
+    // region with --password-stdout, and a region the table lists all work.
+    let out = ecr_login(
+        &[
+            "--allow-unknown-region",
+            "-r",
+            "123456789012@mars-1",
+            "--json",
+        ],
+        &s.env,
+    )
+    .ok();
+    assert_eq!(
+        json(&out)["registries"][0]["host"],
+        "123456789012.dkr.ecr.mars-1.amazonaws.com"
+    );
+    assert_eq!(proxy.count(), 1);
+    let out = ecr_login(
+        &[
+            "--password-stdout",
+            "-r",
+            "123456789012@us-west-2,210987654321@us-west-2",
+        ],
+        &s.env,
+    )
+    .ok();
+    assert_eq!(out.stdout, format!("{}\n", password()));
+    let out = ecr_login(&["-r", "123456789012@ap-southeast-7"], &s.env).ok();
+    assert!(out.stderr.contains("ap-southeast-7"), "{}", out.stderr);
+}
+
+/// The runner's token service: a refusal is 3 (the job's permissions), its failure 4, and the
+/// cause is named.
+#[test]
+fn oidc_token_service_failures_are_told_apart() {
+    let mut s = Sandbox::new();
+    let rig = rig();
+    set(&mut s.env, "GITHUB_ACTIONS", "true");
+    set(
+        &mut s.env,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "runner-request-token",
+    );
+    let arn = ["--role-arn", "arn:aws:iam::123456789012:role/ci-push"];
+    for (status, code, want) in [
+        ("403", 3, "id-token: write"),
+        ("401", 3, "HTTP 401"),
+        ("500", 4, "HTTP 500"),
+        ("500", 4, "re-run the job"),
+    ] {
+        let service = Proxy::start(
+            &rig.moto,
+            &["--fail", "-1", "--fail-status", status, "--fail-body", "{}"],
+        );
+        set(
+            &mut s.env,
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            &format!("{}/token?api-version=2.0", service.url),
+        );
+        let out = ecr_login(&arn, &s.env);
+        assert_eq!(out.code, code, "{status}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{status}: {}", out.stderr);
+        assert_eq!(service.count(), 1, "{status}: one request, not retried");
+        assert!(!s.config_path().exists());
+    }
+    set(
+        &mut s.env,
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "http://127.0.0.1:9/token",
+    );
+    let out = ecr_login(&arn, &s.env);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("Connection refused"), "{}", out.stderr);
 }
 
 /// Every shape `--json` takes — login (`auths` and a credential store), status, install-helper,

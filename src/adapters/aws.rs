@@ -61,7 +61,7 @@ pub struct Identity {
 }
 
 /// An AWS call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AwsError {
     /// No credentials anywhere in the chain.
     #[error(
@@ -76,11 +76,32 @@ pub enum AwsError {
         #[source]
         reason: Reason,
     },
-    /// No region anywhere.
+    /// No region anywhere (an empty one counts as none).
     #[error(
-        "determine the AWS region: none of --region, AWS_REGION, AWS_DEFAULT_REGION, the profile or instance metadata names one"
+        "determine the AWS region: none of --region, AWS_REGION, AWS_DEFAULT_REGION, the profile or instance metadata names one (an empty value names none)"
     )]
     NoRegion,
+    /// A region that is not a region name (from the SDK's chain, or a registry host).
+    #[error("use `{region}` as the AWS region: it is not a region name like us-east-1")]
+    BadRegion {
+        /// What was found.
+        region: String,
+    },
+    /// An endpoint override that is not an http(s) URL: the SDK would fail (or panic, for an empty
+    /// one) deep inside the call.
+    #[error(
+        "use `{url}` as the {service} endpoint (from {variable}, AWS_ENDPOINT_URL or the profile's endpoint_url): {reason}"
+    )]
+    BadEndpoint {
+        /// `ECR`, `ECR Public`, `STS`, `SSM`, `Secrets Manager`.
+        service: &'static str,
+        /// The service's own variable, `AWS_ENDPOINT_URL_ECR`.
+        variable: String,
+        /// The value.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The service (or the SDK on its behalf) refused or failed the call.
     #[error("call {service} {operation} in {region} at {endpoint}: {message}")]
     Call {
@@ -112,7 +133,7 @@ pub enum AwsError {
 }
 
 /// A message from a library, kept as the `caused by` of our error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct Reason(String);
 
@@ -131,7 +152,9 @@ impl Diagnostic for AwsError {
     fn exit_code(&self) -> Code {
         match self {
             AwsError::NoCredentials { .. } => Code::Auth,
-            AwsError::NoRegion => Code::Usage,
+            AwsError::NoRegion | AwsError::BadRegion { .. } | AwsError::BadEndpoint { .. } => {
+                Code::Usage
+            }
             AwsError::Call { code: Some(c), .. } if AUTH_CODES.contains(&c.as_str()) => Code::Auth,
             AwsError::Call { .. } | AwsError::Answer { .. } => Code::Remote,
         }
@@ -146,6 +169,15 @@ impl Diagnostic for AwsError {
                     .into(),
             ),
             AwsError::NoRegion => Some("pass --region or set AWS_REGION".into()),
+            AwsError::BadRegion { .. } => Some(
+                "pass --region or set AWS_REGION to a region such as us-east-1 (an empty AWS_REGION \
+                 counts as unset)"
+                    .into(),
+            ),
+            AwsError::BadEndpoint { variable, .. } => Some(format!(
+                "set {variable} to an http(s) URL (a local one such as http://127.0.0.1:5055), or \
+                 unset it to call AWS's own endpoint"
+            )),
             AwsError::Call { .. } if self.exit_code() == Code::Auth => Some(
                 "check the credentials in use (aws sts get-caller-identity) and that their policy \
                  allows the action"
@@ -191,6 +223,7 @@ impl Aws {
             .await
             .ok_or(AwsError::NoRegion)?,
         };
+        check_region(region.as_ref())?;
         let loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region.clone())
             .timeout_config(
@@ -225,6 +258,7 @@ impl Aws {
         identity: &WebIdentity,
     ) -> Result<aws_credential_types::Credentials, AwsError> {
         const OP: &str = "AssumeRoleWithWebIdentity";
+        check_endpoint(sdk, "STS", "STS")?;
         let endpoint = endpoint_of(sdk, "STS");
         let region = sdk.region().map_or_else(String::new, ToString::to_string);
         let sts = aws_sdk_sts::Client::new(sdk);
@@ -291,7 +325,8 @@ impl Aws {
         })
     }
 
-    /// An ECR client for `region`.
+    /// An ECR client for `region`. A region or endpoint override the SDK cannot use makes every
+    /// call fail with a usage error before anything is sent.
     pub fn ecr(&self, region: &str) -> Ecr {
         let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
             .region(aws_config::Region::new(region.to_string()))
@@ -300,11 +335,15 @@ impl Aws {
             client: aws_sdk_ecr::Client::from_conf(config),
             region: region.to_string(),
             endpoint: endpoint_of(&self.sdk, "ECR"),
+            unusable: check_region(region)
+                .and_then(|()| check_endpoint(&self.sdk, "ECR", "ECR"))
+                .err(),
         }
     }
 
     /// `GetParameter` with decryption: an SSM parameter's value (name or ARN).
     pub async fn parameter(&self, name: &str) -> Result<String, AwsError> {
+        check_endpoint(&self.sdk, "SSM", "SSM")?;
         let config = aws_sdk_ssm::config::Builder::from(&self.sdk).build();
         let endpoint = endpoint_of(&self.sdk, "SSM");
         let out = aws_sdk_ssm::Client::from_conf(config)
@@ -339,6 +378,7 @@ impl Aws {
         version_stage: Option<&str>,
         version_id: Option<&str>,
     ) -> Result<String, AwsError> {
+        check_endpoint(&self.sdk, "Secrets Manager", "Secrets Manager")?;
         let config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk).build();
         let endpoint = endpoint_of(&self.sdk, "Secrets Manager");
         let out = aws_sdk_secretsmanager::Client::from_conf(config)
@@ -371,6 +411,7 @@ impl Aws {
     /// `GetAuthorizationToken` of ECR Public (always us-east-1).
     pub async fn public_authorization_token(&self) -> Result<AuthToken, AwsError> {
         const OP: &str = "GetAuthorizationToken";
+        check_endpoint(&self.sdk, "ECR Public", "ECR PUBLIC")?;
         let endpoint = endpoint_of(&self.sdk, "ECR PUBLIC");
         let config = aws_sdk_ecrpublic::config::Builder::from(&self.sdk)
             .region(aws_config::Region::new("us-east-1"))
@@ -404,9 +445,9 @@ impl Aws {
     }
 }
 
-/// The endpoint the SDK will call for a service, with the SDK's precedence: the service's own override
-/// (`AWS_ENDPOINT_URL_<SERVICE>` or the profile's), then `AWS_ENDPOINT_URL`; else a description.
-fn endpoint_of(sdk: &SdkConfig, service_id: &str) -> String {
+/// The endpoint override the SDK will use for a service, with the SDK's precedence: the service's own
+/// (`AWS_ENDPOINT_URL_<SERVICE>` or the profile's), then `AWS_ENDPOINT_URL`.
+fn endpoint_override(sdk: &SdkConfig, service_id: &str) -> Option<String> {
     aws_types::service_config::ServiceConfigKey::builder()
         .service_id(service_id)
         .env("AWS_ENDPOINT_URL")
@@ -415,13 +456,74 @@ fn endpoint_of(sdk: &SdkConfig, service_id: &str) -> String {
         .ok()
         .and_then(|key| sdk.service_config().and_then(|c| c.load_config(key)))
         .or_else(|| sdk.endpoint_url().map(str::to_string))
-        .unwrap_or_else(|| {
-            format!(
-                "the {service_id} endpoint for {}",
-                sdk.region()
-                    .map_or_else(|| "the region".to_string(), ToString::to_string)
-            )
+}
+
+/// Whether an endpoint override is one the SDK can call: an http or https URL with a host.
+fn endpoint_problem(url: &str) -> Option<String> {
+    if url.trim().is_empty() {
+        return Some("it is empty".into());
+    }
+    let parsed = match reqwest::Url::parse(url.trim()) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("it is not a URL ({e})")),
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some(format!(
+            "its scheme is `{}`; the SDK calls http or https endpoints",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some("it names no host".into());
+    }
+    None
+}
+
+/// A usage error when the override for `service_id` (`ECR`, `ECR PUBLIC`…) is not a usable URL.
+fn check_endpoint(
+    sdk: &SdkConfig,
+    service: &'static str,
+    service_id: &str,
+) -> Result<(), AwsError> {
+    let Some(url) = endpoint_override(sdk, service_id) else {
+        return Ok(());
+    };
+    match endpoint_problem(&url) {
+        None => Ok(()),
+        Some(reason) => Err(AwsError::BadEndpoint {
+            service,
+            variable: format!(
+                "AWS_ENDPOINT_URL_{}",
+                service_id.to_ascii_uppercase().replace(' ', "_")
+            ),
+            url,
+            reason,
+        }),
+    }
+}
+
+/// A usage error for an empty region (as none) or one that is not a region name.
+fn check_region(region: &str) -> Result<(), AwsError> {
+    if region.trim().is_empty() {
+        Err(AwsError::NoRegion)
+    } else if crate::ecr_host::is_region_name(region) {
+        Ok(())
+    } else {
+        Err(AwsError::BadRegion {
+            region: region.to_string(),
         })
+    }
+}
+
+/// The endpoint the SDK will call for a service: its override, else a description.
+fn endpoint_of(sdk: &SdkConfig, service_id: &str) -> String {
+    endpoint_override(sdk, service_id).unwrap_or_else(|| {
+        format!(
+            "the {service_id} endpoint for {}",
+            sdk.region()
+                .map_or_else(|| "the region".to_string(), ToString::to_string)
+        )
+    })
 }
 
 /// A client bound to one region.
@@ -430,6 +532,8 @@ pub struct Ecr {
     client: aws_sdk_ecr::Client,
     region: String,
     endpoint: String,
+    /// Why no call can be made (a bad region or endpoint override), found when the client was made.
+    unusable: Option<AwsError>,
 }
 
 /// A registry login from `GetAuthorizationToken`.
@@ -568,12 +672,18 @@ impl Repository {
 }
 
 impl Ecr {
+    /// The usage error that stops every call of this client, if there is one.
+    fn ready(&self) -> Result<(), AwsError> {
+        self.unusable.clone().map_or(Ok(()), Err)
+    }
+
     /// `DescribeRepositories` for one name in `registry_id`: `None` when it does not exist.
     pub async fn repository(
         &self,
         registry_id: &str,
         name: &str,
     ) -> Result<Option<Repository>, AwsError> {
+        self.ready()?;
         let result = self
             .client
             .describe_repositories()
@@ -644,6 +754,7 @@ impl Ecr {
         repository: &str,
         reference: &str,
     ) -> Result<Option<EcrImage>, AwsError> {
+        self.ready()?;
         let id = if reference.starts_with("sha256:") {
             aws_sdk_ecr::types::ImageIdentifier::builder()
                 .image_digest(reference)
@@ -681,6 +792,7 @@ impl Ecr {
     /// is about the caller's repository of that name: a hint for how long to wait, never a reason to
     /// fail (either way the gate ends up reading or starting the scan).
     pub async fn scans_by_itself(&self, repository: &str) -> Option<bool> {
+        self.ready().ok()?;
         let out = self
             .client
             .batch_get_repository_scanning_configuration()
@@ -702,6 +814,7 @@ impl Ecr {
         repository: &str,
         digest: &str,
     ) -> Result<ScanStart, AwsError> {
+        self.ready()?;
         let result = self
             .client
             .start_image_scan()
@@ -753,6 +866,7 @@ impl Ecr {
         digest: &str,
         next_token: Option<&str>,
     ) -> Result<Option<ScanPage>, AwsError> {
+        self.ready()?;
         let result = self
             .client
             .describe_image_scan_findings()
@@ -823,6 +937,7 @@ impl Ecr {
         image: &EcrImage,
         tag: &str,
     ) -> Result<bool, AwsError> {
+        self.ready()?;
         let mut req = self
             .client
             .put_image()
@@ -863,6 +978,7 @@ impl Ecr {
 
     /// `GetAuthorizationToken`: one token for every registry the caller can reach in this region.
     pub async fn authorization_tokens(&self) -> Result<Vec<AuthToken>, AwsError> {
+        self.ready()?;
         let out = self
             .client
             .get_authorization_token()
@@ -889,5 +1005,56 @@ impl Ecr {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_overrides_must_be_http_urls_with_a_host() {
+        for good in [
+            "http://127.0.0.1:5055",
+            "https://api.ecr.us-east-1.amazonaws.com",
+            "http://[::1]:5055/prefix/",
+            " http://localhost:5055 ",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("   ", "it is empty"),
+            ("junk", "not a URL"),
+            ("http://", "not a URL"),
+            ("http://exa mple.com", "not a URL"),
+            ("http://127.0.0.1:99999", "not a URL"),
+            ("ftp://127.0.0.1:5055", "scheme is `ftp`"),
+            ("unix:/var/run/x.sock", "scheme is `unix`"),
+        ] {
+            let problem = endpoint_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(problem.contains(why), "{bad:?}: {problem}");
+        }
+    }
+
+    #[test]
+    fn regions_the_sdk_cannot_use_are_usage_errors() {
+        assert!(check_region("us-east-1").is_ok());
+        assert!(matches!(check_region(""), Err(AwsError::NoRegion)));
+        assert!(matches!(check_region("  "), Err(AwsError::NoRegion)));
+        for bad in ["us east 1", "moon", "US-EAST-1", "us_east_1"] {
+            let err = check_region(bad).unwrap_err();
+            assert!(matches!(err, AwsError::BadRegion { .. }), "{bad}");
+            assert_eq!(err.exit_code(), Code::Usage, "{bad}");
+            assert!(err.to_string().contains("not a region name"), "{err}");
+        }
+        let endpoint = AwsError::BadEndpoint {
+            service: "ECR",
+            variable: "AWS_ENDPOINT_URL_ECR".into(),
+            url: "junk".into(),
+            reason: "it is not a URL".into(),
+        };
+        assert_eq!(endpoint.exit_code(), Code::Usage);
+        assert!(endpoint.help().unwrap().contains("AWS_ENDPOINT_URL_ECR"));
     }
 }

@@ -7,18 +7,28 @@ use super::error::LoginError;
 use super::fetch::{fetch, load_aws};
 use super::report::{Action, LoginReport, RegistryLogin, StoredIn};
 use super::targets::{self, Plan, Target};
-use super::{HELPER_NAME, config_dir, default_region, parse_targets};
+use super::{HELPER_NAME, config_dir, default_region, known_regions, parse_targets};
 use crate::adapters::credstore;
 use crate::cli::Context;
 use crate::docker_config;
-use crate::ecr_host::EcrRegistry;
+use crate::ecr_host::{EcrHost, EcrRegistry};
 use crate::error::Error;
 use crate::exit::Code;
 use std::path::{Path, PathBuf};
 
 pub(crate) async fn install_helper(args: &InstallArgs, ctx: &Context) -> Result<Code, Error> {
     let targets = parse_targets(&args.registries)?;
+    known_regions(
+        &args.regions,
+        targets::named_regions(&targets).chain(args.region.as_deref()),
+    )?;
     let hosts = hosts(args, ctx, &targets).await?;
+    // The default region's too: a credHelpers entry for a host that cannot exist helps nobody.
+    let private: Vec<_> = hosts
+        .iter()
+        .filter_map(|h| EcrRegistry::private(h))
+        .collect();
+    known_regions(&args.regions, private.iter().map(EcrHost::region))?;
     let link = link_helper(args, ctx)?;
     let dir = config_dir(&args.config, ctx)?;
     let path = dir.join(docker_config::FILE_NAME);

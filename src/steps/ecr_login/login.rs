@@ -2,29 +2,49 @@
 //! fetch one token per region and store each where docker will look for it (`auths`, or the
 //! credential store or helper that serves the host), or print the one password with
 //! `--password-stdout`.
+//!
+//! Everything the flags and targets can be wrong about is refused before the first AWS call: an
+//! empty target, a region no partition has, `--password-stdout` with a result format or with
+//! targets that need more than one password. A credential store that fails leaves `config.json`
+//! as it was.
 
 use super::args::LoginArgs;
 use super::error::LoginError;
 use super::fetch::{fetch, load_aws, web_identity};
 use super::report::{Action, LoginReport, RegistryLogin, StoredIn};
-use super::targets::{self, Target};
-use super::{HELPER_NAME, config_dir, default_region, parse_targets, token};
+use super::targets::{self, Plan, Target};
+use super::{HELPER_NAME, config_dir, default_region, known_regions, parse_targets, token};
 use crate::adapters::aws::AuthToken;
-use crate::adapters::credstore;
+use crate::adapters::credstore::Helper;
 use crate::cli::Context;
 use crate::docker_config::{self, Document, Store};
 use crate::ecr_host::EcrRegistry;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::output::Format;
 use crate::time;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// A token to hand to a credential store or helper once the config lock is released.
-type External = (String, String, AuthToken);
-
 pub(crate) async fn login(args: &LoginArgs, ctx: &Context) -> Result<Code, Error> {
+    if args.password_stdout {
+        match ctx.out.format() {
+            Format::Human => {}
+            Format::Json => return Err(LoginError::PasswordInResult("json").into()),
+            Format::Env => return Err(LoginError::PasswordInResult("env").into()),
+        }
+    }
     let targets = parse_targets(&args.registries)?;
+    known_regions(
+        &args.regions,
+        targets::named_regions(&targets).chain(args.region.as_deref()),
+    )?;
+    // What can be planned without AWS is checked before any call; the rest once AWS names the
+    // default region.
+    let region = default_region(args.region.as_deref(), ctx);
+    if let Ok(plan) = targets::plan(&targets, region.as_deref(), args.all_host_forms) {
+        check_plan(args, &plan)?;
+    }
     let dir = config_dir(&args.config, ctx)?;
     let config_path = dir.join(docker_config::FILE_NAME);
     if let Some(registries) = still_valid(args, ctx, &config_path, &targets)? {
@@ -38,7 +58,7 @@ pub(crate) async fn login(args: &LoginArgs, ctx: &Context) -> Result<Code, Error
         return print_password(ctx, &tokens);
     }
     warn_about_clock(ctx, &tokens);
-    let registries = store(&dir, &tokens)?;
+    let registries = store(&dir, &tokens, args.helper_timeout)?;
     let mut report = LoginReport::new(Action::Login, registries, &config_path, true);
     report.passwords = tokens
         .iter()
@@ -110,11 +130,23 @@ async fn tokens(
     let aws = load_aws(args.region.as_deref(), targets, identity).await?;
     aws.identity().await?;
     let plan = targets::plan(targets, Some(&aws.region()), args.all_host_forms)?;
+    check_plan(args, &plan)?;
     let tokens = fetch(&aws, &plan, args.all_host_forms).await?;
     for (_, t) in &tokens {
         ctx.out.mask(t.password.expose());
     }
     Ok(tokens)
+}
+
+/// A plan's regions must be known (unless `--allow-unknown-region`), and with `--password-stdout`
+/// every target must share one password: one region, or ECR Public alone.
+fn check_plan(args: &LoginArgs, plan: &Plan) -> Result<(), LoginError> {
+    known_regions(&args.regions, plan.region_names())?;
+    let sources = plan.password_sources();
+    if args.password_stdout && sources.len() > 1 {
+        return Err(LoginError::ManyPasswords(sources));
+    }
+    Ok(())
 }
 
 /// `--password-stdout`: the one password every target shares, on stdout; nothing is written.
@@ -123,7 +155,8 @@ fn print_password(ctx: &Context, tokens: &[(String, AuthToken)]) -> Result<Code,
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() != 1 {
-        return Err(LoginError::ManyPasswords(distinct.len()).into());
+        let hosts = tokens.iter().map(|(h, _)| h.clone()).collect();
+        return Err(LoginError::ManyPasswords(hosts).into());
     }
     ctx.out.stdout_text(&format!("{}\n", distinct[0]));
     Ok(Code::Ok)
@@ -150,36 +183,38 @@ fn warn_about_clock(ctx: &Context, tokens: &[(String, AuthToken)]) {
     }
 }
 
-/// Writes each token where docker will look for it. `auths` entries are written under the config lock;
-/// credential-store calls happen after it is released.
-fn store(dir: &Path, tokens: &[(String, AuthToken)]) -> Result<Vec<RegistryLogin>, Error> {
-    let (registries, external) = docker_config::update(dir, |doc| {
+/// Writes each token where docker will look for it, under the config lock: `auths` entries in the
+/// file, the others through the credential store or helper that serves the host (each call bounded
+/// by `timeout`). The file is written only once every store has taken its secret: a store that fails
+/// or does not answer leaves `config.json` exactly as it was.
+fn store(
+    dir: &Path,
+    tokens: &[(String, AuthToken)],
+    timeout: Duration,
+) -> Result<Vec<RegistryLogin>, Error> {
+    docker_config::try_update(dir, |doc| {
         let mut registries = Vec::new();
-        let mut external = Vec::new();
         let mut changed = false;
         for (host, t) in tokens {
             let expiry = token::password_expiry(t.password.expose()).or(t.expires_at);
-            let stored_in = store_in_config(doc, host, t, &mut changed, &mut external);
+            let stored_in = store_one(doc, host, t, timeout, &mut changed)?;
             registries.push(RegistryLogin::new(host, stored_in, expiry));
         }
-        (changed, (registries, external))
-    })?;
-    for (helper, host, t) in external {
-        credstore::store(&helper, &host, &t.username, &t.password)?;
-    }
-    Ok(registries)
+        Ok((changed, registries))
+    })
 }
 
-/// Where `host`'s token goes: written to `auths`, left to this binary's helper, or queued for
-/// another store or helper (a credential store also gets docker login's empty `auths` marker).
-fn store_in_config(
+/// Where `host`'s token goes: written to `auths`, left to this binary's helper, or handed to another
+/// store or helper (a credential store also gets docker login's empty `auths` marker, once it has
+/// the secret).
+fn store_one(
     doc: &mut Document,
     host: &str,
     t: &AuthToken,
+    timeout: Duration,
     changed: &mut bool,
-    external: &mut Vec<External>,
-) -> StoredIn {
-    match doc.store_for(host) {
+) -> Result<StoredIn, Error> {
+    Ok(match doc.store_for(host) {
         Store::File => {
             doc.set_auth(host, &t.username, &t.password);
             *changed = true;
@@ -187,16 +222,16 @@ fn store_in_config(
         }
         Store::Helper(name) if name == HELPER_NAME => StoredIn::CredHelper(name),
         Store::Helper(name) => {
-            external.push((name.clone(), host.to_string(), t.clone()));
+            Helper::new(&name, timeout).store(host, &t.username, &t.password)?;
             StoredIn::CredHelper(name)
         }
         Store::CredsStore(name) => {
+            Helper::new(&name, timeout).store(host, &t.username, &t.password)?;
             doc.mark_host(host);
             *changed = true;
-            external.push((name.clone(), host.to_string(), t.clone()));
             StoredIn::CredsStore(name)
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -1,19 +1,17 @@
 //! `ecr-login logout`: removes ECR entries from docker's config (`auths`, and this binary's
-//! `credHelpers` entries) and erases them from the credential store that holds them.
+//! `credHelpers` entries) and erases them from the credential store that holds them — the store
+//! first, so a store that fails leaves `config.json` as it was.
 
 use super::args::LogoutArgs;
 use super::report::{Action, LoginReport, RegistryLogin, StoredIn};
 use super::targets;
 use super::{HELPER_NAME, config_dir, parse_targets};
-use crate::adapters::credstore;
+use crate::adapters::credstore::{Helper, HelperError};
 use crate::cli::Context;
 use crate::docker_config::{self, Document, Store};
 use crate::ecr_host::EcrRegistry;
 use crate::error::Error;
 use crate::exit::Code;
-
-/// A host to erase from a credential store: (store, host).
-type Erase = (String, String);
 
 pub(crate) fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Code, Error> {
     let targets = parse_targets(&args.registries)?;
@@ -24,29 +22,30 @@ pub(crate) fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Code, Error> {
     };
     let dir = config_dir(&args.config, ctx)?;
     let path = dir.join(docker_config::FILE_NAME);
-    let (registries, erase) = docker_config::update(&dir, |doc| remove(doc, wanted.as_deref()))?;
-    for (helper, host) in erase {
-        credstore::erase(&helper, &host)?;
-    }
+    let registries = docker_config::try_update(&dir, |doc| {
+        remove(doc, wanted.as_deref(), &|store, host| {
+            Helper::new(store, args.helper_timeout).erase(host)
+        })
+    })?;
     ctx.out
         .emit(&LoginReport::new(Action::Logout, registries, &path, false))?;
     Ok(Code::Ok)
 }
 
-/// Removes the ECR entries (only `wanted`'s, when given) under the config lock. Returns whether the
-/// config changed, the registries removed, and the credential-store entries to erase once the lock
-/// is released.
+/// Removes the ECR entries (only `wanted`'s, when given) under the config lock, erasing each from
+/// the credential store that holds it first (`erase(store, host)`). Returns whether the config
+/// changed and the registries removed; an erase that fails stops it with nothing written.
 fn remove(
     doc: &mut Document,
     wanted: Option<&[String]>,
-) -> (bool, (Vec<RegistryLogin>, Vec<Erase>)) {
+    erase: &dyn Fn(&str, &str) -> Result<(), HelperError>,
+) -> Result<(bool, Vec<RegistryLogin>), Error> {
     let mut registries = Vec::new();
-    let mut erase = Vec::new();
     let mut changed = false;
     for host in ecr_hosts(doc, wanted) {
         let stored_in = match doc.store_for(&host) {
             Store::CredsStore(n) => {
-                erase.push((n.clone(), host.clone()));
+                erase(&n, &host)?;
                 StoredIn::CredsStore(n)
             }
             Store::Helper(n) => StoredIn::CredHelper(n),
@@ -56,7 +55,7 @@ fn remove(
         changed |= doc.remove_cred_helper(&host, HELPER_NAME);
         registries.push(RegistryLogin::new(&host, stored_in, None));
     }
-    (changed, (registries, erase))
+    Ok((changed, registries))
 }
 
 /// The ECR hosts the config has an entry for (only `wanted`, when given), sorted.

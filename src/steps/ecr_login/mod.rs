@@ -37,7 +37,7 @@ use crate::docker_config;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::OutputArgs;
-use args::{Command, ConfigArgs};
+use args::{Command, ConfigArgs, RegionCheck};
 use std::path::PathBuf;
 use targets::Target;
 
@@ -74,22 +74,36 @@ fn config_dir(args: &ConfigArgs, ctx: &Context) -> Result<PathBuf, Error> {
     }
 }
 
-/// `-r` values as targets (blank ones skipped).
+/// `-r` values as targets. An empty one is an error: it would otherwise silently mean "your own
+/// registry" (login) or "every registry" (logout).
 fn parse_targets(inputs: &[String]) -> Result<Vec<Target>, Error> {
     inputs
         .iter()
-        .filter(|s| !s.trim().is_empty())
         .map(|s| targets::parse(s).map_err(Error::from))
         .collect()
 }
 
+/// Refuses the first of `regions` that no AWS partition claims, unless `--allow-unknown-region`.
+fn known_regions<'a>(
+    check: &RegionCheck,
+    regions: impl IntoIterator<Item = &'a str>,
+) -> Result<(), LoginError> {
+    if check.allow_unknown_region {
+        return Ok(());
+    }
+    match regions
+        .into_iter()
+        .find(|r| crate::ecr_host::partition(r).is_none())
+    {
+        Some(r) => Err(LoginError::UnknownRegion(r.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// `--region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION` (for decisions made before the SDK is
-/// loaded).
+/// loaded; a blank variable counts as unset).
 fn default_region(flag: Option<&str>, ctx: &Context) -> Option<String> {
-    flag.or_else(|| {
-        ctx.env
-            .var("AWS_REGION")
-            .or_else(|| ctx.env.var("AWS_DEFAULT_REGION"))
-    })
-    .map(str::to_string)
+    let var = |name| ctx.env.var(name).filter(|v| !v.trim().is_empty());
+    flag.or_else(|| var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")))
+        .map(str::to_string)
 }

@@ -57,6 +57,13 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
         input: input.to_string(),
         reason,
     };
+    if s.is_empty() {
+        return Err(err(
+            "it is empty (an empty -r, a stray comma, or ECR_LOGIN_REGISTRIES set to nothing); \
+             for your own registry give no target at all"
+                .into(),
+        ));
+    }
     if is_account(s) {
         return Ok(Target::Account {
             account: s.to_string(),
@@ -130,6 +137,21 @@ impl Plan {
             .collect()
     }
 
+    /// What each password comes from: one entry per region, and `public.ecr.aws` for ECR Public.
+    /// Each has its own password.
+    pub fn password_sources(&self) -> Vec<String> {
+        let mut sources: Vec<String> = self.regions.keys().cloned().collect();
+        if !self.public.is_empty() {
+            sources.push("public.ecr.aws".into());
+        }
+        sources
+    }
+
+    /// Every region the plan calls.
+    pub fn region_names(&self) -> impl Iterator<Item = &str> {
+        self.regions.keys().map(String::as_str)
+    }
+
     fn note(&mut self, host: &str) {
         if !self.order.iter().any(|h| h == host) {
             self.order.push(host.to_string());
@@ -144,6 +166,17 @@ pub struct RegionPlan {
     pub hosts: BTreeSet<String>,
     /// Whether the caller's own registry is wanted (no target given).
     pub default: bool,
+}
+
+/// The regions the targets name themselves (hosts and `ACCOUNT@REGION`).
+pub fn named_regions(targets: &[Target]) -> impl Iterator<Item = &str> {
+    targets.iter().filter_map(|t| match t {
+        Target::Host(EcrRegistry::Private(h)) => Some(h.region()),
+        Target::Account {
+            region: Some(r), ..
+        } => Some(r.as_str()),
+        _ => None,
+    })
 }
 
 /// Groups targets by region. `default_region` is needed for bare `ACCOUNT` targets and for no target.
@@ -248,6 +281,8 @@ mod tests {
             ("ghcr.io/o/app:1", "registry is not ECR"),
             ("123456789012@moon", "not a region name"),
             ("12345", "not a 12-digit account ID"),
+            ("", "it is empty"),
+            ("  ", "it is empty"),
             (
                 "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example",
                 "not an ECR domain",
@@ -292,6 +327,16 @@ mod tests {
         assert_eq!(plan.order.len(), 5, "the same host twice counts once");
         assert_eq!(plan.rank("public.ecr.aws"), 5);
         assert_eq!(plan.rank("unknown"), 0);
+        assert_eq!(
+            plan.password_sources(),
+            ["us-east-1", "us-west-2", "public.ecr.aws"],
+            "one password per region, one for ECR Public"
+        );
+        assert_eq!(
+            named_regions(&targets).collect::<Vec<_>>(),
+            ["us-east-1", "us-east-1", "us-west-2", "us-west-2"],
+            "a bare account names none"
+        );
     }
 
     #[test]
