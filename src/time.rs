@@ -2,14 +2,22 @@
 
 use std::time::{Duration, SystemTime};
 
-/// Parses `1h30m`, `45s`, `2d`, `500ms`; a bare number is seconds.
+/// The longest duration [`parse_duration`] accepts: 36,500 days (about a century). Anything longer
+/// means "forever" to every flag that takes a duration, and a bound keeps every use — a deadline
+/// `now + d`, a backoff `d × 1.5` — within what `Instant`, `SystemTime` and `Duration` represent.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses `1h30m`, `45s`, `2d`, `500ms`; a bare number is seconds. Every step is checked: a number or
+/// a total above [`MAX_DURATION`] is an error saying it is too large, never a wrapped or saturated
+/// value.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration".into());
     }
+    let too_large = || format!("`{text}` is too large (at most 36500d)");
     if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+        return within(Duration::from_secs(secs)).ok_or_else(too_large);
     }
     let mut total = Duration::ZERO;
     let mut rest = t;
@@ -20,22 +28,29 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
                 "`{text}` is not a duration like 90s, 30m, 12h, 1h30m or 2d"
             ));
         }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{text}`: number too large"))?;
+        let n: u64 = rest[..digits].parse().map_err(|_| too_large())?;
         rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        // The unit is everything up to the next digit, so `µs` or `.5h` is named as it was written.
+        let unit_len = rest
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit())
+            .map_or(rest.len(), |(i, _)| i);
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let d = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86_400),
+        let per_unit: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             "" => {
                 return Err(format!(
                     "`{text}`: every number needs a unit (ms, s, m, h, d)"
+                ));
+            }
+            "." | "," => {
+                return Err(format!(
+                    "`{text}`: whole numbers only; write 1h30m or 90m, not 1.5h"
                 ));
             }
             other => {
@@ -44,9 +59,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total += d;
+        let millis = n.checked_mul(per_unit).ok_or_else(too_large)?;
+        total = total
+            .checked_add(Duration::from_millis(millis))
+            .and_then(within)
+            .ok_or_else(too_large)?;
     }
     Ok(total)
+}
+
+/// `d`, when it is at most [`MAX_DURATION`].
+fn within(d: Duration) -> Option<Duration> {
+    (d <= MAX_DURATION).then_some(d)
 }
 
 /// `2026-11-22T14:03:00Z`.
@@ -85,6 +109,57 @@ mod tests {
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("1h30").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn durations_that_do_not_fit_are_too_large_never_wrapped() {
+        let max = MAX_DURATION.as_secs();
+        assert_eq!(parse_duration("36500d").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration(&max.to_string()).unwrap(), MAX_DURATION);
+        assert_eq!(
+            parse_duration("36499d23h59m59s1000ms").unwrap(),
+            MAX_DURATION
+        );
+        for text in [
+            "36500d1ms",
+            "36501d",
+            &(max + 1).to_string(),
+            "18446744073709551615",
+            "18446744073709551616",
+            "18446744073709551615s1s",
+            "18446744073709551615ms",
+            "9223372036854775807s",
+            "307445734561825861m",
+            "5124095576030432h",
+            "213503982334602d",
+            "99999999999999999999999999d",
+            "36500d36500d",
+        ] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains("too large"), "{text}: {e}");
+            assert!(e.contains(&format!("`{text}`")), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn units_are_named_as_written() {
+        assert!(
+            parse_duration("1.5h")
+                .unwrap_err()
+                .contains("whole numbers only")
+        );
+        assert!(
+            parse_duration("10µs")
+                .unwrap_err()
+                .contains("unknown unit `µs`")
+        );
+        assert!(
+            parse_duration("1h 30m")
+                .unwrap_err()
+                .contains("unknown unit `h `")
+        );
+        assert!(parse_duration("-5s").is_err());
+        assert_eq!(parse_duration(" 1m ").unwrap(), Duration::from_secs(60));
     }
 
     #[test]

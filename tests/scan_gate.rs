@@ -653,6 +653,368 @@ fn bad_reports_flags_and_allowlists_are_exit_2_naming_the_problem() {
     }
 }
 
+/// Every file under `dir` and its sha256, to show a run changed nothing.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut files = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.insert(path, common::sha256(&bytes));
+            }
+        }
+    }
+    files
+}
+
+/// An `aws ecr describe-image-scan-findings` answer as a file: `counts`, basic `findings`, and
+/// `extra` top-level members (`"nextToken": …`).
+fn ecr_file(status: &str, counts: &str, findings: &str, extra: &str) -> String {
+    format!(
+        r#"{{"imageId": {{"imageDigest": "sha256:{}"}}, "imageScanStatus": {{"status": "{status}", "description": "d"}}, "imageScanFindings": {{"findingSeverityCounts": {counts}, "findings": {findings}}}{extra}}}"#,
+        "a".repeat(64)
+    )
+}
+
+/// A row of the bad-input corpus: arguments, environment, exit code, a fragment of stderr.
+type CorpusRow<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, i32, &'a str);
+
+/// The bad-input corpus for scan-gate (files, flags and environment a hostile or careless user
+/// gives): each row the arguments, the environment, the exit code and a fragment of the error. A
+/// gate that passes by accident (a `NaN` threshold, a truncated report, a mapping that does nothing),
+/// a panic or a wrapped number would each show here. Every run also names `--sarif`, `--junit` and
+/// `--markdown`: a refused run writes none of them and changes no file.
+#[test]
+fn hostile_inputs_are_refused_and_nothing_is_written() {
+    let sb = Scratch::offline();
+    let grype = sb.write("grype.json", r#"{"matches": []}"#);
+    let mut files = BTreeMap::new();
+    for (name, text) in [
+        ("array.json", "[]".to_string()),
+        (
+            "array-of-results.json",
+            r#"[{"Target": "x", "Vulnerabilities": []}]"#.to_string(),
+        ),
+        ("string.json", "\"trivy\"".to_string()),
+        ("number.json", "42".to_string()),
+        ("true.json", "true".to_string()),
+        ("null.json", "null".to_string()),
+        ("empty.json", String::new()),
+        ("blank.json", " \n\t\n".to_string()),
+        ("bom-only.json", "\u{feff}".to_string()),
+        ("bom-array.json", "\u{feff}[]".to_string()),
+        (
+            "not-json.json",
+            "\u{feff}{\n  \"matches\": ]\n}".to_string(),
+        ),
+        (
+            "token.json",
+            ecr_file(
+                "COMPLETE",
+                r#"{"CRITICAL": 3}"#,
+                "[]",
+                r#", "nextToken": "tok-2""#,
+            ),
+        ),
+        (
+            "cli-token.json",
+            ecr_file(
+                "COMPLETE",
+                "{}",
+                "[]",
+                r#", "NextToken": "eyJuZXh0VG9rZW4iOiAiMiJ9""#,
+            ),
+        ),
+        (
+            "token-only.json",
+            ecr_file(
+                "COMPLETE",
+                r#"{"LOW": 1}"#,
+                r#"[{"name": "CVE-1", "severity": "LOW"}]"#,
+                r#", "nextToken": "tok-2""#,
+            ),
+        ),
+        (
+            "short.json",
+            ecr_file("COMPLETE", r#"{"CRITICAL": 3}"#, "[]", ""),
+        ),
+        (
+            "short-one.json",
+            ecr_file(
+                "COMPLETE",
+                r#"{"CRITICAL": 1, "HIGH": 2}"#,
+                r#"[{"name": "CVE-1", "severity": "CRITICAL"}, {"name": "CVE-2", "severity": "HIGH"}, {"name": "CVE-3", "severity": "LOW"}]"#,
+                "",
+            ),
+        ),
+        (
+            "short-enhanced.json",
+            std::fs::read_to_string(fixture(
+                "ecr-scan/moto-example-describe-image-scan-findings-enhanced.json",
+            ))
+            .unwrap()
+            .replace("\"UNTRIAGED\": 1", "\"UNTRIAGED\": 4"),
+        ),
+        ("in-progress.json", ecr_file("IN_PROGRESS", "{}", "[]", "")),
+        ("pending.json", ecr_file("PENDING", "{}", "[]", "")),
+        ("empty.yaml", String::new()),
+        ("blank.yaml", "\n  \n".to_string()),
+        ("empty-allowlist.json", String::new()),
+    ] {
+        files.insert(name, sb.write(name, &text));
+    }
+    let f = |name: &str| files[name].clone();
+    let long = "9223372036854775807s";
+    #[rustfmt::skip]
+    let rows: Vec<CorpusRow> = vec![
+        // --fail-on-score: a finite number from 0 to 10.
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "NaN".into()], vec![], 2, "`NaN` is not a score: use a number from 0 to 10"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "nan".into()], vec![], 2, "`nan` is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "inf".into()], vec![], 2, "`inf` is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score=-inf".into()], vec![], 2, "`-inf` is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "infinity".into()], vec![], 2, "is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "11".into()], vec![], 2, "`11` is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "10.01".into()], vec![], 2, "`10.01` is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score=-1".into()], vec![], 2, "`-1` is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "1e309".into()], vec![], 2, "is not a score"),
+        (vec!["--report".into(), grype.clone(), "--fail-on-score=".into()], vec![], 2, "is not a score"),
+        (vec!["--report".into(), grype.clone()], vec![("SCAN_GATE_FAIL_ON_SCORE", "inf")], 2, "`inf` is not a score"),
+        // --map-severity: works on unrated names, or is refused.
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "HIGH=LOW".into()], vec![], 2, "`HIGH` is the level HIGH, which is never remapped"),
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "critical=LOW".into()], vec![], 2, "`CRITICAL` is the level CRITICAL"),
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "MODERATE=LOW".into()], vec![], 2, "`MODERATE` is the level MEDIUM"),
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "UNTRAIGED=HIGH".into()], vec![], 2, "`UNTRAIGED` is not an unrated severity"),
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "=HIGH".into()], vec![], 2, "is not an unrated severity"),
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "UNKNOWN=NONE".into()], vec![], 2, "`NONE` is not a level"),
+        (vec!["--report".into(), grype.clone(), "--map-severity".into(), "UNKNOWN=LOW".into(), "--map-severity".into(), "unknown=HIGH".into()], vec![], 2, "maps UNKNOWN to both LOW and HIGH"),
+        // --severity that names nothing (the policy was --fail-on's, the words said "in").
+        (vec!["--report".into(), grype.clone(), "--severity".into(), String::new()], vec![], 2, "--severity LIST: it names no severity"),
+        (vec!["--report".into(), grype.clone(), "--severity".into(), ",".into()], vec![], 2, "it names no severity"),
+        (vec!["--report".into(), grype.clone()], vec![("SCAN_GATE_SEVERITY", "")], 2, "it names no severity"),
+        // Durations: checked arithmetic, never a wrapped number or a panic.
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), long.into()], vec![], 2, "`9223372036854775807s` is too large"),
+        (vec!["--report".into(), grype.clone()], vec![("SCAN_GATE_TIMEOUT", long)], 2, "`9223372036854775807s` is too large"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "18446744073709551615s1s".into()], vec![], 2, "too large"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "18446744073709551616".into()], vec![], 2, "too large"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "307445734561825861m".into()], vec![], 2, "too large"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "5124095576030432h".into()], vec![], 2, "too large"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "213503982334602d".into()], vec![], 2, "too large"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "36501d".into()], vec![], 2, "too large (at most 36500d)"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "1.5h".into()], vec![], 2, "whole numbers only"),
+        (vec!["--report".into(), grype.clone(), "--timeout".into(), "10µs".into()], vec![], 2, "unknown unit `µs`"),
+        (vec!["--report".into(), grype.clone(), "--poll-interval".into(), "18446744073709551615s".into()], vec![], 2, "too large"),
+        (vec!["--report".into(), grype.clone(), "--poll-interval".into(), "0".into()], vec![], 2, "would poll ECR without a pause"),
+        (vec!["--report".into(), grype.clone()], vec![("SCAN_GATE_POLL_INTERVAL", "0ms")], 2, "without a pause"),
+        // Reports that are not a report, or only part of one.
+        (vec!["--report".into(), f("array.json")], vec![], 2, "expected a JSON object (a trivy, grype or ECR report), found an array"),
+        (vec!["--report".into(), f("array-of-results.json")], vec![], 2, "old trivy versions wrote one"),
+        (vec!["--report".into(), f("bom-array.json")], vec![], 2, "found an array"),
+        (vec!["--report".into(), f("string.json")], vec![], 2, "found a string"),
+        (vec!["--report".into(), f("number.json")], vec![], 2, "found a number"),
+        (vec!["--report".into(), f("true.json")], vec![], 2, "found a boolean"),
+        (vec!["--report".into(), f("null.json")], vec![], 2, "found null"),
+        (vec!["--report".into(), f("empty.json")], vec![], 2, "`: the file is empty"),
+        (vec!["--report".into(), f("blank.json")], vec![], 2, "the file is empty"),
+        (vec!["--report".into(), f("bom-only.json")], vec![], 2, "the file is empty"),
+        (vec!["--report".into(), f("not-json.json")], vec![], 2, "`: 2:"),
+        (vec!["--report".into(), f("token.json")], vec![], 2, "holds only part of the scan's findings: it ends with the page token tok-2, so more pages exist; findingSeverityCounts says CRITICAL 3, but 0 such finding(s) were read"),
+        (vec!["--report".into(), f("cli-token.json")], vec![], 2, "page token eyJuZXh0VG9rZW4iOiAiMiJ9"),
+        (vec!["--report".into(), f("token-only.json")], vec![], 2, "so more pages exist"),
+        (vec!["--report".into(), f("short.json")], vec![], 2, "findingSeverityCounts says CRITICAL 3, but 0 such finding(s) were read"),
+        (vec!["--report".into(), f("short-one.json")], vec![], 2, "says HIGH 2, but 1 such finding(s)"),
+        (vec!["--report".into(), f("short-enhanced.json")], vec![], 2, "says UNTRIAGED 4, but 1 such"),
+        (vec!["--report".into(), grype.clone(), "--report".into(), f("short.json")], vec![], 2, "says CRITICAL 3"),
+        // Allowlists: empty is the same error in YAML and JSON.
+        (vec!["--report".into(), grype.clone(), "--allowlist".into(), f("empty.yaml")], vec![], 2, "the file is empty: expected a mapping with `allowlist:`"),
+        (vec!["--report".into(), grype.clone(), "--allowlist".into(), f("blank.yaml")], vec![], 2, "the file is empty: expected a mapping with `allowlist:`"),
+        (vec!["--report".into(), grype.clone(), "--allowlist".into(), f("empty-allowlist.json")], vec![], 2, "the file is empty: expected a mapping with `allowlist:`"),
+        // Repositories and tags ECR would refuse, refused before ECR is asked.
+        (vec!["-r".into(), "app".into(), "--tag".into(), String::new()], vec![], 2, "use --tag: it is empty"),
+        (vec!["-r".into(), "app".into(), "--tag".into(), "v 1".into()], vec![], 2, "use -r app --tag v 1:"),
+        (vec!["-r".into(), "app".into(), "--tag=-x".into()], vec![], 2, "tag `-x` is invalid"),
+        (vec!["-r".into(), "A B".into(), "--tag".into(), "v1".into()], vec![], 2, "use -r A B --tag v1:"),
+        (vec!["-r".into(), String::new(), "--tag".into(), "v1".into()], vec![], 2, "use -r REPOSITORY: it is empty"),
+        (vec!["--tag".into(), "v1".into()], vec![("SCAN_GATE_REPOSITORY", "")], 2, "use -r REPOSITORY: it is empty"),
+        (vec!["-r".into(), "Team/App".into(), "--digest".into(), format!("sha256:{}", "a".repeat(64))], vec![], 2, "must be lowercase"),
+        // Reports of scans that had not finished fail the gate closed, saying so.
+        (vec!["--report".into(), f("in-progress.json")], vec![], 1, "had not finished (status IN_PROGRESS: d), so its findings are incomplete; failing closed"),
+        (vec!["--report".into(), f("pending.json")], vec![], 1, "had not finished (status PENDING: d)"),
+    ];
+    let outputs = ["out/scan.sarif", "out/scan.xml", "out/scan.md"];
+    std::fs::create_dir_all(sb.path("out")).unwrap();
+    for (args, env, code, needle) in &rows {
+        let before = snapshot(sb.dir.path());
+        let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let paths: Vec<String> = outputs.iter().map(|o| sb.p(o)).collect();
+        argv.extend([
+            "--sarif",
+            &paths[0],
+            "--junit",
+            &paths[1],
+            "--markdown",
+            &paths[2],
+        ]);
+        let out = run(GATE, &argv, &sb.env_with(env), None);
+        let what = format!("{args:?} {env:?}");
+        assert_eq!(out.code, *code, "{what}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{what}: expected {needle:?} in {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("internal error"),
+            "{what}: {}",
+            out.stderr
+        );
+        if *code == 2 {
+            assert_eq!(
+                snapshot(sb.dir.path()),
+                before,
+                "{what}: a refused run changed files"
+            );
+            assert!(out.stdout.is_empty(), "{what}: {}", out.stdout);
+        }
+        for o in outputs {
+            let _ = std::fs::remove_file(sb.path(o));
+        }
+    }
+}
+
+/// ECR basic findings carry their CVSS score as text: `NaN` or `inf` there is no score (SARIF's
+/// `security-severity` would read "NaN"); the severity's own score stands in, as for a missing one.
+#[test]
+fn a_score_that_is_not_a_number_is_no_score() {
+    let sb = Scratch::offline();
+    for value in ["NaN", "inf", "-Infinity"] {
+        let report = sb.write(
+            "ecr.json",
+            &ecr_file(
+                "COMPLETE",
+                r#"{"HIGH": 1}"#,
+                &format!(
+                    r#"[{{"name": "CVE-2024-1", "severity": "HIGH", "attributes": [{{"key": "CVSS3_SCORE", "value": "{value}"}}]}}]"#
+                ),
+                "",
+            ),
+        );
+        let sarif = sb.p("scan.sarif");
+        let out = gate(&sb, &["--report", &report, "--sarif", &sarif, "--json"]);
+        assert_eq!(out.code, 1, "{value}: {}", out.stderr);
+        let g = gate_json(&out);
+        assert_eq!(g.failing[0].score, None, "{value}");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+        assert_eq!(
+            doc["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["security-severity"], "8.0",
+            "{value}"
+        );
+        // A score threshold alone does not fail it: it has no score.
+        let out = gate(
+            &sb,
+            &[
+                "--report",
+                &report,
+                "--fail-on",
+                "NONE",
+                "--fail-on-score",
+                "0",
+            ],
+        );
+        assert_eq!(out.code, 0, "{value}: {}", out.stderr);
+    }
+}
+
+/// A UTF-8 byte order mark (PowerShell's `Out-File`, Windows editors) changes nothing: the report
+/// reads as it does without one, as render-taskdef and the allowlist read theirs.
+#[test]
+fn a_byte_order_mark_in_a_report_changes_nothing() {
+    let sb = Scratch::offline();
+    for (name, path) in [
+        ("trivy.json", "trivy/main-dc3c56e/alpine-39.json.golden"),
+        (
+            "grype.json",
+            "grype/defectdojo-anchore_grype-check_all_fields.json",
+        ),
+        (
+            "ecr.json",
+            "ecr-scan/cultureamp-scan-findings-example-b.json",
+        ),
+    ] {
+        let plain = fixture(path);
+        let text = std::fs::read_to_string(&plain).unwrap();
+        let bom = sb.write(name, &format!("\u{feff}{text}"));
+        let a = gate(&sb, &["--report", &plain, "--json"]);
+        let b = gate(&sb, &["--report", &bom, "--json"]);
+        assert_eq!(a.code, b.code, "{name}: {}", b.stderr);
+        let (mut a, mut b) = (common::json(&a), common::json(&b));
+        for v in [&mut a, &mut b] {
+            v["sources"][0]["name"] = Value::Null;
+        }
+        assert_eq!(a, b, "{name}");
+    }
+}
+
+/// Every binary that takes a duration refuses one that does not fit (exit 2 naming the flag,
+/// never a panic's exit 70 or a wrapped number), and writes nothing.
+#[test]
+fn durations_that_do_not_fit_are_exit_2_in_every_binary() {
+    const ECR_LOGIN: &str = env!("CARGO_BIN_EXE_ecr-login");
+    let sb = Scratch::offline();
+    let grype = sb.write("grype.json", r#"{"matches": []}"#);
+    let values = [
+        "18446744073709551615s1s",
+        "9223372036854775807s",
+        "18446744073709551615ms1ms",
+        "307445734561825861m",
+        "5124095576030432h",
+        "213503982334602d",
+        "99999999999999999999",
+        "36500d1ms",
+    ];
+    for value in values {
+        for (program, flag, var, extra) in [
+            (
+                ECR_LOGIN,
+                "--min-validity",
+                "ECR_LOGIN_MIN_VALIDITY",
+                vec![],
+            ),
+            (
+                GATE,
+                "--timeout",
+                "SCAN_GATE_TIMEOUT",
+                vec!["--report", grype.as_str()],
+            ),
+            (
+                GATE,
+                "--poll-interval",
+                "SCAN_GATE_POLL_INTERVAL",
+                vec!["--report", grype.as_str()],
+            ),
+        ] {
+            let before = snapshot(sb.dir.path());
+            let mut argv = extra.clone();
+            argv.extend([flag, value]);
+            let by_flag = run(program, &argv, &sb.env, None);
+            let by_env = run(program, &extra, &sb.env_with(&[(var, value)]), None);
+            for out in [by_flag, by_env] {
+                assert_eq!(out.code, 2, "{program} {flag} {value}: {}", out.stderr);
+                assert!(
+                    out.stderr.contains(&format!("`{value}` is too large"))
+                        && out.stderr.contains(flag),
+                    "{program} {flag} {value}: {}",
+                    out.stderr
+                );
+            }
+            assert_eq!(snapshot(sb.dir.path()), before, "{program} {flag} {value}");
+        }
+    }
+}
+
 #[test]
 fn allowlist_entries_suppress_warn_expire_and_go_stale() {
     let sb = Scratch::offline();
@@ -1615,5 +1977,170 @@ mod on_the_rig {
             "{}",
             out.stderr
         );
+    }
+
+    /// The fail-open case: `findingSeverityCounts` say CRITICAL 3 while the first page of findings
+    /// is empty and a `nextToken` says more exist. Every page is read, so the three fail the gate.
+    #[test]
+    fn counts_on_an_empty_first_page_are_read_to_the_last_page() {
+        let s = Scripted::new(&|repo, digest| {
+            let three = json!([
+                basic("CVE-C1", "CRITICAL"),
+                basic("CVE-C2", "CRITICAL"),
+                basic("CVE-C3", "CRITICAL")
+            ]);
+            json!([
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        three,
+                        &json!({"CRITICAL": 3}),
+                        None
+                    )],
+                    Some("\"tok-2\"")
+                ),
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([]),
+                        &json!({"CRITICAL": 3}),
+                        Some("tok-2")
+                    )],
+                    None
+                ),
+            ])
+        });
+        let out = s.gate(&[]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let g = gate_json(&out);
+        assert_eq!(g.failing.len(), 3);
+        assert_eq!(g.counts.found.get("CRITICAL"), Some(&3));
+        assert_eq!(s.calls().len(), 2, "both pages, once");
+    }
+
+    /// When every page has been read and the findings are still short of their own counts, the
+    /// answer is read again; three such reads in a row are exit 4 naming the shortfall, never a
+    /// pass on what was read. A repeated page token that leaves findings unread is the same.
+    #[test]
+    fn findings_short_of_their_counts_fail_closed() {
+        let short = Scripted::new(&|repo, digest| {
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![answer(
+                    repo,
+                    digest,
+                    "COMPLETE",
+                    json!([basic("CVE-L1", "LOW")]),
+                    &json!({"CRITICAL": 3, "LOW": 1}),
+                    None
+                )],
+                None
+            )])
+        });
+        let out = short.gate(&[]);
+        assert_eq!(out.code, 4, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "failed to read ECR's scan of {}@{}: its answer is incomplete: findingSeverityCounts says CRITICAL 3, but 0 such finding(s) were read, in 3 reads in a row",
+                short.repo, short.digest
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("help: "), "{}", out.stderr);
+        assert!(out.stdout.is_empty(), "no verdict: {}", out.stdout);
+        assert_eq!(short.calls().len(), 3);
+
+        let repeated = Scripted::new(&|repo, digest| {
+            json!([
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([]),
+                        &json!({}),
+                        Some("tok-A")
+                    )],
+                    Some("\"tok-A\"")
+                ),
+                rule(
+                    "DescribeImageScanFindings",
+                    vec![answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([]),
+                        &json!({"HIGH": 2}),
+                        Some("tok-A")
+                    )],
+                    None
+                ),
+            ])
+        });
+        let out = repeated.gate(&[]);
+        assert_eq!(out.code, 4, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("page token tok-A twice"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("says HIGH 2, but 0 such"),
+            "{}",
+            out.stderr
+        );
+
+        // The deadline still rules: a short answer until --timeout is the timeout's exit 4, with
+        // the shortfall as the last status.
+        let out = short.gate(&["--timeout", "0s"]);
+        assert_eq!(out.code, 4, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("last status: COMPLETE, findingSeverityCounts says CRITICAL 3"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    /// A short answer that completes on the next read (a page written while it was read) is judged
+    /// on the complete one.
+    #[test]
+    fn a_short_read_that_completes_is_judged_complete() {
+        let s = Scripted::new(&|repo, digest| {
+            json!([rule(
+                "DescribeImageScanFindings",
+                vec![
+                    answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([]),
+                        &json!({"CRITICAL": 1}),
+                        None
+                    ),
+                    answer(
+                        repo,
+                        digest,
+                        "COMPLETE",
+                        json!([basic("CVE-LATE", "CRITICAL")]),
+                        &json!({"CRITICAL": 1}),
+                        None
+                    ),
+                ],
+                None
+            )])
+        });
+        let out = s.gate(&[]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(gate_json(&out).failing[0].id, "CVE-LATE");
+        assert_eq!(s.calls().len(), 2);
     }
 }

@@ -176,9 +176,14 @@ pub struct AllowlistError {
 
 const ENTRY_KEYS: [&str; 6] = ["id", "reason", "expires", "package", "purl", "digest"];
 
-/// Parses an allowlist file (YAML or JSON).
+/// Parses an allowlist file (YAML or JSON). An empty file is the same error in both syntaxes.
 pub fn parse_allowlist(text: &str, syntax: Syntax) -> Result<Vec<Entry>, AllowlistError> {
     let err = |message: String| AllowlistError { message };
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Err(err(
+            "the file is empty: expected a mapping with `allowlist:` (a list of entries; `allowlist: []` for none)".into(),
+        ));
+    }
     let doc = document::parse(text, syntax).map_err(|e| err(e.to_string()))?;
     let Some(map) = doc.as_object() else {
         return Err(err(
@@ -577,10 +582,24 @@ mod tests {
                 "allowlist entry 2 (CVE-9): unknown key `expiry`",
             ),
             ("ignore: []\n", "unknown top-level key `ignore`"),
+            ("", "the file is empty"),
+            ("\u{feff} \n\t\n", "the file is empty"),
+            ("[]", "expected a mapping with `allowlist:`"),
+            ("null", "expected a mapping with `allowlist:`"),
         ];
         for (text, expected) in cases {
             let e = parse_allowlist(text, Syntax::Yaml).unwrap_err();
             assert!(e.message.starts_with(expected), "{e} (expected {expected})");
         }
+        // JSON and YAML say the same of the same content.
+        for text in ["", " \n", "\u{feff}", "[]", "null", "{\"ignore\": []}"] {
+            assert_eq!(
+                parse_allowlist(text, Syntax::Json).unwrap_err(),
+                parse_allowlist(text, Syntax::Yaml).unwrap_err(),
+                "{text:?}"
+            );
+        }
+        let bom = "\u{feff}{\"allowlist\": [{\"id\": \"A\", \"reason\": \"x\", \"expires\": \"2027-01-01\"}]}";
+        assert_eq!(parse_allowlist(bom, Syntax::Json).unwrap().len(), 1);
     }
 }

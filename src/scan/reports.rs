@@ -6,6 +6,7 @@ use super::{FixState, Severity, Vulnerability};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// What kind of report a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,9 +31,73 @@ pub struct Parsed {
     pub status: Option<(String, Option<String>)>,
     /// ECR: `findingSeverityCounts`.
     pub counts: BTreeMap<String, i64>,
-    /// ECR: a `nextToken` left in the file (the findings are then incomplete).
+    /// ECR: a `nextToken` (or the AWS CLI's `NextToken`) left in the file: the findings are then
+    /// only the first page.
     pub next_token: Option<String>,
+    /// ECR: severities whose `findingSeverityCounts` are above the findings the file holds (the
+    /// file is then truncated).
+    pub unread: Vec<Shortfall>,
 }
+
+/// A severity `findingSeverityCounts` counts more findings of than were read: the answer is
+/// incomplete (a page missing, a file cut short), and judging what was read would pass findings
+/// nobody saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    /// The severity, as the counts spell it.
+    pub severity: String,
+    /// What `findingSeverityCounts` says.
+    pub counted: i64,
+    /// The findings of that severity read.
+    pub read: usize,
+}
+
+impl fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "findingSeverityCounts says {} {}, but {} such finding(s) were read",
+            self.severity, self.counted, self.read
+        )
+    }
+}
+
+/// The severities whose counts exceed the basic and enhanced findings read (every finding counted
+/// once, whatever its status, as ECR counts them; names compared as [`Severity::parse`] reads them).
+pub fn shortfalls(
+    counts: &BTreeMap<String, i64>,
+    basic: &[EcrBasic],
+    enhanced: &[EcrEnhanced],
+) -> Vec<Shortfall> {
+    let mut read: BTreeMap<Severity, usize> = BTreeMap::new();
+    let severities = basic
+        .iter()
+        .map(|b| b.severity.as_deref().unwrap_or(BASIC_UNRATED))
+        .chain(
+            enhanced
+                .iter()
+                .map(|e| e.severity.as_deref().unwrap_or(ENHANCED_UNRATED)),
+        );
+    for s in severities {
+        *read.entry(Severity::parse(s)).or_default() += 1;
+    }
+    counts
+        .iter()
+        .filter_map(|(name, &counted)| {
+            let got = read.get(&Severity::parse(name)).copied().unwrap_or(0);
+            (i64::try_from(got).unwrap_or(i64::MAX) < counted).then(|| Shortfall {
+                severity: name.clone(),
+                counted,
+                read: got,
+            })
+        })
+        .collect()
+}
+
+/// What a basic finding without a severity is.
+const BASIC_UNRATED: &str = "UNDEFINED";
+/// What an enhanced finding without a severity is.
+const ENHANCED_UNRATED: &str = "UNTRIAGED";
 
 /// Why a report cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +111,17 @@ pub enum ReportError {
         column: usize,
         /// What is wrong.
         message: String,
+    },
+    /// Nothing but white space.
+    #[error("the file is empty")]
+    Empty,
+    /// JSON, but not an object (`[]`, a string…).
+    #[error("expected a JSON object (a trivy, grype or ECR report), found {found}{hint}")]
+    NotAnObject {
+        /// What it is: `an array`, `a string`, `a number`, `a boolean` or `null`.
+        found: &'static str,
+        /// More, for an array.
+        hint: &'static str,
     },
     /// JSON, but none of the formats.
     #[error(
@@ -81,8 +157,32 @@ struct Sniff {
     image_scan_status: Option<IgnoredAny>,
 }
 
-/// Detects the kind of `text` and reads its findings.
+/// Detects the kind of `text` and reads its findings. A UTF-8 byte order mark is skipped (editors on
+/// Windows and PowerShell's `Out-File` write one), as `document::parse` skips it.
 pub fn parse(text: &str) -> Result<Parsed, ReportError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => {}
+        None => return Err(ReportError::Empty),
+        Some(first) => {
+            // Well-formed JSON of another shape is named; anything else is a syntax error with its
+            // position.
+            serde_json::from_str::<IgnoredAny>(text).map_err(|e| json_error(&e))?;
+            let found = match first {
+                b'[' => "an array",
+                b'"' => "a string",
+                b't' | b'f' => "a boolean",
+                b'n' => "null",
+                _ => "a number",
+            };
+            let hint = if *first == b'[' {
+                " (old trivy versions wrote one; trivy's `--format json` is an object with SchemaVersion 2)"
+            } else {
+                ""
+            };
+            return Err(ReportError::NotAnObject { found, hint });
+        }
+    }
     let sniff: Sniff = serde_json::from_str(text).map_err(|e| json_error(&e))?;
     let kind = if sniff.image_scan_findings.is_some() || sniff.image_scan_status.is_some() {
         Kind::Ecr
@@ -223,6 +323,7 @@ fn trivy(text: &str) -> Result<Parsed, serde_json::Error> {
         status: None,
         counts: BTreeMap::new(),
         next_token: None,
+        unread: Vec::new(),
     })
 }
 
@@ -353,6 +454,7 @@ fn grype(text: &str) -> Result<Parsed, serde_json::Error> {
         status: None,
         counts: BTreeMap::new(),
         next_token: None,
+        unread: Vec::new(),
     })
 }
 
@@ -465,14 +567,17 @@ pub fn from_basic(items: Vec<EcrBasic>, digest: Option<&str>) -> Vec<Vulnerabili
                     .find(|a| a.key == k)
                     .and_then(|a| a.value.clone())
             };
-            let score = ["CVSS3_SCORE", "CVSS2_SCORE"]
-                .iter()
-                .find_map(|k| attr(k).and_then(|v| v.parse::<f64>().ok()));
+            // The attribute is text: `NaN` or `inf` would parse, and match no score threshold.
+            let score = ["CVSS3_SCORE", "CVSS2_SCORE"].iter().find_map(|k| {
+                attr(k)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|s| s.is_finite())
+            });
             Vulnerability {
                 package: attr("package_name"),
                 installed: attr("package_version"),
                 score,
-                severity: Severity::parse(b.severity.as_deref().unwrap_or("UNDEFINED")),
+                severity: Severity::parse(b.severity.as_deref().unwrap_or(BASIC_UNRATED)),
                 id: b.name,
                 fixed: None,
                 fix: FixState::Unknown,
@@ -518,7 +623,7 @@ pub fn from_enhanced(items: Vec<EcrEnhanced>, digest: Option<&str>) -> Vec<Vulne
             };
             out.push(Vulnerability {
                 id: id.clone(),
-                severity: Severity::parse(e.severity.as_deref().unwrap_or("UNTRIAGED")),
+                severity: Severity::parse(e.severity.as_deref().unwrap_or(ENHANCED_UNRATED)),
                 package: p.name,
                 installed: p.version,
                 fixed,
@@ -547,6 +652,9 @@ struct EcrAnswer {
     image_scan_findings: Option<EcrFindings>,
     #[serde(default)]
     next_token: Option<String>,
+    /// The AWS CLI's own pagination token (`--max-items`).
+    #[serde(rename = "NextToken", default)]
+    cli_next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -583,6 +691,11 @@ fn ecr_json(text: &str) -> Result<Parsed, serde_json::Error> {
         enhanced_findings: Vec::new(),
         finding_severity_counts: BTreeMap::new(),
     });
+    let unread = shortfalls(
+        &found.finding_severity_counts,
+        &found.findings,
+        &found.enhanced_findings,
+    );
     let mut findings = from_basic(found.findings, digest.as_deref());
     findings.extend(from_enhanced(found.enhanced_findings, digest.as_deref()));
     Ok(Parsed {
@@ -592,7 +705,8 @@ fn ecr_json(text: &str) -> Result<Parsed, serde_json::Error> {
             .image_scan_status
             .and_then(|s| Some((s.status?, s.description))),
         counts: found.finding_severity_counts,
-        next_token: answer.next_token,
+        next_token: answer.next_token.or(answer.cli_next_token),
+        unread,
     })
 }
 
@@ -657,6 +771,115 @@ mod tests {
             Err(ReportError::Json { line: 2, .. })
         ));
         assert_eq!(parse("{\"foo\": 1}").unwrap_err(), ReportError::Unknown);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_other_shapes_are_named() {
+        let bom = format!(
+            "\u{feff}{}",
+            fixture("ecr-scan/awscli-example-describe-image-scan-findings-basic.json")
+        );
+        assert_eq!(parse(&bom).unwrap().findings.len(), 1);
+        assert_eq!(
+            parse("\u{feff}{\"matches\": []}").unwrap().kind,
+            Kind::Grype
+        );
+        for (text, found) in [
+            ("[]", "an array"),
+            (" [{\"Target\": \"x\"}]\n", "an array"),
+            ("\"trivy\"", "a string"),
+            ("42", "a number"),
+            ("-1", "a number"),
+            ("true", "a boolean"),
+            ("null", "null"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(
+                matches!(e, ReportError::NotAnObject { found: f, .. } if f == found),
+                "{text}: {e}"
+            );
+            assert!(!e.to_string().contains("Sniff"), "{text}: {e}");
+        }
+        assert!(parse("[]").unwrap_err().to_string().contains("old trivy"));
+        for empty in ["", " \n\t", "\u{feff}", "\u{feff}\n"] {
+            assert_eq!(parse(empty).unwrap_err(), ReportError::Empty, "{empty:?}");
+        }
+        assert!(matches!(
+            parse("[1,"),
+            Err(ReportError::Json { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse("\u{feff}{\n  \"matches\": ]\n}"),
+            Err(ReportError::Json { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_ecr_answers_are_detected() {
+        let complete = fixture("ecr-scan/cultureamp-scan-findings-example-b.json");
+        let parsed = parse(&complete).unwrap();
+        assert_eq!((parsed.next_token, parsed.unread), (None, vec![]));
+
+        let page = |extra: &str, counts: &str, findings: &str| {
+            format!(
+                r#"{{"imageScanStatus": {{"status": "COMPLETE"}}, "imageScanFindings": {{"findingSeverityCounts": {counts}, "findings": {findings}}}{extra}}}"#
+            )
+        };
+        let empty_page = page(r#", "nextToken": "tok""#, r#"{"CRITICAL": 3}"#, "[]");
+        let parsed = parse(&empty_page).unwrap();
+        assert_eq!(parsed.next_token.as_deref(), Some("tok"));
+        assert_eq!(
+            parsed.unread,
+            [Shortfall {
+                severity: "CRITICAL".into(),
+                counted: 3,
+                read: 0
+            }]
+        );
+        assert_eq!(
+            parsed.unread[0].to_string(),
+            "findingSeverityCounts says CRITICAL 3, but 0 such finding(s) were read"
+        );
+        // The AWS CLI's own token (--max-items).
+        let cli = page(r#", "NextToken": "eyJ9""#, "{}", "[]");
+        assert_eq!(parse(&cli).unwrap().next_token.as_deref(), Some("eyJ9"));
+        // Counts are per severity, names as Severity::parse reads them; more read than counted is
+        // fine, and a finding without a severity counts as UNDEFINED.
+        let mixed = page(
+            "",
+            r#"{"critical": 1, "HIGH": 2, "UNDEFINED": 1}"#,
+            r#"[{"name": "A", "severity": "CRITICAL"}, {"name": "B", "severity": "HIGH"}, {"name": "C"}, {"name": "D", "severity": "LOW"}]"#,
+        );
+        let unread = parse(&mixed).unwrap().unread;
+        assert_eq!(
+            unread,
+            [Shortfall {
+                severity: "HIGH".into(),
+                counted: 2,
+                read: 1
+            }]
+        );
+        let enhanced = fixture("ecr-scan/moto-example-describe-image-scan-findings-enhanced.json");
+        assert!(parse(&enhanced).unwrap().unread.is_empty());
+        let shifted = enhanced.replace("\"UNTRIAGED\": 1", "\"UNTRIAGED\": 2");
+        assert_eq!(parse(&shifted).unwrap().unread.len(), 1);
+    }
+
+    #[test]
+    fn scores_that_are_not_numbers_are_dropped() {
+        let with = |score: &str| EcrBasic {
+            name: "CVE-1".into(),
+            severity: Some("LOW".into()),
+            attributes: vec![EcrAttribute {
+                key: "CVSS3_SCORE".into(),
+                value: Some(score.into()),
+            }],
+            ..EcrBasic::default()
+        };
+        for bad in ["NaN", "inf", "-infinity", "x"] {
+            assert_eq!(from_basic(vec![with(bad)], None)[0].score, None, "{bad}");
+        }
+        assert_eq!(from_basic(vec![with("9.8")], None)[0].score, Some(9.8));
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub struct ScanGate {
     pub(crate) timeout: Duration,
 
     /// The first wait between polls (grows 1.5× per poll, to 30s at most, with jitter).
-    #[arg(long, value_name = "DURATION", env = "SCAN_GATE_POLL_INTERVAL", default_value = "5s", value_parser = crate::time::parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "SCAN_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
     pub(crate) poll_interval: Duration,
 
     /// Enhanced scanning: read until this many polls in a row return the same findings.
@@ -121,15 +121,16 @@ pub struct ScanGate {
     )]
     pub(crate) severity: Vec<String>,
 
-    /// Also fail on findings whose CVSS or Inspector score is at or above this.
-    #[arg(long, value_name = "SCORE", env = "SCAN_GATE_FAIL_ON_SCORE")]
+    /// Also fail on findings whose CVSS or Inspector score is at or above this (0 to 10).
+    #[arg(long, value_name = "SCORE", env = "SCAN_GATE_FAIL_ON_SCORE", value_parser = parse_score)]
     pub(crate) fail_on_score: Option<f64>,
 
     /// Count only findings with a fix (an unknown fix state counts as fixable).
     #[arg(long, env = "SCAN_GATE_FIXABLE_ONLY")]
     pub(crate) fixable_only: bool,
 
-    /// Map an unrated severity to a level: NAME=LEVEL (e.g. UNTRIAGED=HIGH). Repeatable.
+    /// Map an unrated severity to a level: NAME=LEVEL, NAME one of UNKNOWN, UNDEFINED, UNTRIAGED,
+    /// NEGLIGIBLE (e.g. UNTRIAGED=HIGH). Repeatable.
     #[arg(long = "map-severity", value_name = "NAME=LEVEL", value_parser = parse_mapping)]
     pub(crate) map_severity: Vec<(String, Severity)>,
 
@@ -291,9 +292,114 @@ fn parse_fail_on(s: &str) -> Result<Threshold, String> {
     }
 }
 
+/// The unrated severities `--map-severity` maps, in the order errors list them.
+const UNRATED: [SeverityName; 4] = [
+    SeverityName::Unknown,
+    SeverityName::Undefined,
+    SeverityName::Untriaged,
+    SeverityName::Negligible,
+];
+
+/// `NAME=LEVEL`. A level (`HIGH=LOW`) is refused rather than ignored: levels are never remapped, so
+/// such a mapping would do nothing; so is a name no source reports (a typo would do nothing too).
 fn parse_mapping(s: &str) -> Result<(String, Severity), String> {
     let (name, level) = s
         .split_once('=')
         .ok_or("expected NAME=LEVEL, e.g. UNTRIAGED=HIGH")?;
-    Ok((name.trim().to_ascii_uppercase(), parse_level(level)?))
+    let name = name.trim().to_ascii_uppercase();
+    let unrated: Vec<&str> = UNRATED.iter().map(|n| n.name()).collect();
+    let unrated = unrated.join(", ");
+    if let level @ (Severity::Critical
+    | Severity::High
+    | Severity::Medium
+    | Severity::Low
+    | Severity::Informational) = Severity::parse(&name)
+    {
+        return Err(format!(
+            "`{name}` is the level {level}, which is never remapped; only unrated severities map ({unrated}); to gate on exact severities use --severity"
+        ));
+    }
+    if !UNRATED.iter().any(|n| n.name() == name) {
+        return Err(format!(
+            "`{name}` is not an unrated severity a source reports ({unrated})"
+        ));
+    }
+    Ok((name, parse_level(level)?))
+}
+
+/// `--fail-on-score`: a CVSS or Inspector score, a finite number from 0 to 10 (`NaN` would match no
+/// finding, `inf` none, `11` none: each a gate that passes by accident).
+fn parse_score(s: &str) -> Result<f64, String> {
+    let invalid = || format!("`{s}` is not a score: use a number from 0 to 10 (CVSS, Inspector)");
+    let score: f64 = s.trim().parse().map_err(|_| invalid())?;
+    if score.is_finite() && (0.0..=10.0).contains(&score) {
+        Ok(score)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// `--poll-interval`: a duration above zero (zero would poll ECR without pause until --timeout).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = crate::time::parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "`{s}` would poll ECR without a pause; use at least 1ms (default 5s)"
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_are_finite_and_from_0_to_10() {
+        for good in ["0", "7", "7.5", "10", " 9.8", "1e1"] {
+            assert!(parse_score(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "NaN", "nan", "inf", "-inf", "infinity", "11", "10.01", "-0.1", "", "high", "1e309",
+        ] {
+            let e = parse_score(bad).unwrap_err();
+            assert!(e.contains("from 0 to 10"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn only_unrated_severities_map() {
+        assert_eq!(
+            parse_mapping("untriaged=high").unwrap(),
+            ("UNTRIAGED".to_string(), Severity::High)
+        );
+        assert_eq!(
+            parse_mapping("NEGLIGIBLE = LOW").unwrap(),
+            ("NEGLIGIBLE".to_string(), Severity::Low)
+        );
+        for (text, needle) in [
+            (
+                "HIGH=LOW",
+                "`HIGH` is the level HIGH, which is never remapped",
+            ),
+            ("moderate=LOW", "`MODERATE` is the level MEDIUM"),
+            ("INFO=HIGH", "`INFO` is the level INFORMATIONAL"),
+            ("UNTRAIGED=HIGH", "`UNTRAIGED` is not an unrated severity"),
+            ("=HIGH", "`` is not an unrated severity"),
+            ("UNKNOWN=", "is not a level"),
+            ("UNKNOWN=UNTRIAGED", "is not a level"),
+            ("UNKNOWN", "expected NAME=LEVEL"),
+        ] {
+            let e = parse_mapping(text).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_poll_interval_is_above_zero() {
+        assert!(parse_interval("0").unwrap_err().contains("without a pause"));
+        assert!(parse_interval("0s0ms").is_err());
+        assert_eq!(parse_interval("1ms").unwrap(), Duration::from_millis(1));
+        assert!(parse_interval("36501d").unwrap_err().contains("too large"));
+    }
 }

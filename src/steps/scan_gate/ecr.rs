@@ -2,6 +2,7 @@
 //! for (one deadline for all) and read into findings, a source entry and any status problem.
 
 use super::args::ScanGate;
+use super::error::GateError;
 use super::image::{self, EcrTarget};
 use super::inputs::Gathered;
 use super::report::{SourceKind, SourceReport};
@@ -23,7 +24,10 @@ pub(crate) async fn gate(
     let aws = Aws::load(region.as_deref(), None).await?;
     let ecr = aws.ecr(&aws.region());
     let digests = image::platform_images(ctx, &ecr, target).await?;
-    let deadline = Instant::now() + args.timeout;
+    // `--timeout` is at most `time::MAX_DURATION`, which every clock holds; checked all the same.
+    let deadline = Instant::now().checked_add(args.timeout).ok_or_else(|| {
+        GateError::Usage("use --timeout: too large for this system's clock".into())
+    })?;
     let mut gathered = Gathered::default();
     for digest in digests {
         let scan = Scan {

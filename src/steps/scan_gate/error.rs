@@ -27,6 +27,24 @@ pub enum GateError {
         /// Why.
         reason: reports::ReportError,
     },
+    /// An ECR report file holds only part of the scan's findings.
+    #[error("read the report `{}`: it holds only part of the scan's findings: {reason}", path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Why: a page token left in it, or counts above the findings it holds.
+        reason: String,
+    },
+    /// ECR's answer held fewer findings than its own counts, after every page was read.
+    #[error("read ECR's scan of {repository}@{digest}: its answer is incomplete: {reason}")]
+    Incomplete {
+        /// The repository.
+        repository: String,
+        /// The digest.
+        digest: String,
+        /// The shortfall.
+        reason: String,
+    },
     /// The allowlist is invalid.
     #[error("read the allowlist `{}`: {reason}", path.display())]
     Allowlist {
@@ -68,7 +86,7 @@ pub enum GateError {
 impl Diagnostic for GateError {
     fn exit_code(&self) -> Code {
         match self {
-            GateError::Timeout { .. } => Code::Remote,
+            GateError::Timeout { .. } | GateError::Incomplete { .. } => Code::Remote,
             GateError::Write(e) => e.exit_code(),
             _ => Code::Usage,
         }
@@ -78,6 +96,12 @@ impl Diagnostic for GateError {
         match self {
             GateError::Report { .. } => Some(
                 "pass trivy's `--format json`, grype's `-o json` or `aws ecr describe-image-scan-findings` output".into(),
+            ),
+            GateError::Truncated { .. } => Some(
+                "write every page: `aws ecr describe-image-scan-findings` follows nextToken itself unless --max-items or --no-paginate stops it (or gate on ECR directly: --from, --image, -r)".into(),
+            ),
+            GateError::Incomplete { .. } => Some(
+                "run the gate again; if ECR keeps answering so, compare with `aws ecr describe-image-scan-findings` and report it to AWS".into(),
             ),
             GateError::Allowlist { .. } => Some(
                 "each entry: `- id: CVE-…`, `reason: …`, `expires: YYYY-MM-DD` (optional: package, purl, digest)".into(),

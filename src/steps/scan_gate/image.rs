@@ -68,11 +68,21 @@ fn by_uri(uri: &str) -> Result<EcrTarget, GateError> {
 
 /// -r REPO (a name in the caller's registry, or a full URI) with --digest or --tag.
 fn in_repository(args: &ScanGate, repo: &str) -> Result<EcrTarget, GateError> {
+    if repo.trim().is_empty() {
+        return Err(GateError::Usage(
+            "use -r REPOSITORY: it is empty; pass a repository name (team/app) or URI".into(),
+        ));
+    }
     let reference = match (&args.digest, &args.tag) {
         (Some(d), _) => {
             d.parse::<Digest>()
                 .map_err(|e| GateError::Usage(e.to_string()))?;
             d.clone()
+        }
+        (None, Some(t)) if t.is_empty() => {
+            return Err(GateError::Usage(format!(
+                "use --tag: it is empty; pass the tag to gate on in `{repo}` (or --digest sha256:…)"
+            )));
         }
         (None, Some(t)) => t.clone(),
         (None, None) => {
@@ -81,17 +91,37 @@ fn in_repository(args: &ScanGate, repo: &str) -> Result<EcrTarget, GateError> {
             )));
         }
     };
+    let tag = args.digest.is_none().then_some(reference.as_str());
     let first = repo.split('/').next().unwrap_or("");
     if repo.contains('/') && first.contains('.') {
         let image = ImageRef::parse(repo).map_err(|e| GateError::Usage(e.to_string()))?;
+        checked(image.registry(), image.repository(), tag, repo)?;
         return ecr_target_of(&image, reference, repo);
     }
+    // A bare name in the caller's registry, and the tag, checked as docker would before ECR is
+    // asked (whose answer to `A B` or `v 1` is a remote error, not the flag's).
+    checked("ecr.invalid", repo, tag, repo)?;
     Ok(EcrTarget {
         registry_id: None,
         region: None,
         repository: repo.to_string(),
         reference,
     })
+}
+
+/// `repository` (and `tag`) as a reference's parts would be; the error names `given`.
+fn checked(
+    registry: &str,
+    repository: &str,
+    tag: Option<&str>,
+    given: &str,
+) -> Result<(), GateError> {
+    ImageRef::from_parts(registry, repository, tag, None)
+        .map(drop)
+        .map_err(|e| {
+            let flags = tag.map_or(String::new(), |t| format!(" --tag {t}"));
+            GateError::Usage(format!("use -r {given}{flags}: {}", e.reason()))
+        })
 }
 
 /// The target for `image` (a full URI), which must be in a private ECR registry.
@@ -178,5 +208,44 @@ mod tests {
              "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]}"#;
         assert_eq!(platform_digests(index).unwrap(), ["sha256:aa", "sha256:bb"]);
         assert_eq!(platform_digests(r#"{"layers": []}"#), None);
+    }
+
+    fn args(argv: &[&str]) -> ScanGate {
+        <ScanGate as clap::Parser>::try_parse_from(
+            std::iter::once("scan-gate").chain(argv.iter().copied()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn repositories_and_tags_are_checked_before_ecr_is_asked() {
+        let uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app";
+        for (repo, tag) in [("app", "v1"), ("team/app", "1.0_rc-2"), (uri, "latest")] {
+            let t = in_repository(&args(&["-r", repo, "--tag", tag]), repo).unwrap();
+            assert_eq!(t.reference, tag, "{repo}");
+        }
+        for (repo, tag, needle) in [
+            ("app", "", "use --tag: it is empty"),
+            (
+                "app",
+                "v 1",
+                "use -r app --tag v 1: a reference cannot contain white space",
+            ),
+            ("app", ".hidden", "tag `.hidden` is invalid"),
+            ("app", &"t".repeat(129), "the limit is 128"),
+            ("A B", "v1", "use -r A B --tag v1:"),
+            ("App", "v1", "must be lowercase"),
+            ("", "v1", "use -r REPOSITORY: it is empty"),
+            (" ", "v1", "use -r REPOSITORY: it is empty"),
+            (uri, "bad:tag", "use -r"),
+        ] {
+            let e = in_repository(&args(&["-r", repo, "--tag", tag]), repo)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "-r {repo:?} --tag {tag:?}: {e}");
+        }
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert!(in_repository(&args(&["-r", "app", "--digest", &digest]), "app").is_ok());
+        assert!(in_repository(&args(&["-r", "A B", "--digest", &digest]), "A B").is_err());
     }
 }

@@ -61,10 +61,18 @@ fn read_report(
     {
         gathered.problems.push(p);
     }
-    if let Some(token) = &parsed.next_token {
-        ctx.out.warn(&format!(
-            "{name} ends with nextToken {token}: it holds only the first page of findings"
-        ));
+    // A truncated file fails closed: judging the findings it holds would pass those it lacks.
+    let mut truncated: Vec<String> = parsed
+        .next_token
+        .iter()
+        .map(|token| format!("it ends with the page token {token}, so more pages exist"))
+        .collect();
+    truncated.extend(parsed.unread.iter().map(ToString::to_string));
+    if !truncated.is_empty() {
+        return Err(GateError::Truncated {
+            path: path.to_path_buf(),
+            reason: truncated.join("; "),
+        });
     }
     gathered.sources.push(SourceReport {
         kind: match parsed.kind {

@@ -7,8 +7,10 @@
 //! (`BatchGetRepositoryScanningConfiguration`), else after `ScanNotFoundException` was retried
 //! briefly (a scan-on-push race); the wait has one deadline and jittered backoff, looking again
 //! a second after starting a scan; every status is handled explicitly and an
-//! unknown one fails closed; every page is read and a repeated `nextToken` stops the loop; enhanced
-//! scans (`ACTIVE`) are read until the findings settle.
+//! unknown one fails closed; every page is read and a repeated `nextToken` stops the loop; findings
+//! short of the answer's own `findingSeverityCounts` fail closed (exit 4 from ECR, exit 2 for a
+//! `--report` file, which also may not end with a page token); enhanced scans (`ACTIVE`) are read
+//! until the findings settle.
 //!
 //! Modules: `args` (the flags), `error` ([`GateError`]), `report` ([`GateReport`], the result),
 //! `rules` (the policy from the flags), `inputs` (the `--report` files), `image` (which ECR image,

@@ -5,7 +5,9 @@ use super::args::{ScanGate, SeverityName};
 use super::error::GateError;
 use crate::cli::Context;
 use crate::document::Syntax;
+use crate::scan::Severity;
 use crate::scan::policy::{self, Date, Entry, Policy};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The policy and what the reports say about it.
@@ -28,11 +30,13 @@ pub(crate) fn rules(args: &ScanGate, ctx: &Context) -> Result<Rules, GateError> 
         Some(path) => read_allowlist(path, ctx)?,
         None => Vec::new(),
     };
-    let mut unrated = Policy::default_unrated();
-    for (name, level) in &args.map_severity {
-        unrated.insert(name.clone(), level.clone());
-    }
+    let unrated = unrated(&args.map_severity)?;
     let severities = severities(&args.severity)?;
+    if !args.severity.is_empty() && severities.is_empty() {
+        return Err(GateError::Usage(
+            "use --severity LIST: it names no severity (e.g. --severity CRITICAL,HIGH); without it --fail-on applies".into(),
+        ));
+    }
     let names: Vec<String> = severities.iter().map(|s| s.name().to_string()).collect();
     let policy = Policy {
         fail_on: if severities.is_empty() {
@@ -73,6 +77,24 @@ fn read_allowlist(path: &Path, ctx: &Context) -> Result<Vec<Entry>, GateError> {
     let text =
         std::fs::read_to_string(ctx.env.resolve(path)).map_err(|e| invalid(e.to_string()))?;
     policy::parse_allowlist(&text, Syntax::detect(path, &text)).map_err(|e| invalid(e.message))
+}
+
+/// The default mappings with `--map-severity`'s over them; one name mapped to two levels is an
+/// error (the first would be silently ignored).
+fn unrated(given: &[(String, Severity)]) -> Result<BTreeMap<String, Severity>, GateError> {
+    let mut unrated = Policy::default_unrated();
+    let mut seen = BTreeMap::new();
+    for (name, level) in given {
+        if let Some(earlier) = seen.insert(name, level)
+            && earlier != level
+        {
+            return Err(GateError::Usage(format!(
+                "use --map-severity {name}=… once: it maps {name} to both {earlier} and {level}"
+            )));
+        }
+        unrated.insert(name.clone(), level.clone());
+    }
+    Ok(unrated)
 }
 
 /// `--severity`'s names in upper case, blanks dropped; a name that is no severity is an error.

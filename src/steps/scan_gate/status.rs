@@ -125,6 +125,21 @@ impl Problem {
                 message: format!("scan of {what} ended {status}{description}"),
                 fatal: on_error == OnScanError::Fail,
             }
+        } else if matches!(status, ScanStatus::InProgress | ScanStatus::Pending) {
+            // Only a report file gets here: the live wait polls on.
+            Problem {
+                message: format!(
+                    "scan of {what} had not finished (status {status}{description}), so its findings are incomplete; failing closed"
+                ),
+                fatal: true,
+            }
+        } else if *status == ScanStatus::Unknown {
+            Problem {
+                message: format!(
+                    "scan of {what} has no status (UNKNOWN{description}), so its findings may be incomplete; failing closed"
+                ),
+                fatal: true,
+            }
         } else {
             Problem {
                 message: format!(
@@ -162,6 +177,19 @@ mod tests {
         assert!(problem("FAILED", None, OnScanError::Fail).unwrap().fatal);
         let p = problem("QUANTUM", None, OnScanError::Warn).unwrap();
         assert!(p.fatal && p.message.contains("failing closed"), "{p:?}");
+        assert!(p.message.contains("does not know"), "{p:?}");
+        for status in ["IN_PROGRESS", "PENDING"] {
+            let p = problem(status, Some("queued"), OnScanError::Warn).unwrap();
+            assert!(p.fatal, "{p:?}");
+            assert_eq!(
+                p.message,
+                format!(
+                    "scan of x had not finished (status {status}: queued), so its findings are incomplete; failing closed"
+                )
+            );
+        }
+        let p = problem("UNKNOWN", None, OnScanError::Warn).unwrap();
+        assert!(p.fatal && p.message.contains("has no status"), "{p:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Waiting for ECR's scan of one digest: one deadline for all, jittered backoff, a scan started at
 //! once where the repository does not scan by itself (else after `ScanNotFoundException` was
-//! retried briefly: a scan-on-push race), every page read, enhanced scans read until they settle.
+//! retried briefly: a scan-on-push race), every page read, enhanced scans read until they settle;
+//! findings short of the answer's own `findingSeverityCounts` are read again, then refused.
 
 use super::args::ScanGate;
 use super::error::GateError;
@@ -8,6 +9,7 @@ use super::status::ScanStatus;
 use crate::adapters::aws::{Ecr, ScanPage, ScanStart};
 use crate::cli::Context;
 use crate::error::Error;
+use crate::scan::reports;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -45,7 +47,13 @@ struct Wait {
     /// Enhanced scanning: the findings last seen, and for how many polls in a row.
     settled: Option<Findings>,
     stable: u32,
+    /// Reads in a row whose findings fell short of their own counts.
+    short: u32,
 }
+
+/// How many reads in a row may fall short of `findingSeverityCounts` (a page written while it was
+/// read, say) before the answer is taken to be incomplete.
+const SHORT_READS: u32 = 3;
 
 /// Polls until the scan is final (or settled, for enhanced scanning) or the deadline passes.
 pub(crate) async fn wait_for_scan(
@@ -64,11 +72,12 @@ pub(crate) async fn wait_for_scan(
         last_status: "none".to_string(),
         settled: None,
         stable: 0,
+        short: 0,
     };
     loop {
         let done = match all_pages(ctx, scan).await? {
             None => wait.no_scan_yet(ctx, scan).await?,
-            Some(page) => wait.read(page, args.settle_polls),
+            Some(page) => wait.read(page, args.settle_polls, scan)?,
         };
         if let Some(page) = done {
             return Ok(page);
@@ -142,17 +151,47 @@ impl Wait {
         Ok(None)
     }
 
-    /// A scan's page: `Some` when the scan is final, or settled for enhanced scanning.
-    fn read(&mut self, page: ScanPage, settle_polls: u32) -> Option<ScanPage> {
+    /// A scan's page: `Some` when the scan is final, or settled for enhanced scanning. Findings
+    /// short of their own `findingSeverityCounts` are read again; [`SHORT_READS`] such reads in a
+    /// row are an error — judging them would pass the findings no page held.
+    fn read(
+        &mut self,
+        page: ScanPage,
+        settle_polls: u32,
+        scan: &Scan<'_>,
+    ) -> Result<Option<ScanPage>, GateError> {
         let status = ScanStatus::of(page.status.as_deref());
         self.last_status = status.to_string();
-        match status {
-            ScanStatus::InProgress | ScanStatus::Pending => None,
+        if matches!(status, ScanStatus::InProgress | ScanStatus::Pending) {
+            return Ok(None);
+        }
+        let short = reports::shortfalls(&page.counts, &page.basic, &page.enhanced);
+        if !short.is_empty() {
+            self.short += 1;
+            self.settled = None;
+            self.stable = 0;
+            let reason = short
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            if self.short >= SHORT_READS {
+                return Err(GateError::Incomplete {
+                    repository: scan.repository.to_string(),
+                    digest: scan.digest.to_string(),
+                    reason: format!("{reason}, in {} reads in a row", self.short),
+                });
+            }
+            self.last_status = format!("{status}, {reason}");
+            return Ok(None);
+        }
+        self.short = 0;
+        Ok(match status {
             // Enhanced scanning keeps adding findings for a while: settle first.
             ScanStatus::Active => self.settles(&page, settle_polls).then_some(page),
             // COMPLETE, and every status that ends the scan (judged by the caller).
             _ => Some(page),
-        }
+        })
     }
 
     /// Whether `page` holds the same findings as the polls before it, `settle_polls` times in a row.
