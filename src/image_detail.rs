@@ -8,8 +8,10 @@ use std::path::Path;
 /// The `ImageURI` of the file at `path`, parsed. The error is the reason alone (callers name the file).
 pub(crate) fn read(path: &Path) -> Result<(String, ImageRef), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    // Editors on Windows save JSON with a byte-order mark; it is not part of the document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let uri = doc
         .get("ImageURI")
         .and_then(serde_json::Value::as_str)
@@ -26,6 +28,18 @@ pub(crate) fn minimal(uri: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("imageDetail.json");
+        let uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:".to_string()
+            + &"a".repeat(64);
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend(minimal(&uri));
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(read(&path).unwrap().0, uri);
+    }
 
     #[test]
     fn reads_what_it_writes_and_names_what_is_wrong() {

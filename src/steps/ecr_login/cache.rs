@@ -52,7 +52,9 @@ fn secs(t: SystemTime) -> u64 {
 
 impl Entry {
     fn fresh(&self, now: u64) -> bool {
-        now < self.fetched_at + (self.expires_at.saturating_sub(self.fetched_at)) / 2
+        now < self
+            .fetched_at
+            .saturating_add(self.expires_at.saturating_sub(self.fetched_at) / 2)
     }
 
     fn token(&self) -> AuthToken {
@@ -60,7 +62,7 @@ impl Entry {
             username: self.username.clone(),
             password: Secret::new(self.password.clone()),
             proxy_endpoint: self.proxy_endpoint.clone(),
-            expires_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(self.expires_at)),
+            expires_at: SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(self.expires_at)),
         }
     }
 }

@@ -19,7 +19,8 @@ pub fn password_expiry(password: &str) -> Option<SystemTime> {
         .ok()?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let secs = doc.get("expiration")?.as_u64()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    // A hostile or corrupt password could claim any number: one past what a time holds is no expiry.
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// The lifetime to assume for a token fetched at `fetched` that the service says expires at
@@ -51,6 +52,8 @@ mod tests {
         );
         assert_eq!(password_expiry("123456789012-auth-token"), None);
         assert_eq!(password_expiry(""), None);
+        // A claim past what a time can hold is no expiry, not a panic.
+        assert_eq!(password_expiry(&ecr_like_password(u64::MAX)), None);
     }
 
     #[test]
