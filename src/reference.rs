@@ -4,12 +4,20 @@
 //! - `nginx` → `docker.io/library/nginx:latest`; `user/app` → `docker.io/user/app:latest`;
 //!   `index.docker.io/x` → `docker.io/x`.
 //! - the first path component is a registry only when it contains `.` or `:`, is `localhost`, or has
-//!   upper-case letters; `localhost:5000/app`, `[::1]:5000/app` and `host.example/app` keep theirs.
+//!   upper-case letters (`LOCALDOMAIN/debian`); `localhost:5000/app`, `[::1]:5000/app` and
+//!   `host.example/app` keep theirs.
 //! - `name:tag@sha256:…` keeps both the tag and the digest; a reference with a digest and no tag gets no
 //!   default tag.
+//! - the repository path (`library/nginx`) is at most 255 characters; the registry does not count.
+//! - an IPv6 registry is hex digits and colons in brackets: no zone (`%eth0`), no IPv4 tail
+//!   (`[2001:db8::192.0.2.33]`).
 //!
-//! Invalid forms are rejected with the reason (upper-case repository, empty component, bad tag, digest of
-//! the wrong length, a 64-hex name, a name over 255 characters…).
+//! [`docker::Reference`] is that grammar to the letter (tested against distribution/reference's own
+//! tables). [`ImageRef`] refuses what it refuses, with the reason (upper-case repository, empty
+//! component, bad tag, digest of the wrong length, a 64-hex name, a path over 255 characters…), and
+//! also what docker accepts only to fail on later: a port over 65535, brackets that are not an IPv6
+//! address, a digest algorithm other than sha256 and sha512, and a first component that docker takes
+//! for a registry but then reads as a path with no registry at all (`foo_bar.com/app`).
 
 use crate::error::Diagnostic;
 use crate::exit::Code;
@@ -20,7 +28,7 @@ use std::str::FromStr;
 pub const DEFAULT_REGISTRY: &str = "docker.io";
 const LEGACY_DEFAULT_REGISTRY: &str = "index.docker.io";
 const OFFICIAL_PREFIX: &str = "library/";
-const NAME_TOTAL_LENGTH_MAX: usize = 255;
+const PATH_LENGTH_MAX: usize = 255;
 const TAG_LENGTH_MAX: usize = 128;
 
 /// A content digest such as `sha256:3f…`.
@@ -189,70 +197,33 @@ impl Diagnostic for ReferenceError {
 
 impl ImageRef {
     /// Parses and normalises like `docker pull NAME`; a reference with neither tag nor digest gets
-    /// the tag `latest`.
+    /// the tag `latest`. What docker's [`docker::Reference::parse_normalized`] refuses is refused
+    /// (with the reason), and a little more: see the module documentation.
     pub fn parse(input: &str) -> Result<ImageRef, ReferenceError> {
-        let err = |reason: &str| ReferenceError {
+        let err = |reason: String| ReferenceError {
             input: input.to_string(),
-            reason: reason.to_string(),
+            reason,
         };
-        if input.is_empty() {
-            return Err(err("the reference is empty"));
+        let docker = docker::Reference::parse_normalized(input)?;
+        // docker reads `foo_bar.com/app` as a path with no registry at all.
+        if docker.domain().is_empty() {
+            return Err(err(diagnose(input)));
         }
-        if input.trim() != input || input.contains(char::is_whitespace) {
-            return Err(err("a reference cannot contain white space"));
+        if docker.domain() != DEFAULT_REGISTRY {
+            validate_registry(docker.domain()).map_err(err)?;
         }
-        if input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(err(
-                "a 64-digit hex string is an image ID, not a repository name; use REPOSITORY@sha256:…",
-            ));
-        }
-
-        // Split off the digest, then the tag (a ':' after the last '/').
-        let (rest, digest) = match input.split_once('@') {
-            Some((rest, d)) => (rest, Some(d.parse::<Digest>().map_err(|e| err(&e.reason))?)),
-            None => (input, None),
+        let digest = match docker.digest() {
+            Some(d) => Some(d.parse::<Digest>().map_err(|e| err(e.reason))?),
+            None => None,
         };
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-            None => (rest, None),
-        };
-        if let Some(tag) = tag {
-            validate_tag(tag).map_err(|r| err(&r))?;
-        }
-
-        let (registry, repository) = split_registry(name);
-        let registry = if registry == LEGACY_DEFAULT_REGISTRY {
-            DEFAULT_REGISTRY.to_string()
-        } else {
-            validate_registry(registry).map_err(|r| err(&r))?;
-            registry.to_string()
-        };
-        if repository.to_ascii_lowercase() != repository {
-            return Err(err(&format!(
-                "repository name `{repository}` must be lowercase"
-            )));
-        }
-        let repository = if registry == DEFAULT_REGISTRY && !repository.contains('/') {
-            format!("{OFFICIAL_PREFIX}{repository}")
-        } else {
-            repository.to_string()
-        };
-        validate_repository(&repository).map_err(|r| err(&r))?;
-        if registry.len() + 1 + repository.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(err(&format!(
-                "the name is longer than {NAME_TOTAL_LENGTH_MAX} characters"
-            )));
-        }
-
-        let tag = match (tag, &digest) {
+        let tag = match (docker.tag(), &digest) {
             (Some(t), _) => Some(t.to_string()),
             (None, None) => Some("latest".to_string()),
             (None, Some(_)) => None,
         };
         Ok(ImageRef {
-            registry,
-            repository,
+            registry: docker.domain().to_string(),
+            repository: docker.path().to_string(),
             tag,
             digest,
         })
@@ -333,6 +304,18 @@ impl ImageRef {
         }
     }
 
+    /// docker's `FamiliarName`: the name without tag or digest, Docker Hub's registry and `library/`
+    /// left out (`nginx`, `user/app`, `localhost:5000/app`).
+    pub fn familiar_name(&self) -> String {
+        if self.registry != DEFAULT_REGISTRY {
+            return self.name();
+        }
+        match self.repository.strip_prefix(OFFICIAL_PREFIX) {
+            Some(rest) if !rest.contains('/') => rest.to_string(),
+            _ => self.repository.clone(),
+        }
+    }
+
     /// The short form the docker CLI prints: `nginx:latest`, `user/app:1`, other registries in full.
     pub fn familiar(&self) -> String {
         let full = self.to_string();
@@ -398,7 +381,7 @@ fn split_registry(name: &str) -> (&str, &str) {
         Some((first, rest))
             if first.contains(['.', ':'])
                 || first == "localhost"
-                || first.to_ascii_lowercase() != first =>
+                || first.to_lowercase() != first =>
         {
             (first, rest)
         }
@@ -407,29 +390,36 @@ fn split_registry(name: &str) -> (&str, &str) {
 }
 
 fn validate_registry(registry: &str) -> Result<(), String> {
-    let (host, port) =
-        if let Some(v6) = registry.strip_prefix('[') {
-            let (addr, after) = v6
-                .split_once(']')
-                .ok_or_else(|| format!("registry `{registry}` has an unclosed `[`"))?;
-            if addr.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(format!("`{addr}` is not an IPv6 address"));
-            }
-            match after {
-                "" => return Ok(()),
-                p => (
+    let (host, port) = if let Some(v6) = registry.strip_prefix('[') {
+        let (addr, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("registry `{registry}` has an unclosed `[`"))?;
+        if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+            return Err(format!(
+                "`{addr}` is not an IPv6 address as a reference may write it: hex digits and `:` \
+                     only (no zone, no IPv4 tail)"
+            ));
+        }
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("`{addr}` is not an IPv6 address"));
+        }
+        match after {
+            "" => return Ok(()),
+            p => {
+                (
                     "",
                     Some(p.strip_prefix(':').ok_or_else(|| {
                         format!("registry `{registry}`: expected `:PORT` after `]`")
                     })?),
-                ),
+                )
             }
-        } else {
-            match registry.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (registry, None),
-            }
-        };
+        }
+    } else {
+        match registry.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (registry, None),
+        }
+    };
     if let Some(port) = port
         && (port.is_empty()
             || !port.bytes().all(|b| b.is_ascii_digit())
@@ -483,7 +473,7 @@ fn validate_repository(repository: &str) -> Result<(), String> {
 fn valid_path_component(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+    if !b.first().is_some_and(|x| alnum(*x)) || !b.last().is_some_and(|x| alnum(*x)) {
         return false;
     }
     let mut i = 0;
@@ -527,6 +517,370 @@ fn validate_tag(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What is wrong with the registry of `name` (a reference without tag or digest), if docker takes
+/// its first component for one.
+fn registry_problem(name: &str) -> Option<String> {
+    let (registry, _) = split_registry(name);
+    if registry == DEFAULT_REGISTRY {
+        return None;
+    }
+    validate_registry(registry).err()
+}
+
+/// The name part of a reference: without digest and tag.
+fn name_part(input: &str) -> &str {
+    let rest = input.split('@').next().unwrap_or_default();
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(i) => &rest[..last_slash + i],
+        None => rest,
+    }
+}
+
+/// Why docker's grammar refuses `input`: the first part that is wrong, checked one at a time.
+fn diagnose(input: &str) -> String {
+    if input.contains(char::is_whitespace) {
+        return "a reference cannot contain white space".into();
+    }
+    let (rest, digest) = match input.split_once('@') {
+        Some((rest, d)) => (rest, Some(d)),
+        None => (input, None),
+    };
+    if let Some(Err(e)) = digest.map(str::parse::<Digest>) {
+        return e.reason;
+    }
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(Err(reason)) = tag.map(validate_tag) {
+        return reason;
+    }
+    if let Some(reason) = registry_problem(name) {
+        return reason;
+    }
+    let (_, repository) = split_registry(name);
+    if let Err(reason) = validate_repository(repository) {
+        return reason;
+    }
+    "it is not a valid image reference".into()
+}
+
+/// distribution/reference (v0.6) to the letter: its grammar, `Parse`, `ParseNormalizedNamed`,
+/// `WithName`, `WithTag` and `WithDigest`. Digests in a parsed reference are checked as [`Digest`]s
+/// (sha256 and sha512; docker's binaries also know sha384); `with_digest` checks only their form, as
+/// docker's does.
+pub mod docker {
+    use super::{
+        DEFAULT_REGISTRY, Digest, LEGACY_DEFAULT_REGISTRY, OFFICIAL_PREFIX, PATH_LENGTH_MAX,
+        ReferenceError, diagnose, name_part, registry_problem, valid_path_component, validate_tag,
+    };
+    use std::fmt;
+
+    /// A reference as docker's grammar splits it. The domain is empty when the first component is
+    /// not one (`Parse("ubuntu")`, `Parse("foo_bar.com/app")`).
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct Reference {
+        domain: String,
+        path: String,
+        tag: Option<String>,
+        digest: Option<String>,
+    }
+
+    fn error(input: &str, reason: impl Into<String>) -> ReferenceError {
+        ReferenceError {
+            input: input.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// `domainNameComponent`: `[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`.
+    fn domain_component(c: &str) -> bool {
+        let b = c.as_bytes();
+        b.first().is_some_and(u8::is_ascii_alphanumeric)
+            && b.last().is_some_and(u8::is_ascii_alphanumeric)
+            && b.iter().all(|x| x.is_ascii_alphanumeric() || *x == b'-')
+    }
+
+    /// `domainAndPort`, anchored: a host name, IPv4 address or bracketed IPv6 address (`[` hex digits
+    /// and `:` `]`), then `:PORT` (any number of digits) or nothing.
+    pub fn is_domain(s: &str) -> bool {
+        let (host, port) = if s.starts_with('[') {
+            let Some(end) = s.find(']') else {
+                return false;
+            };
+            let inner = &s[1..end];
+            if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+                return false;
+            }
+            (None, &s[end + 1..])
+        } else {
+            match s.find(':') {
+                Some(i) => (Some(&s[..i]), &s[i..]),
+                None => (Some(s), ""),
+            }
+        };
+        if host.is_some_and(|h| !h.split('.').all(domain_component)) {
+            return false;
+        }
+        port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// `remoteName`: path components (`[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`) joined by `/`.
+    fn is_path(s: &str) -> bool {
+        s.split('/').all(valid_path_component)
+    }
+
+    /// `anchoredNameRegexp`: a name split into its domain (empty when there is none) and path; the
+    /// first component is the domain whenever it can be one (`a/b/c` → `a`, `b/c`).
+    pub fn split_name(s: &str) -> Option<(&str, &str)> {
+        if let Some((first, rest)) = s.split_once('/')
+            && is_domain(first)
+            && is_path(rest)
+        {
+            return Some((first, rest));
+        }
+        is_path(s).then_some(("", s))
+    }
+
+    /// `anchoredIdentifierRegexp`: 64 lowercase hex digits (an image ID).
+    pub fn is_identifier(s: &str) -> bool {
+        s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+
+    /// `digestPat`: `ALGORITHM:HEX`, the algorithm `[A-Za-z][A-Za-z0-9]*` parts joined by one of
+    /// `-_+.`, at least 32 hex digits.
+    fn is_digest_form(s: &str) -> bool {
+        let Some((alg, hex)) = s.split_once(':') else {
+            return false;
+        };
+        let part = |p: &str| {
+            p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && p.bytes().all(|b| b.is_ascii_alphanumeric())
+        };
+        alg.split(['-', '_', '+', '.']).all(part)
+            && hex.len() >= 32
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// `referenceRegexp`: name, tag, digest.
+    fn split_reference(s: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
+        let (rest, digest) = match s.split_once('@') {
+            Some((rest, d)) => (rest, Some(d)),
+            None => (s, None),
+        };
+        if digest.is_some_and(|d| !is_digest_form(d)) {
+            return None;
+        }
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+            None => (rest, None),
+        };
+        if tag.is_some_and(|t| validate_tag(t).is_err()) || split_name(name).is_none() {
+            return None;
+        }
+        Some((name, tag, digest))
+    }
+
+    /// Why `Parse` fails.
+    enum Failure {
+        Empty,
+        Format,
+        Uppercase,
+        TooLong(usize),
+        Digest(String),
+    }
+
+    impl Failure {
+        /// The error for `input`, explained with the parts of `shown`.
+        fn error(self, input: &str, shown: &str) -> ReferenceError {
+            error(
+                input,
+                match self {
+                    Failure::Empty => "the reference is empty".into(),
+                    Failure::Format => diagnose(shown),
+                    Failure::Uppercase => registry_problem(name_part(shown)).unwrap_or_else(|| {
+                        format!("repository name `{}` must be lowercase", name_part(shown))
+                    }),
+                    Failure::TooLong(n) => format!(
+                        "the repository path is {n} characters long, longer than {PATH_LENGTH_MAX}"
+                    ),
+                    Failure::Digest(reason) => reason,
+                },
+            )
+        }
+    }
+
+    fn parse(s: &str) -> Result<Reference, Failure> {
+        if s.is_empty() {
+            return Err(Failure::Empty);
+        }
+        let Some((name, tag, digest)) = split_reference(s) else {
+            let lower = s.to_lowercase();
+            if lower != s && split_reference(&lower).is_some() {
+                return Err(Failure::Uppercase);
+            }
+            return Err(Failure::Format);
+        };
+        let (domain, path) = split_name(name).unwrap_or(("", name));
+        if path.len() > PATH_LENGTH_MAX {
+            return Err(Failure::TooLong(path.len()));
+        }
+        if let Some(d) = digest {
+            d.parse::<Digest>().map_err(|e| Failure::Digest(e.reason))?;
+        }
+        Ok(Reference {
+            domain: domain.to_string(),
+            path: path.to_string(),
+            tag: tag.map(str::to_string),
+            digest: digest.map(str::to_string),
+        })
+    }
+
+    impl Reference {
+        /// `Parse`: the grammar alone, no normalisation.
+        pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
+            parse(s).map_err(|f| f.error(s, s))
+        }
+
+        /// `ParseNormalizedNamed`: `nginx` → `docker.io/library/nginx` (no default tag).
+        pub fn parse_normalized(s: &str) -> Result<Reference, ReferenceError> {
+            if s.is_empty() {
+                return Err(Failure::Empty.error(s, s));
+            }
+            if is_identifier(s) {
+                return Err(error(
+                    s,
+                    "a 64-digit hex string is an image ID, not a repository name; use \
+                     REPOSITORY@sha256:…",
+                ));
+            }
+            let (domain, remainder, written) = split_domain(s);
+            let remote = remainder.split(':').next().unwrap_or_default();
+            if remote.to_lowercase() != remote {
+                let written = written.split(':').next().unwrap_or_default();
+                return Err(error(
+                    s,
+                    format!("repository name `{written}` must be lowercase"),
+                ));
+            }
+            parse(&format!("{domain}/{remainder}")).map_err(|f| f.error(s, s))
+        }
+
+        /// `WithName`: a name alone (no tag or digest).
+        pub fn with_name(name: &str) -> Result<Reference, ReferenceError> {
+            let (domain, path) =
+                split_name(name).ok_or_else(|| error(name, "it is not a repository name"))?;
+            if path.len() > PATH_LENGTH_MAX {
+                return Err(Failure::TooLong(path.len()).error(name, name));
+            }
+            Ok(Reference {
+                domain: domain.to_string(),
+                path: path.to_string(),
+                tag: None,
+                digest: None,
+            })
+        }
+
+        /// `WithTag`: the same name (and digest) with `tag`.
+        pub fn with_tag(&self, tag: &str) -> Result<Reference, ReferenceError> {
+            validate_tag(tag).map_err(|r| error(tag, r))?;
+            Ok(Reference {
+                tag: Some(tag.to_string()),
+                ..self.clone()
+            })
+        }
+
+        /// `WithDigest`: the same name (and tag) with `digest`, which must have a digest's form.
+        pub fn with_digest(&self, digest: &str) -> Result<Reference, ReferenceError> {
+            if !is_digest_form(digest) {
+                return Err(error(digest, "it does not have a digest's form"));
+            }
+            Ok(Reference {
+                digest: Some(digest.to_string()),
+                ..self.clone()
+            })
+        }
+
+        /// The domain: registry host and port; empty when there is none.
+        pub fn domain(&self) -> &str {
+            &self.domain
+        }
+
+        /// The path (docker's `Path`, the remote name).
+        pub fn path(&self) -> &str {
+            &self.path
+        }
+
+        /// The tag, if any.
+        pub fn tag(&self) -> Option<&str> {
+            self.tag.as_deref()
+        }
+
+        /// The digest, if any.
+        pub fn digest(&self) -> Option<&str> {
+            self.digest.as_deref()
+        }
+
+        /// `Name()`: the domain and path.
+        pub fn name(&self) -> String {
+            if self.domain.is_empty() {
+                self.path.clone()
+            } else {
+                format!("{}/{}", self.domain, self.path)
+            }
+        }
+    }
+
+    impl fmt::Display for Reference {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.name())?;
+            if let Some(t) = &self.tag {
+                write!(f, ":{t}")?;
+            }
+            if let Some(d) = &self.digest {
+                write!(f, "@{d}")?;
+            }
+            Ok(())
+        }
+    }
+
+    /// `splitDockerDomain`: the registry docker assumes for `name` and the rest, with `library/`
+    /// for an official image on Docker Hub (`LOCALDOMAIN/debian` → `LOCALDOMAIN`, `debian`;
+    /// `team/app` → `docker.io`, `team/app`). `name` is not checked.
+    pub fn split_docker_domain(name: &str) -> (&str, String) {
+        let (domain, remainder, _) = split_domain(name);
+        (domain, remainder)
+    }
+
+    /// [`split_docker_domain`], and the rest as written.
+    fn split_domain(name: &str) -> (&str, String, &str) {
+        let Some((first, rest)) = name.split_once('/') else {
+            return (DEFAULT_REGISTRY, format!("{OFFICIAL_PREFIX}{name}"), name);
+        };
+        let (domain, remote) = if first == "localhost" {
+            (first, rest)
+        } else if first == LEGACY_DEFAULT_REGISTRY {
+            (DEFAULT_REGISTRY, rest)
+        } else if first.contains(['.', ':']) || first.to_lowercase() != first {
+            (first, rest)
+        } else {
+            (DEFAULT_REGISTRY, name)
+        };
+        if domain == DEFAULT_REGISTRY && !remote.contains('/') {
+            return (domain, format!("{OFFICIAL_PREFIX}{remote}"), remote);
+        }
+        (domain, remote.to_string(), remote)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +914,8 @@ mod tests {
             ("127.0.0.1:5000/a/b/c", "127.0.0.1:5000/a/b/c:latest"),
             // An upper-case first component is a host, like docker.
             ("Registry/app", "Registry/app:latest"),
+            ("LOCALDOMAIN/debian", "LOCALDOMAIN/debian:latest"),
+            ("Foo/bar:Tag", "Foo/bar:Tag"),
             (
                 "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:abc123",
                 "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:abc123",
@@ -615,6 +971,15 @@ mod tests {
             ("-host.com/app", "not a valid host name"),
             ("[::1/app", "unclosed"),
             ("[zz]:5000/app", "not an IPv6 address"),
+            ("[2001:db8:3:4::192.0.2.33]:5000/debian", "no IPv4 tail"),
+            ("[fe80::1%eth0]:5000/debian", "no zone"),
+            ("[fd00123123123]:5000/app", "not an IPv6 address"),
+            ("LOCAL_DOMAIN/debian", "not a valid host name"),
+            ("foo_bar.com/app", "not a valid host name"),
+            (
+                "7EC43B381E5AEFE6E04EFB0B3F0693FF2A4A50652D64AEC573905F2DB5889A1C",
+                "must be lowercase",
+            ),
             ("has space", "white space"),
             (" nginx", "white space"),
             (
@@ -633,8 +998,12 @@ mod tests {
         let long_tag = "t".repeat(129);
         assert!(reason(&format!("app:{long_tag}")).contains("limit is 128"));
         assert!(ImageRef::parse(&format!("app:{}", "t".repeat(128))).is_ok());
-        let long_name = format!("example.com/{}", "a".repeat(250));
-        assert!(reason(&long_name).contains("longer than 255"));
+        // The limit is on the repository path; the registry does not count, `library/` does.
+        assert!(ImageRef::parse(&format!("example.com/{}", "a".repeat(255))).is_ok());
+        assert!(ImageRef::parse(&format!("example.com:5000/{}", "a".repeat(250))).is_ok());
+        assert!(reason(&format!("example.com/{}", "a".repeat(256))).contains("longer than 255"));
+        assert!(ImageRef::parse(&"a".repeat(247)).is_ok());
+        assert!(reason(&"a".repeat(248)).contains("256 characters long, longer than 255"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod common;
 mod examples;
 mod install;
 mod offline;
+mod patterns;
 mod release;
 mod render_properties;
 mod render_taskdef;
