@@ -83,30 +83,42 @@ impl Diagnostic for DestinationError {
     }
 }
 
-/// Parses `--repository`; a bare name asks ECR for the caller's registry (which also logs in).
-pub(crate) async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
+/// `--repository` read without asking anyone: the registry, when it names one, and the repository
+/// path; an error for anything that is not a repository.
+pub(crate) fn parse(input: &str) -> Result<(Option<String>, String), DestinationError> {
     let bad = |reason: &str| DestinationError::Repository {
         input: input.to_string(),
         reason: reason.to_string(),
     };
     let last = input.rsplit('/').next().unwrap_or("");
     if input.contains('@') || last.contains(':') {
-        return Err(bad("a repository has no tag or digest; pass tags with --tag").into());
+        return Err(bad(
+            "a repository has no tag or digest; pass tags with --tag",
+        ));
     }
     let first = input.split('/').next().unwrap_or("");
     let has_registry =
         input.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if has_registry {
         let r = ImageRef::parse(input).map_err(|e| bad(e.reason()))?;
+        return Ok((Some(r.registry().to_string()), r.repository().to_string()));
+    }
+    let name = ImageRef::parse(&format!("localhost/{input}")).map_err(|e| bad(e.reason()))?;
+    Ok((None, name.repository().to_string()))
+}
+
+/// Parses `--repository`; a bare name asks ECR for the caller's registry (which also logs in).
+pub(crate) async fn locate(input: &str, region: Option<&str>) -> Result<Located, Error> {
+    let (registry, repository) = parse(input)?;
+    if let Some(registry) = registry {
         return Ok(Located {
-            registry: r.registry().to_string(),
-            repository: r.repository().to_string(),
-            ecr: EcrRegistry::private(r.registry()),
+            ecr: EcrRegistry::private(&registry),
+            registry,
+            repository,
             token: None,
             aws: None,
         });
     }
-    let name = ImageRef::parse(&format!("localhost/{input}")).map_err(|e| bad(e.reason()))?;
     let aws = Aws::load(region, None).await?;
     aws.identity().await?;
     let token = aws.ecr(&aws.region()).authorization_token().await?;
@@ -114,7 +126,7 @@ pub(crate) async fn locate(input: &str, region: Option<&str>) -> Result<Located,
     Ok(Located {
         ecr: EcrRegistry::private(&host),
         registry: host,
-        repository: name.repository().to_string(),
+        repository,
         token: Some((token.username, token.password)),
         aws: Some(aws),
     })

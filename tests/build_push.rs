@@ -773,3 +773,534 @@ fn a_dockerfile_the_engine_refuses_is_exit_2_naming_the_line() {
     let out = app.build_push(&["-r", &uri]);
     assert!(out.stderr.contains("heredoc"), "{}", out.stderr);
 }
+
+/// The registry log's lines since `log`'s mark that touch repository `repo`.
+fn repo_requests(log: &RegistryLog, repo: &str) -> Vec<String> {
+    let path = format!("/v2/{repo}/");
+    log.lines()
+        .into_iter()
+        .filter(|l| l.contains(&path))
+        .collect()
+}
+
+/// The bad-input corpus of build-push's flags: each row an input, its exit code and a fragment of
+/// the error. Every one is refused in the plan — before the engine builds or the registry is
+/// called — naming the flag, with a help line, and nothing is written or sent.
+#[test]
+fn hostile_flags_are_refused_naming_the_flag_before_anything_runs() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/hostile");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let long_tag = format!("--tag={}", "a".repeat(129));
+    let other_commit = "fedcba9876543210fedcba9876543210fedcba98";
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["--platform", "linux/notarch"],
+            2,
+            "`notarch` is not an architecture",
+        ),
+        (
+            vec!["--platform", "notos/amd64"],
+            2,
+            "`notos` is not an operating system",
+        ),
+        (
+            vec!["--platform", "notarch"],
+            2,
+            "`notarch` is not an architecture",
+        ),
+        (
+            vec!["--platform", "linux/amd64/v9"],
+            2,
+            "`v9` is not a variant of `amd64`",
+        ),
+        (
+            vec!["--platform", "linux/386/v2"],
+            2,
+            "`386` has no variants",
+        ),
+        (
+            vec!["--platform", "linux/amd64,linux/arm64"],
+            2,
+            "one platform",
+        ),
+        (
+            vec!["--platform", "linux/amd64/v2/x"],
+            2,
+            "OS/ARCH[/VARIANT]",
+        ),
+        (
+            vec!["--platform", "linux/"],
+            2,
+            "is not a platform component",
+        ),
+        (
+            vec!["--platform", "linux/*"],
+            2,
+            "is not a platform component",
+        ),
+        (
+            vec!["--platform=linux/amd 64"],
+            2,
+            "is not a platform component",
+        ),
+        (
+            vec!["--build-arg", "=x"],
+            2,
+            "as --build-arg: the name before `=` is empty",
+        ),
+        (
+            vec!["--build-arg", " =x"],
+            2,
+            "as --build-arg: the name before `=` is empty",
+        ),
+        (
+            vec!["--build-arg", ""],
+            2,
+            "as --build-arg: the name before `=` is empty",
+        ),
+        (
+            vec!["--build-arg", "A B=1"],
+            2,
+            "as --build-arg: the name before `=` contains white space",
+        ),
+        (
+            vec!["--label", "=x"],
+            2,
+            "as --label: the name before `=` is empty",
+        ),
+        (
+            vec!["--label", "team name=x"],
+            2,
+            "as --label: the name before `=` contains white space",
+        ),
+        (vec!["--tag="], 2, "as --tag: a tag cannot be empty"),
+        (vec!["--tag", "  "], 2, "as --tag: a tag cannot be empty"),
+        (
+            vec!["--tag", "v1,,v2"],
+            2,
+            "as --tag: a tag cannot be empty",
+        ),
+        (vec!["--tag", "v1,"], 2, "as --tag: a tag cannot be empty"),
+        (vec!["--tag=-dash"], 2, "is invalid"),
+        (vec!["--tag", ".dot"], 2, "is invalid"),
+        (vec!["--tag", "../x"], 2, "is invalid"),
+        (vec!["--tag", "a:b"], 2, "is invalid"),
+        (vec!["--tag", "caf\u{e9}"], 2, "is invalid"),
+        (vec![long_tag.as_str()], 2, "the limit is 128"),
+        (vec!["--container="], 2, "as --container: the name is empty"),
+        (
+            vec!["--container", "web app"],
+            2,
+            "ECS container names hold only",
+        ),
+        (
+            vec!["--container", "web.1"],
+            2,
+            "ECS container names hold only",
+        ),
+        (vec!["--ref-tag", "--commit", other_commit], 2, "--ref-tag"),
+    ];
+    for (extra, code, want) in &cases {
+        let log = RegistryLog::mark();
+        let mut args = vec!["-r", uri.as_str()];
+        args.extend_from_slice(extra);
+        let out = app.build_push(&args);
+        assert_eq!(out.code, *code, "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{extra:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("error: failed to "),
+            "{extra:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("help:"), "{extra:?}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("Step 1/"),
+            "{extra:?} built: {}",
+            out.stderr
+        );
+        assert!(
+            !app.root().join("imageDetail.json").exists()
+                && !app.root().join("imagedefinitions.json").exists(),
+            "{extra:?} wrote an artifact"
+        );
+        assert_eq!(
+            repo_requests(&log, &repo),
+            Vec::<String>::new(),
+            "{extra:?}"
+        );
+    }
+    // SOURCE_DATE_EPOCH is whole seconds (the reproducible-builds specification asks a build to
+    // fail on a malformed one), not silently replaced by the commit's time or printed as garbage.
+    let root = app.root().display().to_string();
+    for (value, want) in [
+        ("abc", "digits only"),
+        ("-1", "digits only"),
+        ("1.5", "digits only"),
+        ("99999999999999", "too large"),
+        ("9223372036854775807", "too large"),
+    ] {
+        let log = RegistryLog::mark();
+        let mut env = app.sb.env.clone();
+        set(&mut env, "SOURCE_DATE_EPOCH", value);
+        let out = run_in(Some(&app.root()), BIN, &[&root, "-r", &uri], &env, None);
+        assert_eq!(out.code, 2, "{value}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("as SOURCE_DATE_EPOCH") && out.stderr.contains(want),
+            "{value}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("help:"), "{value}: {}", out.stderr);
+        assert!(!app.root().join("imageDetail.json").exists(), "{value}");
+        assert_eq!(repo_requests(&log, &repo), Vec::<String>::new(), "{value}");
+    }
+    // --print-equivalent prints shell commands: a repository that would smuggle one in is refused.
+    for bad in ["x;rm -rf /", "$(id)/app", "app name"] {
+        let out = app.build_push(&["-r", bad, "--print-equivalent"]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{bad}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("as the repository"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
+    // The positive control: the same checkout and repository push, so the refusals above were the
+    // flags' doing.
+    let log = RegistryLog::mark();
+    app.build_push(&[
+        "-r",
+        &uri,
+        "--tag",
+        "ok",
+        "--build-arg",
+        "GREETING=hi",
+        "--label",
+        "a=b",
+    ])
+    .ok();
+    assert!(log.manifest_puts(&repo) > 0, "the push is in the log read");
+    // An empty BUILD_PUSH_TAGS / BUILD_PUSH_PLATFORM counts as unset, as CI systems export them.
+    let mut env = app.sb.env.clone();
+    set(&mut env, "BUILD_PUSH_TAGS", "");
+    set(&mut env, "BUILD_PUSH_PLATFORM", "");
+    let out = run_in(
+        Some(&app.root()),
+        BIN,
+        &[&root, "-r", &uri, "--dry-run", "--json"],
+        &env,
+        None,
+    )
+    .ok();
+    assert_eq!(
+        json(&out)["tags"].as_array().unwrap().len(),
+        2,
+        "{}",
+        out.stdout
+    );
+}
+
+/// The engine's own platform (`linux/amd64` on the rig) and one it cannot build from the rig's
+/// local base image.
+fn engine_and_foreign_platforms(app: &App) -> (String, String) {
+    let out = run(
+        "docker",
+        &["version", "-f", "{{.Server.Os}}/{{.Server.Arch}}"],
+        &app.sb.env,
+        None,
+    )
+    .ok();
+    let own = out.stdout.trim().to_string();
+    let foreign = if own == "linux/arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    (own, foreign.to_string())
+}
+
+#[test]
+fn an_image_of_another_platform_than_asked_for_is_never_pushed() {
+    let app = App::reproducible();
+    let rig = rig();
+    let repo = unique("bp/platform");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let (own, foreign) = engine_and_foreign_platforms(&app);
+
+    // The engine cannot build the foreign platform from a local amd64 base image: it builds its own.
+    // Refused after the build, with nothing sent to the registry (the export path: the layers are
+    // spooled, not streamed, until the config is read).
+    let log = RegistryLog::mark();
+    let out = app.build_push(&["-r", &uri, "--platform", &foreign]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "failed to push the image built for --platform {foreign}: the engine built {own}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("help:"), "{}", out.stderr);
+    assert_eq!(repo_requests(&log, &repo), Vec::<String>::new());
+    assert!(!app.root().join("imageDetail.json").exists());
+
+    // The platform the engine builds is pushed, and is what the registry's config says.
+    let log = RegistryLog::mark();
+    let pushed = json(
+        &app.build_push(&["-r", &uri, "--platform", &own, "--json"])
+            .ok(),
+    );
+    assert!(log.manifest_puts(&repo) > 0, "the push is in the log read");
+    let digest = pushed["digest"].as_str().unwrap();
+    let config = skopeo_inspect(&app, &format!("{uri}@{digest}"), true);
+    assert_eq!(
+        format!(
+            "{}/{}",
+            config["os"].as_str().unwrap(),
+            config["architecture"].as_str().unwrap()
+        ),
+        own
+    );
+
+    // Again for the foreign platform, now that the layer cache knows the image (the fast path):
+    // refused before any request for the repository too.
+    std::fs::remove_file(app.root().join("imageDetail.json")).unwrap();
+    let log = RegistryLog::mark();
+    let out = app.build_push(&["-r", &uri, "--platform", &foreign]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("the engine built"), "{}", out.stderr);
+    assert_eq!(repo_requests(&log, &repo), Vec::<String>::new());
+    assert!(!app.root().join("imageDetail.json").exists());
+}
+
+#[test]
+fn a_ref_tag_comes_from_the_branch_also_with_commit_given() {
+    let app = App::new();
+    let rig = rig();
+    let uri = format!("{}/{}", rig.registry, unique("bp/reftag"));
+    let head = app.head();
+    git(&app.root(), &["checkout", "-q", "-b", "feature/login"]);
+    let tags = |out: &Output| -> Vec<String> {
+        json(out)["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["tag"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let want = ["latest", head.as_str(), "feature-login"];
+    let from_git = app
+        .build_push(&["-r", &uri, "--ref-tag", "--dry-run", "--json"])
+        .ok();
+    assert_eq!(tags(&from_git), want);
+    // --commit naming the checked-out commit: its branch is the checkout's.
+    let given = app
+        .build_push(&[
+            "-r",
+            &uri,
+            "--ref-tag",
+            "--commit",
+            &head,
+            "--dry-run",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(tags(&given), want);
+    let short = app
+        .build_push(&[
+            "-r",
+            &uri,
+            "--ref-tag",
+            "--commit",
+            &head[..7],
+            "--dry-run",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(tags(&short)[2], "feature-login");
+    // A CI's branch for its commit.
+    let mut env = app.sb.env.clone();
+    for (k, v) in [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_SHA", head.as_str()),
+        ("GITHUB_REF_NAME", "release/2.0"),
+    ] {
+        set(&mut env, k, v);
+    }
+    let root = app.root().display().to_string();
+    let ci = run_in(
+        Some(&app.root()),
+        BIN,
+        &[
+            &root,
+            "-r",
+            &uri,
+            "--ref-tag",
+            "--commit",
+            &head,
+            "--dry-run",
+            "--json",
+        ],
+        &env,
+        None,
+    )
+    .ok();
+    assert_eq!(tags(&ci)[2], "release-2.0");
+    // A detached HEAD: no branch to name the tag after, said so rather than left out.
+    git(&app.root(), &["checkout", "-q", "--detach"]);
+    let out = app.build_push(&["-r", &uri, "--ref-tag", "--dry-run"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("failed to add the ref tag (--ref-tag)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("help:"), "{}", out.stderr);
+}
+
+#[test]
+fn a_dry_run_says_what_it_would_write_and_print_equivalent_prints_no_secret() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/dry-words");
+    let uri = format!("{}/{repo}", rig.registry);
+    let out = app
+        .build_push(&["-r", &uri, "--dry-run", "--container", "web"])
+        .ok();
+    let detail = app.root().join("imageDetail.json");
+    let defs = app.root().join("imagedefinitions.json");
+    assert!(
+        out.stderr
+            .contains(&format!("  would write {}\n", detail.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("  would write {}\n", defs.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(" wrote "), "{}", out.stderr);
+    assert!(!detail.exists() && !defs.exists());
+
+    // A build arg taken from the environment is passed on by name, never its value; every value is
+    // quoted for the shell; the platform and the cache flags are part of the build.
+    let mut env = app.sb.env.clone();
+    set(&mut env, "NPM_TOKEN", "s3cr3t-t0ken");
+    let root = app.root().display().to_string();
+    let out = run_in(
+        Some(&app.root()),
+        BIN,
+        &[
+            &root,
+            "-r",
+            &uri,
+            "--print-equivalent",
+            "--build-arg",
+            "NPM_TOKEN",
+            "--build-arg",
+            "GREETING=hi there",
+            "--target",
+            "base;touch pwned",
+            "--platform",
+            "linux/amd64",
+            "--no-cache",
+            "--pull",
+        ],
+        &env,
+        None,
+    )
+    .ok();
+    assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
+    let build = out.stdout.lines().next().unwrap();
+    for part in [
+        " --build-arg NPM_TOKEN ",
+        " --build-arg 'GREETING=hi there' ",
+        " --target 'base;touch pwned' ",
+        " --platform linux/amd64 ",
+        " --no-cache --pull ",
+    ] {
+        assert!(build.contains(part), "{part}: {build}");
+    }
+    // A registry with a port, or localhost, is kept as given (not put under "$ECR_REGISTRY").
+    let out = app
+        .build_push(&["-r", "localhost:5000/team/app", "--print-equivalent"])
+        .ok();
+    assert!(
+        out.stdout
+            .contains("docker push localhost:5000/team/app:latest\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn credentials_are_sent_to_the_registry_host_only() {
+    // The registry hands out upload URLs on another host (as registries backed by a storage
+    // service do): proxy A, at the registry's name, rewrites every Location to proxy B, a plain
+    // listener on 127.0.0.1 that records the headers it gets and adds the credentials the storage
+    // service would not need from the client. The push must work with none of ours reaching B.
+    let app = App::reproducible();
+    let rig = rig();
+    let repo = unique("bp/redirect");
+    create_repository(&repo, "MUTABLE");
+    let logs = tempfile::tempdir().unwrap();
+    let (a_log, b_log) = (logs.path().join("a"), logs.path().join("b"));
+    let auth = format!(
+        "Authorization: Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, rig.login())
+    );
+    let b = Proxy::start(
+        &format!("https://{}", rig.registry),
+        &[
+            "--header-log",
+            b_log.to_str().unwrap(),
+            "--set-header",
+            &auth,
+            "--rewrite-location",
+            "self",
+        ],
+    );
+    let a = registry_proxy(&[
+        "--header-log",
+        a_log.to_str().unwrap(),
+        "--rewrite-location",
+        &b.url,
+    ]);
+    let via = format!("{}:{}/{repo}", rig.registry, a.port());
+    let out = app.build_push(&["-r", &via, "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let digest = json(&out)["digest"].as_str().unwrap().to_string();
+    let inspected = skopeo_inspect(&app, &format!("{}/{repo}:latest", rig.registry), false);
+    assert_eq!(inspected["Digest"], digest.as_str());
+
+    let lines = |p: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let (a_lines, b_lines) = (lines(&a_log), lines(&b_log));
+    assert!(
+        b_lines
+            .iter()
+            .any(|l| l.starts_with("PATCH ") || l.starts_with("PUT ")),
+        "the uploads went to the other host: {b_lines:#?}"
+    );
+    for l in &b_lines {
+        let names = l.split('\t').nth(1).unwrap_or_default();
+        assert!(
+            !names.split(',').any(|n| n == "authorization"),
+            "credentials reached the other host: {l}"
+        );
+    }
+    assert!(
+        a_lines.iter().any(|l| l.contains("authorization")),
+        "the registry itself got them (the log records the header): {a_lines:#?}"
+    );
+}

@@ -606,3 +606,255 @@ fn the_json_output_is_the_documented_contract() {
     assert_eq!(api.digest, digest);
     assert_eq!(tag_statuses(&api), [("via-api", TagStatus::Created)]);
 }
+
+/// The tags a repository holds, as the registry lists them (an independent client: curl).
+fn tags_of(repo: &str) -> Vec<String> {
+    let url = format!("https://{}/v2/{repo}/tags/list", rig().registry);
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-u", &rig().login(), &url])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut tags: Vec<String> = v["tags"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    tags.sort();
+    tags
+}
+
+/// The bad-input corpus of tag-commit: each row an input, its exit code and a fragment of the
+/// error; every one names what is wrong with a help line, and no tag moves — in the source
+/// repository, and in a `--to` repository ECR does not know (nothing is mounted or put there).
+#[test]
+fn hostile_inputs_are_refused_and_change_no_tag() {
+    let s = Sandbox::new();
+    let repo = unique("tc/hostile");
+    let prod = unique("tc/hostile-prod");
+    create_repository(&repo, "MUTABLE");
+    create_repository(&prod, "MUTABLE");
+    s.image(&repo, "hostile", "build");
+    let other = unique("tc/hostile-other");
+    create_repository(&other, "MUTABLE");
+    s.image(&other, "other", "victim");
+    let uri = format!("{}/{repo}", rig().registry);
+    let never = unique("tc/never-created");
+    let traversal = format!("../../../{other}/manifests/victim");
+    let before = (tags_of(&repo), tags_of(&prod));
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (
+            vec!["--source", "build", "--to", &never, "--tag", "x"],
+            2,
+            "the repository does not exist",
+        ),
+        (
+            vec!["--source", "build", "--tag="],
+            2,
+            "as --tag: a tag cannot be empty",
+        ),
+        (
+            vec!["--source", "build", "--tag", "a,,b"],
+            2,
+            "as --tag: a tag cannot be empty",
+        ),
+        (
+            vec!["--source", "build", "--tag", "v1,"],
+            2,
+            "as --tag: a tag cannot be empty",
+        ),
+        (vec!["--source", "build", "--tag=-x"], 2, "is invalid"),
+        (vec!["--source", "build", "--tag", "../x"], 2, "is invalid"),
+        (vec!["--source="], 2, "as --source: a tag cannot be empty"),
+        (
+            vec!["--source", "  ", "--tag", "x"],
+            2,
+            "as --source: a tag cannot be empty",
+        ),
+        (vec!["--source", &traversal, "--tag", "x"], 2, "as --source"),
+        (vec!["--source", "bad tag", "--tag", "x"], 2, "as --source"),
+        (
+            vec!["--source", "build?x=1", "--tag", "x"],
+            2,
+            "as --source",
+        ),
+        (
+            vec!["--source", "build#frag", "--tag", "x"],
+            2,
+            "as --source",
+        ),
+        (
+            vec!["--source", "sha256:abc", "--tag", "x"],
+            2,
+            "64 hex digits",
+        ),
+        (
+            vec![
+                "--source", "build", "--to", &prod, "--via", "ecr-api", "--tag", "x",
+            ],
+            2,
+            "as --to: a promotion mounts the blobs through the registry",
+        ),
+        (
+            vec![
+                "--source",
+                "build",
+                "--to",
+                "registry.example/app",
+                "--tag",
+                "x",
+            ],
+            2,
+            "--to must be in the source's registry",
+        ),
+        (
+            vec!["--source", "build", "--to=", "--tag", "x"],
+            2,
+            "the repository name is empty",
+        ),
+    ];
+    for (extra, code, want) in &cases {
+        let log = RegistryLog::mark();
+        let mut args = vec!["-r", uri.as_str(), "--commit-tag", "none"];
+        args.extend_from_slice(extra);
+        let out = s.tag_commit(&args);
+        assert_eq!(out.code, *code, "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{extra:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("error: failed to "),
+            "{extra:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("help:"), "{extra:?}: {}", out.stderr);
+        assert_eq!((tags_of(&repo), tags_of(&prod)), before, "{extra:?}");
+        assert_eq!(tags_of(&never), Vec::<String>::new(), "{extra:?}");
+        assert_eq!(log.manifest_puts(&never), 0, "{extra:?}");
+        assert_eq!(
+            log.requests("POST", &never, "blobs/uploads/"),
+            0,
+            "{extra:?}"
+        );
+        assert_eq!(
+            log.manifest_puts(&repo) + log.manifest_puts(&prod),
+            0,
+            "{extra:?}"
+        );
+    }
+    assert_eq!(tags_of(&other), ["victim"], "the traversal reached nothing");
+    // An empty TAG_COMMIT_TAGS counts as unset (CI systems export empty variables).
+    let env = s.env_with(&[("TAG_COMMIT_TAGS", "")]);
+    let out = crate::common::run(TAG, &["-r", &uri, "--source", "build"], &env, None).ok();
+    assert!(
+        out.stderr
+            .contains("0123456789abcdef0123456789abcdef01234567"),
+        "{}",
+        out.stderr
+    );
+    // The positive control: the same promotion to a repository that exists works.
+    s.tag_commit(&[
+        "-r",
+        &uri,
+        "--source",
+        "build",
+        "--to",
+        &prod,
+        "--tag",
+        "x",
+        "--commit-tag",
+        "none",
+    ])
+    .ok();
+    assert_eq!(tags_of(&prod), ["x"]);
+}
+
+#[test]
+fn a_redirect_to_another_host_is_given_no_credentials() {
+    // The registry (proxy A, at its own name) redirects manifest reads to another host (B, a plain
+    // listener on 127.0.0.1), which answers with a Bearer challenge whose realm is a third (C).
+    // Our credentials must reach neither: no token request is made for a challenge from B.
+    let s = Sandbox::new();
+    let repo = unique("tc/redirect");
+    create_repository(&repo, "MUTABLE");
+    s.image(&repo, "redirect", "build");
+    let logs = tempfile::tempdir().unwrap();
+    let (a_log, b_log, c_log) = (
+        logs.path().join("a"),
+        logs.path().join("b"),
+        logs.path().join("c"),
+    );
+    let c = crate::common::Proxy::start(
+        "http://127.0.0.1:9",
+        &[
+            "--header-log",
+            c_log.to_str().unwrap(),
+            "--fail",
+            "-1",
+            "--fail-status",
+            "404",
+        ],
+    );
+    let challenge = format!(
+        "WWW-Authenticate: Bearer realm=\"{}/token\",service=\"elsewhere\"",
+        c.url
+    );
+    let b = crate::common::Proxy::start(
+        &format!("https://{}", rig().registry),
+        &[
+            "--header-log",
+            b_log.to_str().unwrap(),
+            "--fail",
+            "-1",
+            "--fail-status",
+            "401",
+            "--fail-body",
+            "{}",
+            "--fail-header",
+            &challenge,
+        ],
+    );
+    let tls = crate::common::rig_dir().join("tls");
+    let a = crate::common::Proxy::start(
+        &format!("https://{}", rig().registry),
+        &[
+            "--tls-cert",
+            tls.join("server.crt").to_str().unwrap(),
+            "--tls-key",
+            tls.join("server.key").to_str().unwrap(),
+            "--header-log",
+            a_log.to_str().unwrap(),
+            "--redirect-match",
+            "GET /v2/",
+            "--redirect-to",
+            &b.url,
+        ],
+    );
+    let via = format!("{}:{}/{repo}", rig().registry, a.port());
+    let out = s.tag_commit(&[
+        "-r",
+        &via,
+        "--source",
+        "build",
+        "--tag",
+        "moved",
+        "--commit-tag",
+        "none",
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("HTTP 401"), "{}", out.stderr);
+    let lines = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let (a_lines, b_lines, c_lines) = (lines(&a_log), lines(&b_log), lines(&c_log));
+    assert!(
+        b_lines.contains(&format!("GET /v2/{repo}/manifests/build")),
+        "the read was redirected to B: {b_lines}"
+    );
+    assert!(!b_lines.contains("authorization"), "{b_lines}");
+    assert_eq!(c_lines, "", "no token was asked for from B's realm");
+    assert!(
+        a_lines.contains("authorization"),
+        "the registry itself got the credentials (the log records the header): {a_lines}"
+    );
+    assert_eq!(tags_of(&repo), ["build"], "nothing was tagged");
+}

@@ -2,7 +2,12 @@
 //! streamed monolithic blob uploads from a file (ECR's chunked PATCH deviates from the spec), blob
 //! existence checks and cross-repository mounts, manifests as raw bytes with the digest computed
 //! locally and checked against `Docker-Content-Digest`, Basic and Bearer auth from the challenge, and
-//! retries (408, 429, 5xx, dropped connections) with jittered backoff that honours `Retry-After`.
+//! retries (408, 429, 5xx, dropped connections) with jittered backoff that honours `Retry-After` (in
+//! seconds or as an HTTP date).
+//!
+//! Credentials go only to the registry's own origin (`https`, its host and port). A `Location` the
+//! registry hands out elsewhere (an upload URL on a storage service, say) is followed without them,
+//! and a challenge from such a host is not answered — as docker sends no credentials across hosts.
 
 use crate::error::Diagnostic;
 use crate::exit::Code;
@@ -12,7 +17,7 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode, header};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Every manifest media type we ask for (a retag must fetch whatever is stored).
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -62,6 +67,14 @@ pub enum RegistryError {
         /// Ours.
         computed: Digest,
     },
+    /// The HTTP client could not be set up (its TLS configuration, the certificate store).
+    #[error("set up the HTTPS client for {host}: {message}")]
+    Client {
+        /// The registry host.
+        host: String,
+        /// Why, with its causes.
+        message: String,
+    },
     /// Reading a local file to upload failed.
     #[error("read `{path}` to upload it")]
     Local {
@@ -79,7 +92,9 @@ impl Diagnostic for RegistryError {
             RegistryError::Status {
                 status: 401 | 403, ..
             } => Code::Auth,
-            RegistryError::Status { status: 404, .. } | RegistryError::Local { .. } => Code::Usage,
+            RegistryError::Status { status: 404, .. }
+            | RegistryError::Local { .. }
+            | RegistryError::Client { .. } => Code::Usage,
             _ => Code::Remote,
         }
     }
@@ -94,6 +109,10 @@ impl Diagnostic for RegistryError {
             RegistryError::Status { status: 404, .. } => Some(
                 "check the repository name; ECR repositories must exist before a push \
                  (aws ecr create-repository --repository-name NAME)"
+                    .into(),
+            ),
+            RegistryError::Client { .. } => Some(
+                "check the machine's CA certificates (the system store, SSL_CERT_FILE, SSL_CERT_DIR)"
                     .into(),
             ),
             _ => None,
@@ -133,10 +152,80 @@ fn backoff(attempt: u32) -> Duration {
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     let v = resp.headers().get(header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+    retry_after_value(v, SystemTime::now())
+}
+
+/// How long a `Retry-After` value asks to wait at `now`: delay-seconds, or an HTTP date (a date in
+/// the past is no wait); at most [`MAX_RETRY_AFTER`]. `None` for anything else.
+fn retry_after_value(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "a long time".
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = http_date(value)?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// An HTTP date (RFC 9110, section 5.6.7) in any of its three forms: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`)
+/// and asctime (`Sun Nov  6 08:49:37 1994`).
+fn http_date(s: &str) -> Option<SystemTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = |m: &str| {
+        MONTHS
+            .iter()
+            .position(|x| *x == m)
+            .and_then(|i| u32::try_from(i + 1).ok())
+    };
+    let words: Vec<&str> = s.split_ascii_whitespace().collect();
+    let (year, month, day, time) = match words.as_slice() {
+        // IMF-fixdate.
+        [wday, day, mon, year, time, "GMT"] if wday.ends_with(',') && year.len() == 4 => {
+            (year.parse().ok()?, month(mon)?, day.parse().ok()?, *time)
+        }
+        // RFC 850: a two-digit year is read as the nearest century's.
+        [wday, date, time, "GMT"] if wday.ends_with(',') => {
+            let mut parts = date.split('-');
+            let (day, mon, yy) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() || yy.len() != 2 {
+                return None;
+            }
+            let yy: i64 = yy.parse().ok()?;
+            let year = if yy < 70 { 2000 + yy } else { 1900 + yy };
+            (year, month(mon)?, day.parse().ok()?, *time)
+        }
+        // asctime.
+        [_, mon, day, time, year] if year.len() == 4 => {
+            (year.parse().ok()?, month(mon)?, day.parse().ok()?, *time)
+        }
+        _ => return None,
+    };
+    let mut hms = time.split(':').map(str::parse::<u64>);
+    let (h, m, sec) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
+    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+    let secs = days
+        .checked_mul(86_400)?
+        .checked_add(h * 3600 + m * 60 + sec)?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -154,18 +243,29 @@ enum Body<'a> {
 
 impl Registry {
     /// A client for `host` with optional username/password (from docker's config or an ECR token).
-    pub fn new(host: &str, creds: Option<(String, Secret)>) -> Registry {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(120))
-            .build()
-            .unwrap_or_default();
-        Registry {
+    /// An HTTP client that cannot be set up is an error, never a client without the timeouts.
+    pub fn new(host: &str, creds: Option<(String, Secret)>) -> Result<Registry, RegistryError> {
+        let http = client(
+            host,
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(120)),
+        )?;
+        Ok(Registry {
             http,
             host: host.to_string(),
             creds,
             auth: Mutex::new(None),
-        }
+        })
+    }
+
+    /// Whether `url` is on the registry's own origin — `https`, its host, its port — the only place
+    /// its credentials are sent.
+    fn own_origin(&self, url: &str) -> bool {
+        let Ok(own) = reqwest::Url::parse(&format!("https://{}/", self.host)) else {
+            return false;
+        };
+        reqwest::Url::parse(url).is_ok_and(|u| same_origin(&own, &u))
     }
 
     /// The host.
@@ -192,6 +292,8 @@ impl Registry {
     ) -> Result<reqwest::Response, RegistryError> {
         let mut attempt = 0;
         let mut challenged = false;
+        // Credentials only for the registry itself: a Location elsewhere gets none.
+        let own = self.own_origin(url);
         // With credentials at hand, offer Basic at once (ECR and most private registries take it):
         // one round trip fewer than waiting for the challenge. A Bearer registry answers 401 with
         // its challenge, handled below.
@@ -205,7 +307,7 @@ impl Registry {
             for (k, v) in headers {
                 req = req.header(k.clone(), v);
             }
-            if let Some(auth) = self.auth.lock().ok().and_then(|a| a.clone()) {
+            if own && let Some(auth) = self.auth.lock().ok().and_then(|a| a.clone()) {
                 req = req.header(header::AUTHORIZATION, auth.expose());
             }
             req = match body {
@@ -227,7 +329,13 @@ impl Registry {
                 }
             };
             match req.send().await {
-                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !challenged => {
+                // A challenge is answered only from the registry itself (after any redirect).
+                Ok(resp)
+                    if resp.status() == StatusCode::UNAUTHORIZED
+                        && !challenged
+                        && own
+                        && self.own_origin(resp.url().as_str()) =>
+                {
                     challenged = true;
                     let challenge = resp
                         .headers()
@@ -319,6 +427,12 @@ impl Registry {
 
     async fn error(op: &str, url: &str, resp: reqwest::Response) -> RegistryError {
         let status = resp.status().as_u16();
+        // After a redirect, the answer is the other host's: say which.
+        let url = if reqwest::Url::parse(url).is_ok_and(|u| u == *resp.url()) {
+            url.to_string()
+        } else {
+            format!("{url} (redirected to {})", resp.url())
+        };
         let body = resp.text().await.unwrap_or_default();
         let detail = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
@@ -332,7 +446,7 @@ impl Registry {
             });
         RegistryError::Status {
             op: op.to_string(),
-            url: url.to_string(),
+            url,
             status,
             detail,
         }
@@ -390,14 +504,9 @@ impl Registry {
             if resp.status() != StatusCode::ACCEPTED && resp.status() != StatusCode::CREATED {
                 return Err(Self::error(&op, &start, resp).await);
             }
-            let location = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
+            let location = location(&op, &resp)?;
             let sep = if location.contains('?') { '&' } else { '?' };
-            let put = self.url(&format!("{location}{sep}digest={digest}"));
+            let put = format!("{location}{sep}digest={digest}");
             let headers = [(header::CONTENT_TYPE, "application/octet-stream".to_string())];
             match self.send(&op, Method::PUT, &put, &headers, &body).await {
                 Ok(r) if r.status().is_success() => return Ok(()),
@@ -425,18 +534,15 @@ impl Registry {
         if resp.status() != StatusCode::ACCEPTED && resp.status() != StatusCode::CREATED {
             return Err(Self::error(&op, &start, resp).await);
         }
-        let location = self.url(
-            resp.headers()
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_default(),
-        );
+        let location = location(&op, &resp)?;
         let mut req = self
             .http
             .patch(&location)
             .header(header::CONTENT_TYPE, "application/octet-stream")
             .body(reqwest::Body::wrap_stream(body));
-        if let Some(auth) = self.auth.lock().ok().and_then(|a| a.clone()) {
+        if self.own_origin(&location)
+            && let Some(auth) = self.auth.lock().ok().and_then(|a| a.clone())
+        {
             req = req.header(header::AUTHORIZATION, auth.expose());
         }
         let resp = req.send().await.map_err(|e| RegistryError::Transport {
@@ -447,11 +553,10 @@ impl Registry {
         if !resp.status().is_success() {
             return Err(Self::error(&op, &location, resp).await);
         }
-        Ok(resp
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map_or(location, |l| self.url(l)))
+        if resp.headers().contains_key(header::LOCATION) {
+            return self::location(&op, &resp);
+        }
+        Ok(location)
     }
 
     /// Completes a streamed upload as blob `digest`.
@@ -592,6 +697,41 @@ impl Registry {
     }
 }
 
+/// The URL a response's `Location` names, resolved against the URL that answered (a relative
+/// reference read as RFC 3986 reads it); a missing or unusable one is an error.
+fn location(op: &str, resp: &reqwest::Response) -> Result<String, RegistryError> {
+    let bad = |message: String| RegistryError::Transport {
+        op: op.to_string(),
+        url: resp.url().to_string(),
+        message,
+    };
+    let value = resp
+        .headers()
+        .get(header::LOCATION)
+        .ok_or_else(|| bad("the answer has no Location header".into()))?
+        .to_str()
+        .map_err(|_| bad("the Location header is not text".into()))?;
+    resp.url()
+        .join(value)
+        .map(String::from)
+        .map_err(|e| bad(format!("the Location header `{value}` is not a URL: {e}")))
+}
+
+/// `builder` built, or why not.
+fn client(host: &str, builder: reqwest::ClientBuilder) -> Result<reqwest::Client, RegistryError> {
+    builder.build().map_err(|e| RegistryError::Client {
+        host: host.to_string(),
+        message: crate::error::chain_text(&e),
+    })
+}
+
+/// Same scheme, host and port (the port a scheme implies counts as given).
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
 fn basic(user: &str, password: &Secret) -> Secret {
     let encoded =
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose()));
@@ -658,6 +798,144 @@ mod tests {
         assert!(retryable(StatusCode::REQUEST_TIMEOUT));
         assert!(!retryable(StatusCode::NOT_FOUND));
         assert!(!retryable(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        // 1994-11-06T08:49:37Z, the RFC's example.
+        let example = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let before = |secs| example - Duration::from_secs(secs);
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(http_date(form), Some(example), "{form}");
+            assert_eq!(
+                retry_after_value(form, before(7)),
+                Some(Duration::from_secs(7)),
+                "{form}"
+            );
+        }
+        assert_eq!(
+            retry_after_value(
+                "Sun, 06 Nov 1994 08:49:37 GMT",
+                example + Duration::from_secs(60)
+            ),
+            Some(Duration::ZERO),
+            "a date in the past: no wait"
+        );
+        assert_eq!(
+            retry_after_value("Sun, 06 Nov 1994 08:49:37 GMT", before(3600)),
+            Some(MAX_RETRY_AFTER),
+            "capped"
+        );
+        assert_eq!(
+            retry_after_value(" 2 ", example),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after_value("99999999999999999999999", example),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(SystemTime::UNIX_EPOCH)
+        );
+        assert_eq!(
+            http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_835_481_599))
+        );
+        for bad in [
+            "",
+            "soon",
+            "-1",
+            "1.5",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+        ] {
+            assert_eq!(retry_after_value(bad, example), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_client_that_cannot_be_built_is_an_error() {
+        let e = client(
+            "r.example",
+            reqwest::Client::builder().max_tls_version(reqwest::tls::Version::TLS_1_1),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), Code::Usage);
+        assert!(
+            e.to_string()
+                .starts_with("set up the HTTPS client for r.example"),
+            "{e}"
+        );
+        assert!(e.help().is_some());
+        assert!(Registry::new("r.example", None).is_ok());
+    }
+
+    #[test]
+    fn credentials_go_to_the_registry_s_own_origin_only() {
+        let r = Registry::new("r.example:5000", None).unwrap();
+        assert!(r.own_origin("https://r.example:5000/v2/app/blobs/uploads/1"));
+        assert!(r.own_origin("https://R.EXAMPLE:5000/v2/"));
+        for other in [
+            "http://r.example:5000/v2/",
+            "https://r.example/v2/",
+            "https://r.example:5001/v2/",
+            "https://r.example.evil/v2/",
+            "https://r.example:5000@evil.example/v2/",
+            "https://evil.example/r.example:5000/v2/",
+            "s3.amazonaws.com/bucket",
+            "",
+        ] {
+            assert!(!r.own_origin(other), "{other}");
+        }
+        let plain = Registry::new("r.example", None).unwrap();
+        assert!(plain.own_origin("https://r.example:443/v2/"));
+        assert!(!plain.own_origin("https://r.example:8443/v2/"));
+    }
+
+    /// Accepts one HTTP request on a local listener, answers `201 Created`, and returns the
+    /// request's head (request line and headers, lowercased).
+    async fn record_one(listener: tokio::net::TcpListener) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client closed before the request's end");
+            head.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head).to_ascii_lowercase()
+    }
+
+    #[tokio::test]
+    async fn a_location_on_another_host_gets_no_credentials() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let recorder = tokio::spawn(record_one(listener));
+        let creds = Some(("AWS".to_string(), Secret::new("hunter2".to_string())));
+        let r = Registry::new("r.example", creds).unwrap();
+        let digest = Digest::sha256_of(b"x");
+        // The upload's Location, as a registry might hand it out: another host.
+        let location = format!("http://127.0.0.1:{port}/upload/1?state=abc");
+        r.finish_upload(&location, &digest).await.unwrap();
+        let head = recorder.await.unwrap();
+        assert!(
+            head.starts_with(&format!("put /upload/1?state=abc&digest={digest} ")),
+            "the request reached the other host: {head}"
+        );
+        assert!(!head.contains("authorization"), "{head}");
     }
 
     #[test]

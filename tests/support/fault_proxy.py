@@ -38,6 +38,21 @@ use up a scripted response.
 the request body as compact JSON (e.g. `DescribeImageScanFindings {"nextToken":"tok-2",...}`); a body
 that is not JSON is written as a JSON string.
 
+--header-log PATH (emptied at start) gets one line per request, written as it arrives: "METHOD path", a
+tab, and the names of the request's headers, lowercased and comma-separated (no values: a test asks
+whether a request carried "authorization", never what it was).
+
+--set-header 'Name: value' (repeatable) sets a header on every forwarded request, replacing the
+client's (e.g. the credentials a storage service's presigned URL would not need from the client).
+
+--rewrite-location BASE points the Location header of every forwarded response at BASE (scheme, host
+and port; the path and query kept); BASE "self" is this proxy's own address. With it, a registry's
+upload URLs send the client to another host.
+
+--redirect-match SUBSTRING answers the requests whose "METHOD path" contains SUBSTRING with a 307
+redirect to --redirect-to BASE (BASE + the request's path). It is applied before --fail and --script,
+and the request is counted.
+
 It prints nothing; it writes its port to --port-file once listening and the running request count
 (scripted requests included) to --count-file after every request. It serves until killed.
 """
@@ -64,7 +79,14 @@ parser.add_argument("--tls-cert")
 parser.add_argument("--tls-key")
 parser.add_argument("--script", help="JSON file of scripted responses per X-Amz-Target operation")
 parser.add_argument("--log-file", help="append one line per scripted request: OPERATION BODY-JSON")
+parser.add_argument("--header-log", help="append one line per request: METHOD PATH, a tab, the header names")
+parser.add_argument("--set-header", action="append", default=[], help="'Name: value' set on forwarded requests")
+parser.add_argument("--rewrite-location", help="BASE (or 'self') that forwarded responses' Location headers point at")
+parser.add_argument("--redirect-match", help="answer requests whose 'METHOD path' contains this with a 307")
+parser.add_argument("--redirect-to", help="BASE that --redirect-match requests are redirected to")
 args = parser.parse_args()
+if args.redirect_match and not args.redirect_to:
+    parser.error("--redirect-match needs --redirect-to")
 
 
 def load_script(path):
@@ -124,6 +146,25 @@ def log_line(operation, body):
         f.write(f"{operation} {logged}\n")
 
 
+def own_base():
+    scheme = "https" if args.tls_cert else "http"
+    return f"{scheme}://127.0.0.1:{server.server_address[1]}"
+
+
+def rewrite_location(value):
+    """A Location header's value pointed at --rewrite-location (its path and query kept)."""
+    base = own_base() if args.rewrite_location == "self" else args.rewrite_location
+    parts = urllib.parse.urlsplit(value)
+    return base.rstrip("/") + parts.path + ("?" + parts.query if parts.query else "")
+
+
+def log_headers(command, path, headers):
+    names = ",".join(sorted(k.lower() for k in headers.keys()))
+    with lock:
+        with open(args.header_log, "a") as f:
+            f.write(f"{command} {path}\t{names}\n")
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -143,6 +184,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return bytes(body), False
 
     def _any(self):
+        if args.header_log:
+            log_headers(self.command, self.path, self.headers)
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         length = int(self.headers.get("Content-Length") or 0)
         with lock:
@@ -161,6 +204,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body, _ = self._read_chunked()
         else:
             body = self.rfile.read(length) if length else b""
+        if args.redirect_match and args.redirect_match in f"{self.command} {self.path}":
+            with lock:
+                state["count"] += 1
+                with open(args.count_file, "w") as f:
+                    f.write(f"{state['count']} {state['bytes']}")
+            self.send_response(307)
+            self.send_header("Location", args.redirect_to.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         matched = args.fail_match in f"{self.command} {self.path}"
         with lock:
             state["count"] += 1
@@ -210,12 +263,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    if k.lower() not in ("proxy-connection", "connection", "transfer-encoding", "content-length")}
         if body or self.command in ("PUT", "POST", "PATCH"):
             headers["Content-Length"] = str(len(body))
+        for h in args.set_header:
+            k, v = h.split(":", 1)
+            headers = {name: value for name, value in headers.items() if name.lower() != k.strip().lower()}
+            headers[k.strip()] = v.strip()
         conn.request(self.command, path or "/", body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                if args.rewrite_location and k.lower() == "location":
+                    v = rewrite_location(v)
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -239,6 +298,8 @@ with open(args.count_file, "w") as f:
     f.write("0 0")
 if args.log_file:
     open(args.log_file, "w").close()
+if args.header_log:
+    open(args.header_log, "w").close()
 with open(args.port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 import os

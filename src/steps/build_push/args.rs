@@ -78,6 +78,8 @@ pub struct BuildPush {
     pub(super) commit_tag: CommitTag,
 
     /// Also tag the sanitised branch name (`feature/x` → `feature-x`), or `pr-N` for pull requests.
+    /// With --commit, the branch is the environment's when it names that commit; no branch is an
+    /// error.
     #[arg(long, env = "BUILD_PUSH_REF_TAG")]
     pub(super) ref_tag: bool,
 
@@ -97,7 +99,8 @@ pub struct BuildPush {
     #[arg(long, env = "BUILD_PUSH_TARGET")]
     pub(super) target: Option<String>,
 
-    /// The platform to build for, e.g. linux/amd64.
+    /// The platform to build for, OS/ARCH[/VARIANT] (linux/amd64, linux/arm64, linux/arm/v7); the
+    /// built image must be that platform, checked before anything is pushed.
     #[arg(long, env = "BUILD_PUSH_PLATFORM")]
     pub(super) platform: Option<String>,
 

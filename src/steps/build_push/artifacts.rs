@@ -22,16 +22,24 @@ pub(super) struct Artifacts {
 }
 
 impl Artifacts {
-    /// The artifacts the flags ask for, with paths resolved against the working directory.
-    pub(super) fn planned(args: &BuildPush, env: &Environment) -> Artifacts {
-        Artifacts {
+    /// The artifacts the flags ask for, with paths resolved against the working directory. The
+    /// `--container` name must be one ECS takes (1 to 255 letters, digits, `_` and `-`): the deploy
+    /// action would refuse imagedefinitions.json otherwise.
+    pub(super) fn planned(
+        args: &BuildPush,
+        env: &Environment,
+    ) -> Result<Artifacts, BuildPushError> {
+        if let Some(name) = &args.container {
+            check_container_name(name)?;
+        }
+        Ok(Artifacts {
             image_detail: env.resolve(&args.image_detail),
             format: args.image_detail_format,
             definitions: args
                 .container
                 .as_ref()
                 .map(|name| (name.clone(), env.resolve(&args.image_definitions))),
-        }
+        })
     }
 
     /// imageDetail.json's path.
@@ -79,6 +87,29 @@ impl Artifacts {
     }
 }
 
+/// An ECS container name: 1 to 255 letters, digits, `_` and `-`.
+fn check_container_name(name: &str) -> Result<(), BuildPushError> {
+    let reason = if name.is_empty() {
+        "the name is empty"
+    } else if name.len() > 255 {
+        "the name is longer than 255 characters"
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    {
+        "ECS container names hold only letters, digits, `_` and `-`"
+    } else {
+        return Ok(());
+    };
+    Err(BuildPushError::Flag {
+        flag: "--container",
+        value: name.to_string(),
+        reason: reason.into(),
+        help: "pass the container's name as the task definition's containerDefinitions name it"
+            .into(),
+    })
+}
+
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), BuildPushError> {
     crate::atomic::write(path, crate::document::to_json(value).as_bytes(), 0o644)?;
     Ok(())
@@ -108,6 +139,26 @@ fn java_date(t: std::time::SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_names_are_what_ecs_takes() {
+        for ok in ["web", "Web_1-a", &"a".repeat(255)] {
+            check_container_name(ok).unwrap();
+        }
+        for (bad, reason) in [
+            ("", "empty"),
+            ("a b", "only letters"),
+            ("web.1", "only letters"),
+            ("w\u{e9}b", "only letters"),
+            (&"a".repeat(256), "longer than 255"),
+        ] {
+            let e = check_container_name(bad).unwrap_err();
+            assert!(
+                e.to_string().contains("as --container") && e.to_string().contains(reason),
+                "{bad:?}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn java_dates_match_the_ecr_source_action() {

@@ -2,12 +2,13 @@
 //! build args, labels, target, platform), and the request itself, with the context tar streamed to
 //! the engine as it is written.
 
+use super::error::BuildPushError;
 use crate::adapters::docker::{BuildOptions, Engine};
 use crate::build_context;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::output::Output;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,6 +29,9 @@ pub(super) struct Build {
     pub(super) context: build_context::BuildContext,
     /// `--build-arg`s, with the values taken from the environment where only a name was given.
     pub(super) args: HashMap<String, String>,
+    /// The `--build-arg`s given by name only, whose values came from the environment (they may be
+    /// secrets: `--print-equivalent` names them and does not print their values).
+    pub(super) args_from_env: BTreeSet<String>,
     /// The image's labels.
     pub(super) labels: HashMap<String, String>,
     /// `--target`.
@@ -52,22 +56,31 @@ pub(super) struct Built {
 }
 
 /// `--build-arg`s as docker reads them: `NAME=VALUE`, or `NAME` for the environment's value (left
-/// out when unset).
-pub(super) fn build_args(flags: &[String], env: &Environment) -> HashMap<String, String> {
+/// out when unset); also the names whose values came from the environment. An empty name is
+/// refused, as buildx refuses it, and so is one with white space (no `ARG` can declare it).
+pub(super) fn build_args(
+    flags: &[String],
+    env: &Environment,
+) -> Result<(HashMap<String, String>, BTreeSet<String>), BuildPushError> {
     let mut build_args = HashMap::new();
+    let mut from_env = BTreeSet::new();
     for a in flags {
-        match super::labels::split_kv(a) {
-            (k, Some(v)) => {
+        let (k, v) = super::labels::split_kv(a);
+        super::labels::check_key("--build-arg", a, &k)?;
+        match v {
+            Some(v) => {
+                from_env.remove(&k);
                 build_args.insert(k, v);
             }
-            (k, None) => {
+            None => {
                 if let Some(v) = env.var(&k) {
-                    build_args.insert(k, v.to_string());
+                    build_args.insert(k.clone(), v.to_string());
+                    from_env.insert(k);
                 }
             }
         }
     }
-    build_args
+    Ok((build_args, from_env))
 }
 
 impl Build {

@@ -1,22 +1,19 @@
 //! `--print-equivalent`: the docker commands that reproduce a plan — `docker build` with the same
-//! Dockerfile, build args, labels, target and tags, a `docker push` per tag, and the `printf` that
-//! writes the minimal imageDetail.json.
+//! Dockerfile, build args, labels, target, platform, cache flags and tags, a `docker push` per tag,
+//! and the `printf` that writes the minimal imageDetail.json. Every value that is not plain is
+//! shell-quoted, and a build arg whose value came from the environment is passed by name, as it was
+//! given: its value (a token, say) is never printed.
 
 use super::plan::Plan;
 use crate::output::shell_quote;
 
-/// The commands for `plan`, pushing to `repository` as given on the command line (a bare name is put
-/// under `"$ECR_REGISTRY"`); one per line.
-pub(super) fn commands(repository: &str, plan: &Plan) -> String {
-    let repo = if repository.contains('/')
-        && repository
-            .split('/')
-            .next()
-            .is_some_and(|f| f.contains('.'))
-    {
-        repository.to_string()
-    } else {
-        format!("\"$ECR_REGISTRY\"/{repository}")
+/// The commands for `plan`, pushing to the repository `--repository` names: `registry` when it names
+/// one, else `"$ECR_REGISTRY"`, and the repository `path` (both checked, so printed as they are); one
+/// command per line.
+pub(super) fn commands(registry: Option<&str>, path: &str, plan: &Plan) -> String {
+    let repo = match registry {
+        Some(r) => format!("{r}/{path}"),
+        None => format!("\"$ECR_REGISTRY\"/{path}"),
     };
     let mut cmd = docker_build(&repo, plan);
     for t in &plan.tags {
@@ -37,11 +34,15 @@ fn docker_build(repo: &str, plan: &Plan) -> String {
         "docker build -f {}",
         shell_quote(&build.dockerfile.display().to_string())
     );
-    for (k, v) in &build.args {
-        cmd.push_str(&format!(
-            " --build-arg {}",
-            shell_quote(&format!("{k}={v}"))
-        ));
+    let mut args: Vec<_> = build.args.iter().collect();
+    args.sort();
+    for (k, v) in args {
+        let arg = if build.args_from_env.contains(k) {
+            k.clone()
+        } else {
+            format!("{k}={v}")
+        };
+        cmd.push_str(&format!(" --build-arg {}", shell_quote(&arg)));
     }
     let mut sorted: Vec<_> = build.labels.iter().collect();
     sorted.sort();
@@ -49,7 +50,16 @@ fn docker_build(repo: &str, plan: &Plan) -> String {
         cmd.push_str(&format!(" --label {}", shell_quote(&format!("{k}={v}"))));
     }
     if let Some(t) = &build.target {
-        cmd.push_str(&format!(" --target {t}"));
+        cmd.push_str(&format!(" --target {}", shell_quote(t)));
+    }
+    if let Some(p) = &build.platform {
+        cmd.push_str(&format!(" --platform {}", shell_quote(p)));
+    }
+    if build.no_cache {
+        cmd.push_str(" --no-cache");
+    }
+    if build.pull {
+        cmd.push_str(" --pull");
     }
     for t in &plan.tags {
         cmd.push_str(&format!(" -t {repo}:{t}"));

@@ -17,6 +17,29 @@ pub enum BuildPushError {
         #[source]
         source: std::io::Error,
     },
+    /// A flag's (or a variable's) value is unusable.
+    #[error("use `{value}` as {flag}: {reason}")]
+    Flag {
+        /// The flag (`--tag`), or the variable (`SOURCE_DATE_EPOCH`).
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is unusable.
+        reason: String,
+        /// What to pass instead.
+        help: String,
+    },
+    /// `--ref-tag`, and no branch or pull request to name the tag after.
+    #[error("add the ref tag (--ref-tag): {0}")]
+    RefTag(String),
+    /// The engine built an image for another platform than `--platform` asks for.
+    #[error("push the image built for --platform {asked}: the engine built {built}")]
+    PlatformMismatch {
+        /// `--platform` as given.
+        asked: String,
+        /// The platform the image's config names.
+        built: String,
+    },
     /// `--latest false`, `--commit-tag none` and no `--tag`.
     #[error("choose tags for `{0}`: none left (--latest false, --commit-tag none and no --tag)")]
     NoTags(String),
@@ -63,6 +86,17 @@ impl Diagnostic for BuildPushError {
                  with an exclusion filter"
                     .into(),
             ),
+            BuildPushError::Flag { help, .. } => Some(help.clone()),
+            BuildPushError::RefTag(_) => Some(
+                "pass the branch as --tag, drop --ref-tag, or leave --commit out so that the commit \
+                 and its branch come from CI or git"
+                    .into(),
+            ),
+            BuildPushError::PlatformMismatch { asked, .. } => Some(format!(
+                "the engine cannot build {asked} here and built from a base image for its own \
+                 platform; give the base image for {asked} (a digest or tag of that platform, \
+                 --pull), or build on a {asked} machine"
+            )),
             BuildPushError::Tag(e) => e.help(),
             BuildPushError::Artifact(e) => e.help(),
             BuildPushError::Export(_) => None,

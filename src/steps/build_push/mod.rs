@@ -20,6 +20,7 @@ mod equivalent;
 mod error;
 mod labels;
 mod plan;
+mod platform;
 mod push;
 mod report;
 mod tags;
@@ -53,7 +54,8 @@ impl Step for BuildPush {
     async fn run(self, ctx: Context) -> Result<Code, Error> {
         let plan = Plan::new(&self, &ctx)?;
         if self.print_equivalent {
-            let commands = equivalent::commands(&self.repository, &plan);
+            let (registry, path) = crate::destination::parse(&self.repository)?;
+            let commands = equivalent::commands(registry.as_deref(), &path, &plan);
             ctx.out.stdout_text(&commands);
             return Ok(Code::Ok);
         }
@@ -66,9 +68,12 @@ impl Step for BuildPush {
         let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
         let local_tag = format!("{}:{}", dest.name(), plan.tags[0]);
         let built = plan.build.run(&engine, local_tag, &ctx.out).await?;
-        let created = plan.created.as_deref();
-        let published =
-            push_and_tag(&engine, &dest, &built.image_id, &plan.tags, created, &ctx).await?;
+        let image = push::Image {
+            id: &built.image_id,
+            created: plan.created.as_deref(),
+            platform: plan.platform.as_ref(),
+        };
+        let published = push_and_tag(&engine, &dest, &image, &plan.tags, &ctx).await?;
         let written = plan.artifacts.write(&dest, &published.pushed, &plan.tags)?;
         ctx.out
             .emit(&report(dest, plan.commit, &built, published, written))?;
@@ -87,19 +92,18 @@ struct Published {
     push_ms: u64,
 }
 
-/// Pushes the engine's image `image_id` (its blobs, the config normalised to `created`), then puts
-/// its manifest under `tags` once every tag is checked.
+/// Pushes the engine's `image` (its blobs, the config normalised to its `created`, once it is known
+/// to be its platform), then puts its manifest under `tags` once every tag is checked.
 async fn push_and_tag(
     engine: &Engine,
     dest: &Destination,
-    image_id: &str,
+    image: &push::Image<'_>,
     tags: &[String],
-    created: Option<&str>,
     ctx: &Context,
 ) -> Result<Published, Error> {
     let started = Instant::now();
-    let registry = Arc::new(Registry::new(&dest.registry, dest.creds.clone()));
-    let pushed = push::image(engine, &registry, &dest.repository, image_id, created, ctx).await?;
+    let registry = Arc::new(Registry::new(&dest.registry, dest.creds.clone())?);
+    let pushed = push::image(engine, &registry, &dest.repository, image, ctx).await?;
     let results = tags::publish(&registry, dest, tags, &pushed.manifest, &pushed.digest).await?;
     Ok(Published {
         pushed,

@@ -6,6 +6,7 @@ use super::BuildPush;
 use super::artifacts::Artifacts;
 use super::build::{self, Build};
 use super::error::BuildPushError;
+use super::platform::Platform;
 use super::{labels, tags};
 use crate::build_context;
 use crate::cli::Context;
@@ -26,6 +27,8 @@ pub(super) struct Plan {
     pub(super) build: Build,
     /// The artifacts to write.
     pub(super) artifacts: Artifacts,
+    /// `--platform`, which the built image is checked against before it is pushed.
+    pub(super) platform: Option<Platform>,
 }
 
 impl Plan {
@@ -34,7 +37,20 @@ impl Plan {
         let context_dir = ctx.env.resolve(&args.context);
         let dockerfile = dockerfile(args, ctx, &context_dir)?;
         let commit = commit::resolve(args.commit.as_deref(), &ctx.env, &context_dir)?;
-        let tags = tags::choose(args, &commit)?;
+        let ref_tag = if args.ref_tag {
+            Some(tags::ref_tag(&commit, &ctx.env, &context_dir)?)
+        } else {
+            None
+        };
+        let tags = tags::choose(args, &commit, ref_tag, &ctx.env)?;
+        let platform = args
+            .platform
+            .as_deref()
+            .map(Platform::parse)
+            .transpose()?
+            .flatten();
+        let (build_args, args_from_env) = build::build_args(&args.build_args, &ctx.env)?;
+        let artifacts = Artifacts::planned(args, &ctx.env)?;
         // The Dockerfile's name inside the context (outside the context, it is sent under a fixed name).
         let dockerfile_in_context = dockerfile
             .strip_prefix(&context_dir)
@@ -42,7 +58,7 @@ impl Plan {
             .map(|p| p.to_string_lossy().replace('\\', "/"));
         let context =
             build_context::BuildContext::scan(&context_dir, dockerfile_in_context.as_deref())?;
-        let created = labels::created(&ctx.env, &context_dir, &commit);
+        let created = labels::created(&ctx.env, &context_dir, &commit)?;
         let labels = labels::labels(
             &commit,
             created.as_deref(),
@@ -50,16 +66,17 @@ impl Plan {
             &ctx.env,
             &context_dir,
             &ctx.out,
-        );
+        )?;
         let build = Build {
-            args: build::build_args(&args.build_args, &ctx.env),
+            args: build_args,
+            args_from_env,
             labels,
             context,
             context_dir,
             dockerfile,
             dockerfile_in_context,
             target: args.target.clone(),
-            platform: args.platform.clone(),
+            platform: platform.as_ref().map(|p| p.given().to_string()),
             no_cache: args.no_cache,
             pull: args.pull,
         };
@@ -68,7 +85,8 @@ impl Plan {
             tags,
             created,
             build,
-            artifacts: Artifacts::planned(args, &ctx.env),
+            artifacts,
+            platform,
         })
     }
 }

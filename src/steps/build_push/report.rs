@@ -141,8 +141,9 @@ impl Report for BuildPushReport {
             self.commit.id,
             self.commit.source.describe()
         );
+        let verb = if self.dry_run { "would write" } else { "wrote" };
         for a in &self.artifacts {
-            let _ = writeln!(s, "  wrote {a}");
+            let _ = writeln!(s, "  {verb} {a}");
         }
         s
     }
@@ -206,6 +207,43 @@ impl Report for BuildPushReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(dry_run: bool) -> BuildPushReport {
+        BuildPushReport {
+            registry: "r.example".into(),
+            repository: "app".into(),
+            image_uri: None,
+            digest: None,
+            tags: vec![PushedTag {
+                tag: "latest".into(),
+                status: TagStatus::Planned,
+            }],
+            layers: Vec::new(),
+            size: 0,
+            commit: crate::commit::resolve(
+                Some("0123456789abcdef0123456789abcdef01234567"),
+                &crate::environment::Environment::new(Vec::<(String, String)>::new(), "/"),
+                std::path::Path::new("/"),
+            )
+            .unwrap(),
+            context_bytes: 10,
+            artifacts: vec!["/w/imageDetail.json".into()],
+            timings: Timings::default(),
+            dry_run,
+        }
+    }
+
+    #[test]
+    fn a_dry_run_says_what_it_would_write() {
+        let text = report(true).human();
+        assert!(
+            text.contains("  would write /w/imageDetail.json\n"),
+            "{text}"
+        );
+        assert!(!text.contains("  wrote "), "{text}");
+        let text = report(false).human();
+        assert!(text.contains("  wrote /w/imageDetail.json\n"), "{text}");
+    }
 
     #[test]
     fn statuses_serialise_as_the_words_the_docs_list() {

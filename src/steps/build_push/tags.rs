@@ -6,34 +6,74 @@ use super::BuildPush;
 use super::error::BuildPushError;
 use super::report::{PushedTag, TagStatus};
 use crate::adapters::registry::Registry;
-use crate::commit::Commit;
+use crate::commit::{Commit, Source};
 use crate::destination::Destination;
+use crate::environment::Environment;
 use crate::error::Error;
 use crate::layers;
 use crate::reference::Digest;
+use std::path::Path;
 
-/// The tags the flags ask for, in order (`latest`, commit tag, ref tag, `--tag`s), trimmed, without
-/// repeats, each a valid tag; at least one.
-pub(super) fn choose(args: &BuildPush, commit: &Commit) -> Result<Vec<String>, BuildPushError> {
+/// What a tag may be, for the help line of a bad `--tag`.
+const TAG_HELP: &str = "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not starting with `.` \
+     or `-` (leave --tag out for no extra tags)";
+
+/// The tags the flags ask for, in order (`latest`, commit tag, `ref_tag`, `--tag`s), trimmed,
+/// without repeats, each a valid tag; at least one.
+/// `BUILD_PUSH_TAGS` set to the empty string counts as unset (CI systems export empty variables);
+/// `--tag ''` on the command line is an error.
+pub(super) fn choose(
+    args: &BuildPush,
+    commit: &Commit,
+    ref_tag: Option<String>,
+    env: &Environment,
+) -> Result<Vec<String>, BuildPushError> {
     let mut tags: Vec<String> = Vec::new();
     if args.latest {
         tags.push("latest".into());
     }
     tags.extend(args.commit_tag.tag(commit));
-    if args.ref_tag {
-        tags.extend(ref_tag(commit));
+    tags.extend(ref_tag);
+    if !from_empty_variable(&args.tags, env, "BUILD_PUSH_TAGS") {
+        tags.extend(flag_tags(&args.tags)?);
     }
-    tags.extend(
-        args.tags
-            .iter()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty()),
-    );
     let tags = crate::reference::tag_list(tags)?;
     if tags.is_empty() {
         return Err(BuildPushError::NoTags(args.repository.clone()));
     }
     Ok(tags)
+}
+
+/// The `--tag` values, trimmed, each a valid tag (distribution's `[\w][\w.-]{0,127}`); an empty
+/// one (`--tag ''`, `--tag a,,b`) is an error as in docker, never dropped.
+fn flag_tags(values: &[String]) -> Result<Vec<String>, BuildPushError> {
+    values
+        .iter()
+        .map(|value| {
+            let tag = value.trim();
+            let reason = if tag.is_empty() {
+                Some("a tag cannot be empty".to_string())
+            } else {
+                crate::reference::tag_list([tag.to_string()])
+                    .err()
+                    .map(|e| e.reason().to_string())
+            };
+            match reason {
+                None => Ok(tag.to_string()),
+                Some(reason) => Err(BuildPushError::Flag {
+                    flag: "--tag",
+                    value: value.clone(),
+                    reason,
+                    help: TAG_HELP.into(),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Whether a list flag's values are the one empty value an empty environment variable `name` gives.
+pub(super) fn from_empty_variable(values: &[String], env: &Environment, name: &str) -> bool {
+    values.iter().all(String::is_empty) && env.vars().any(|(k, v)| k == name && v.is_empty())
 }
 
 /// `[^a-zA-Z0-9._-]+` → `-`, trimmed of `-` and `.` at the ends, at most 128 characters.
@@ -54,16 +94,57 @@ pub fn sanitise_ref(r: &str) -> String {
     t.chars().take(128).collect()
 }
 
-/// `pr-N` for a pull request, else the sanitised branch or tag name.
-fn ref_tag(commit: &Commit) -> Option<String> {
-    if let Some(n) = commit.pull_request {
-        return Some(format!("pr-{n}"));
+/// The ref tag (`--ref-tag`): `pr-N` for a pull request, else the sanitised branch or tag name.
+/// A commit given with `--commit` carries no branch of its own: the environment's (CI variables,
+/// else the git repository at `dir`) is used when it names the same commit. No branch at all is an
+/// error, never a tag silently left out.
+pub(super) fn ref_tag(
+    commit: &Commit,
+    env: &Environment,
+    dir: &Path,
+) -> Result<String, BuildPushError> {
+    let from_env;
+    let named = if commit.pull_request.is_none()
+        && commit.reference.is_none()
+        && commit.source == Source::Flag
+    {
+        from_env = crate::commit::resolve(None, env, dir).map_err(|_| {
+            BuildPushError::RefTag(format!(
+                "--commit {} says no branch, and neither CI variables nor a git repository name one",
+                commit.id
+            ))
+        })?;
+        if !from_env.id.starts_with(&commit.id) {
+            return Err(BuildPushError::RefTag(format!(
+                "--commit {} says no branch, and the branch the environment names is for another \
+                 commit ({} from {})",
+                commit.id,
+                from_env.short,
+                from_env.source.describe()
+            )));
+        }
+        &from_env
+    } else {
+        commit
+    };
+    if let Some(n) = named.pull_request {
+        return Ok(format!("pr-{n}"));
     }
-    commit
-        .reference
-        .as_deref()
-        .map(sanitise_ref)
-        .filter(|s| !s.is_empty())
+    let Some(reference) = named.reference.as_deref() else {
+        return Err(BuildPushError::RefTag(format!(
+            "commit {} (from {}) is on no branch or pull request that is known (a detached HEAD, or \
+             a build started without a branch)",
+            named.short,
+            named.source.describe()
+        )));
+    };
+    let tag = sanitise_ref(reference);
+    if tag.is_empty() {
+        return Err(BuildPushError::RefTag(format!(
+            "the branch `{reference}` has no character a tag can hold"
+        )));
+    }
+    Ok(tag)
 }
 
 /// The tags as `planned`, for a dry run.
@@ -134,6 +215,131 @@ async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
+
+    fn args(extra: &[&str]) -> BuildPush {
+        let mut argv = vec!["build-push", "-r", "r.example/app"];
+        argv.extend_from_slice(extra);
+        BuildPush::try_parse_from(argv).unwrap()
+    }
+
+    fn no_env() -> Environment {
+        Environment::new(Vec::<(String, String)>::new(), "/")
+    }
+
+    fn flag_commit() -> Commit {
+        crate::commit::resolve(
+            Some("0123456789abcdef0123456789abcdef01234567"),
+            &no_env(),
+            Path::new("/"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn empty_and_invalid_tags_are_refused_naming_the_flag() {
+        let commit = flag_commit();
+        for (tag, reason) in [
+            ("", "a tag cannot be empty"),
+            ("  ", "a tag cannot be empty"),
+            ("a,,b", "a tag cannot be empty"),
+            ("v1,", "a tag cannot be empty"),
+            ("bad tag!", "is invalid"),
+            (".hidden", "is invalid"),
+            ("-dash", "is invalid"),
+            ("a/b", "is invalid"),
+            ("a:b", "is invalid"),
+            ("../x", "is invalid"),
+            ("t\u{e9}", "is invalid"),
+        ] {
+            let flag = format!("--tag={tag}");
+            let e = choose(&args(&[&flag]), &commit, None, &no_env()).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains("as --tag") && text.contains(reason),
+                "{tag:?}: {text}"
+            );
+            assert!(crate::error::Diagnostic::help(&e).is_some());
+        }
+        let long = "a".repeat(129);
+        let e = choose(&args(&["--tag", &long]), &commit, None, &no_env()).unwrap_err();
+        assert!(e.to_string().contains("the limit is 128"), "{e}");
+        let ok = choose(
+            &args(&["--tag", " v1 , v2", "--tag", &"b".repeat(128)]),
+            &commit,
+            None,
+            &no_env(),
+        )
+        .unwrap();
+        assert_eq!(ok[2..], ["v1".to_string(), "v2".into(), "b".repeat(128)]);
+        // An empty BUILD_PUSH_TAGS is unset; `--tag ''` with it is still read as the variable.
+        let empty = Environment::new([("BUILD_PUSH_TAGS", "")], "/");
+        let tags = choose(&args(&["--tag", ""]), &commit, None, &empty).unwrap();
+        assert_eq!(tags.len(), 2, "{tags:?}");
+    }
+
+    #[test]
+    fn a_ref_tag_with_no_branch_is_an_error_not_nothing() {
+        let env = no_env();
+        let dir = tempfile::tempdir().unwrap();
+        // --commit outside any repository or CI: nothing says which branch.
+        let e = ref_tag(&flag_commit(), &env, dir.path()).unwrap_err();
+        assert!(e.to_string().contains("--ref-tag"), "{e}");
+        assert!(e.to_string().contains("says no branch"), "{e}");
+        // --commit and a CI that names the same commit and its branch: the branch is used.
+        let ci = Environment::new(
+            [
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+                ("GITHUB_REF_NAME", "feature/x"),
+            ],
+            "/",
+        );
+        assert_eq!(
+            ref_tag(&flag_commit(), &ci, dir.path()).unwrap(),
+            "feature-x"
+        );
+        // … an abbreviated --commit too.
+        let short = crate::commit::resolve(Some("0123456"), &env, dir.path()).unwrap();
+        assert_eq!(ref_tag(&short, &ci, dir.path()).unwrap(), "feature-x");
+        // … but not a CI that names another commit.
+        let other = Environment::new(
+            [
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_SHA", "fedcba9876543210fedcba9876543210fedcba98"),
+                ("GITHUB_REF_NAME", "main"),
+            ],
+            "/",
+        );
+        let e = ref_tag(&flag_commit(), &other, dir.path()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("another commit (fedcba9 from GITHUB_SHA)"),
+            "{e}"
+        );
+        // A commit the environment found, on no branch.
+        let detached = Commit {
+            reference: None,
+            source: Source::Github,
+            ..flag_commit()
+        };
+        let e = ref_tag(&detached, &env, dir.path()).unwrap_err();
+        assert!(e.to_string().contains("no branch or pull request"), "{e}");
+        // A branch with nothing a tag can hold.
+        let odd = Commit {
+            reference: Some("///".into()),
+            source: Source::Git,
+            ..flag_commit()
+        };
+        let e = ref_tag(&odd, &env, dir.path()).unwrap_err();
+        assert!(e.to_string().contains("no character a tag can hold"), "{e}");
+        let pr = Commit {
+            pull_request: Some(7),
+            source: Source::GithubPullRequest,
+            ..flag_commit()
+        };
+        assert_eq!(ref_tag(&pr, &env, dir.path()).unwrap(), "pr-7");
+    }
 
     #[test]
     fn refs_are_sanitised_like_metadata_action() {

@@ -19,10 +19,15 @@ pub(super) async fn tag(
 ) -> Result<Tagged, Error> {
     dest.settings(ctx).await?;
     let (Some(ecr), Some(aws)) = (&dest.ecr, &dest.aws) else {
-        return Err(TagError::Unsupported(format!(
-            "use --via ecr-api with `{}`: it is not an ECR registry (or AWS is not reachable)",
-            dest.registry
-        ))
+        return Err(TagError::Unsupported {
+            what: format!(
+                "use --via ecr-api with `{}`: it is not an ECR registry (or AWS is not reachable)",
+                dest.registry
+            ),
+            help: "leave --via at `registry` (the distribution API every registry speaks), or \
+                   check the AWS credentials and region"
+                .into(),
+        }
         .into());
     };
     let client = aws.ecr(ecr.region());

@@ -51,14 +51,31 @@ pub(crate) enum TagError {
         to: String,
     },
     /// `--to` names another registry, or `--via ecr-api` a registry that is not ECR.
-    #[error("{0}")]
-    Unsupported(String),
+    #[error("{what}")]
+    Unsupported {
+        /// What cannot be done, and why.
+        what: String,
+        /// What to do instead.
+        help: String,
+    },
     /// The manifest is not JSON we can read (for `--to`).
     #[error("read the manifest {0}: it is not a JSON image manifest or index")]
     Manifest(Digest),
     /// No tags.
     #[error("add tags: none given (--commit-tag none and no --tag)")]
     NoTags,
+    /// A flag's value is unusable, or flags that do not go together.
+    #[error("use `{value}` as {flag}: {reason}")]
+    Flag {
+        /// The flag (`--tag`).
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is unusable.
+        reason: String,
+        /// What to pass instead.
+        help: String,
+    },
     /// A bad tag or digest.
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),
@@ -89,6 +106,7 @@ impl Diagnostic for TagError {
                     .into(),
             ),
             TagError::NoTags => Some("pass --tag TAG, or leave --commit-tag at its default".into()),
+            TagError::Flag { help, .. } | TagError::Unsupported { help, .. } => Some(help.clone()),
             TagError::Reference(e) => e.help(),
             _ => None,
         }

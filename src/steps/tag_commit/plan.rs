@@ -2,7 +2,7 @@
 //! digest, from the flags or `--from imageDetail.json`), the tags (the commit tag first), and the
 //! repository they go in (the source's, or `--to` in the same registry).
 
-use super::args::TagCommit;
+use super::args::{TagCommit, Via};
 use super::error::TagError;
 use crate::cli::Context;
 use crate::commit::{self, Commit, CommitTag};
@@ -32,10 +32,61 @@ pub(super) fn source(args: &TagCommit, ctx: &Context) -> Result<(String, String)
         path: PathBuf::from("--source"),
         reason: "pass --source TAG|DIGEST (or --from imageDetail.json)".into(),
     })?;
-    if reference.contains(':') {
+    let reference = if reference.contains(':') {
         reference.parse::<Digest>()?;
-    }
+        reference
+    } else {
+        check_tag("--source", &reference, SOURCE_HELP)?
+    };
     Ok((repository, reference))
+}
+
+/// What `--source` may be, for the help line of a bad one.
+const SOURCE_HELP: &str = "pass a tag (letters, digits, `_`, `.`, `-`; up to 128) or a digest \
+     (sha256:…) of an image in --repository";
+
+/// What a tag may be, for the help line of a bad `--tag`.
+const TAG_HELP: &str = "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not starting with `.` \
+     or `-` (leave --tag out for no extra tags)";
+
+/// `value` as a tag (distribution's `[\w][\w.-]{0,127}`), trimmed; an empty one is an error as in
+/// docker, never dropped.
+fn check_tag(flag: &'static str, value: &str, help: &str) -> Result<String, TagError> {
+    let tag = value.trim();
+    let reason = if tag.is_empty() {
+        Some("a tag cannot be empty".to_string())
+    } else {
+        crate::reference::tag_list([tag.to_string()])
+            .err()
+            .map(|e| e.reason().to_string())
+    };
+    match reason {
+        None => Ok(tag.to_string()),
+        Some(reason) => Err(TagError::Flag {
+            flag,
+            value: value.to_string(),
+            reason,
+            help: help.into(),
+        }),
+    }
+}
+
+/// Flags that do not go together, refused before anything is called.
+pub(super) fn combination(args: &TagCommit) -> Result<(), TagError> {
+    if let (Some(to), Via::EcrApi) = (&args.to, args.via) {
+        return Err(TagError::Flag {
+            flag: "--to",
+            value: to.clone(),
+            reason: "a promotion mounts the blobs through the registry, and --via ecr-api cannot \
+                     (ECR's PutImage needs every layer in the destination already)"
+                .into(),
+            help:
+                "leave --via at `registry` to promote with --to, or tag within --repository with \
+                   --via ecr-api"
+                    .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The tags to add, checked and deduplicated (the commit tag first), and the commit it came from.
@@ -57,12 +108,18 @@ pub(super) fn tags(
         .and_then(|c| args.commit_tag.tag(c))
         .into_iter()
         .collect();
-    tags.extend(
-        args.tags
-            .iter()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty()),
-    );
+    // An empty TAG_COMMIT_TAGS counts as unset (CI systems export empty variables); `--tag ''` on
+    // the command line is an error.
+    let from_empty_variable = args.tags.iter().all(String::is_empty)
+        && ctx
+            .env
+            .vars()
+            .any(|(k, v)| k == "TAG_COMMIT_TAGS" && v.is_empty());
+    if !from_empty_variable {
+        for t in &args.tags {
+            tags.push(check_tag("--tag", t, TAG_HELP)?);
+        }
+    }
     let tags = crate::reference::tag_list(tags).map_err(TagError::from)?;
     if tags.is_empty() {
         return Err(TagError::NoTags.into());
@@ -84,7 +141,12 @@ pub(super) async fn repositories(
         .await?;
     let source_name = source.name();
     let dest = match &args.to {
-        Some(to) => promotion_target(to, &source, region, ctx).await?,
+        Some(to) => {
+            let mut dest = promotion_target(to, &source, region, ctx).await?;
+            // Nothing is mounted or tagged in a repository ECR does not know.
+            dest.settings(ctx).await?;
+            dest
+        }
         None => source,
     };
     Ok((source_name, dest))
@@ -112,11 +174,17 @@ async fn promotion_target(
         .credentials(ctx)
         .await?;
     if dest.registry != source.registry {
-        return Err(TagError::Unsupported(format!(
-            "promote to `{}`: --to must be in the source's registry {} (blobs are mounted, not copied)",
-            dest.name(),
-            source.registry
-        ))
+        return Err(TagError::Unsupported {
+            what: format!(
+                "promote to `{}`: --to must be in the source's registry {} (blobs are mounted, not \
+                 copied)",
+                dest.name(),
+                source.registry
+            ),
+            help: "pass --to as a repository of the source's registry; copy an image to another \
+                   registry with skopeo copy (or docker pull, tag and push)"
+                .into(),
+        }
         .into());
     }
     Ok(dest)

@@ -21,7 +21,7 @@ pub(super) async fn tag(
     ctx: &Context,
     promote: bool,
 ) -> Result<Tagged, Error> {
-    let registry = Registry::new(&dest.registry, dest.creds.clone());
+    let registry = Registry::new(&dest.registry, dest.creds.clone())?;
     let source_path = source_path(source_repo, dest, promote);
     // The source's manifest and what each new tag names now, in one round trip.
     let lookups = futures_util::future::join_all(

@@ -2,7 +2,7 @@
 //! blob each layer compressed to; the registry is asked (`HEAD`) for each blob, and a blob it lacks is
 //! mounted from another repository this machine pushed it to. No layer bytes move.
 
-use super::Pushed;
+use super::{Image, Pushed};
 use crate::adapters::registry::Registry;
 use crate::error::Error;
 use crate::layers::{self, Blob};
@@ -10,14 +10,15 @@ use crate::reference::Digest;
 use crate::steps::build_push::report::{LayerResult, LayerStatus};
 
 /// The push from the cache, or `None` when the cache does not know the image or a layer can be
-/// neither found nor mounted in `repo` (then the image must be exported).
+/// neither found nor mounted in `repo` (then the image must be exported). The cached config is
+/// checked against the platform asked for before anything is sent.
 pub(super) async fn push(
     cache: &layers::LayerCache,
     id: &Digest,
     diff_ids: &[String],
     registry: &Registry,
     repo: &str,
-    created: Option<&str>,
+    image: &Image<'_>,
 ) -> Result<Option<Pushed>, Error> {
     let known: Option<Vec<Blob>> = diff_ids
         .iter()
@@ -26,7 +27,10 @@ pub(super) async fn push(
     let (Some(raw), Some(blobs)) = (cache.config(id), known) else {
         return Ok(None);
     };
-    let config = layers::normalise_config(&raw, created);
+    if let Some(platform) = image.platform {
+        platform.check(&raw)?;
+    }
+    let config = layers::normalise_config(&raw, image.created);
     let config_digest = Digest::sha256_of(&config);
     if !registry.blob_exists(repo, &config_digest).await?
         && !mount_from_known(cache, registry, repo, &config_digest).await?

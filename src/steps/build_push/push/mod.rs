@@ -5,10 +5,15 @@
 //! exported from the engine and each layer compressed and uploaded as it streams ([`upload`]), then
 //! the config is uploaded. Either way the cache learns where the blobs now are, so that a push to
 //! another repository of the same registry can mount them.
+//!
+//! With `--platform`, the image's config is checked against it before any blob is sent: on the
+//! fast path the cached config is; otherwise the layers are spooled during the export rather than
+//! streamed, and uploaded once the exported config is known to be that platform.
 
 mod cached;
 mod upload;
 
+use super::platform::Platform;
 use super::report::{LayerResult, LayerStatus};
 use crate::adapters::docker::Engine;
 use crate::adapters::registry::Registry;
@@ -54,23 +59,33 @@ impl Pushed {
     }
 }
 
-/// Pushes the engine's image `image_id` to `repo` (every blob, not yet the manifest); `created` is
-/// the time the config is normalised to.
+/// The image in the engine that is pushed.
+#[derive(Debug)]
+pub(super) struct Image<'a> {
+    /// The engine's image ID (or a name of it).
+    pub(super) id: &'a str,
+    /// The time the config is normalised to.
+    pub(super) created: Option<&'a str>,
+    /// The platform the config must name, if one was asked for.
+    pub(super) platform: Option<&'a Platform>,
+}
+
+/// Pushes the engine's `image` to `repo` (every blob, not yet the manifest); nothing is sent when
+/// it is not the platform asked for.
 pub(super) async fn image(
     engine: &Engine,
     registry: &Arc<Registry>,
     repo: &str,
-    image_id: &str,
-    created: Option<&str>,
+    image: &Image<'_>,
     ctx: &Context,
 ) -> Result<Pushed, Error> {
+    let image_id = image.id;
     let cache = cache_dir(&ctx.env).map(layers::LayerCache::new);
     let info = engine.inspect(image_id).await?;
     let id: Option<Digest> = info.id.parse().ok();
 
     if let (Some(cache), Some(id)) = (&cache, &id)
-        && let Some(pushed) =
-            cached::push(cache, id, &info.diff_ids, registry, repo, created).await?
+        && let Some(pushed) = cached::push(cache, id, &info.diff_ids, registry, repo, image).await?
     {
         ctx.out.info(&format!(
             "every blob of {image_id} is already in {}/{repo}",
@@ -80,16 +95,7 @@ pub(super) async fn image(
         return Ok(pushed);
     }
 
-    let pushed = from_export(
-        engine,
-        registry,
-        repo,
-        image_id,
-        created,
-        cache.as_ref(),
-        ctx,
-    )
-    .await?;
+    let pushed = from_export(engine, registry, repo, image, cache.as_ref(), ctx).await?;
     if let Some(cache) = &cache {
         remember_locations(cache, registry, repo, &pushed);
     }
@@ -102,15 +108,20 @@ async fn from_export(
     engine: &Engine,
     registry: &Arc<Registry>,
     repo: &str,
-    image_id: &str,
-    created: Option<&str>,
+    image: &Image<'_>,
     cache: Option<&layers::LayerCache>,
     ctx: &Context,
 ) -> Result<Pushed, Error> {
-    let mut streamed = upload::export_and_upload(engine, registry, repo, image_id, ctx).await?;
+    // Streaming sends layers before the config is read: not when the platform is to be checked.
+    let stream = image.platform.is_none();
+    let mut streamed =
+        upload::export_and_upload(engine, registry, repo, image.id, stream, ctx).await?;
+    if let Some(platform) = image.platform {
+        platform.check(&streamed.exported.config)?;
+    }
     upload::remaining(registry, repo, &streamed.exported, &mut streamed.statuses).await?;
     let exported = &streamed.exported;
-    let config = layers::normalise_config(&exported.config, created);
+    let config = layers::normalise_config(&exported.config, image.created);
     let config_digest = Digest::sha256_of(&config);
     if !registry.blob_exists(repo, &config_digest).await? {
         registry.upload_bytes(repo, &config_digest, &config).await?;

@@ -39,14 +39,15 @@ pub(super) struct Streamed {
     _spool: tempfile::TempDir,
 }
 
-/// Exports the image and compresses its layers; each large layer streams to the registry while it is
-/// compressed (the engine's export is the slow part) and is kept in a spool file to upload again if the
-/// stream fails.
+/// Exports the image and compresses its layers; with `stream`, each large layer streams to the
+/// registry while it is compressed (the engine's export is the slow part) and is kept in a spool file
+/// to upload again if the stream fails. Without, every layer is only spooled (for [`remaining`]).
 pub(super) async fn export_and_upload(
     engine: &Engine,
     registry: &Arc<Registry>,
     repo: &str,
     image_id: &str,
+    stream: bool,
     ctx: &Context,
 ) -> Result<Streamed, Error> {
     let spool = tempfile::Builder::new()
@@ -57,6 +58,7 @@ pub(super) async fn export_and_upload(
         engine,
         image_id,
         spool.path().to_path_buf(),
+        stream,
         ctx.out.clone(),
     );
     let progress = Progress::for_output(&ctx.out);
@@ -90,12 +92,14 @@ pub(super) async fn export_and_upload(
     })
 }
 
-/// Reads the export on a blocking thread, compressing each layer into `spool`; announces each large
-/// layer as it starts (its byte stream, and when it will be finished) on the returned receiver.
+/// Reads the export on a blocking thread, compressing each layer into `spool`; with `stream`,
+/// announces each large layer as it starts (its byte stream, and when it will be finished) on the
+/// returned receiver.
 fn spawn_compressor(
     engine: &Engine,
     image_id: &str,
     spool: PathBuf,
+    stream: bool,
     out: Output,
 ) -> (
     tokio::task::JoinHandle<std::io::Result<layers::Exported>>,
@@ -111,6 +115,9 @@ fn spawn_compressor(
             reader,
             &spool,
             || {
+                if !stream {
+                    return None;
+                }
                 let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(8);
                 let (done_tx, done_rx) = tokio::sync::oneshot::channel();
                 *pending.borrow_mut() = Some(done_tx);
