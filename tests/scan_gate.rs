@@ -4,7 +4,9 @@
 
 use crate::common;
 
-use crate::common::{Output, Proxy, Scratch, create_repository, rig, run, set, unique};
+use crate::common::{
+    Output, Proxy, Scratch, create_repository, fixture, json_as, rig, run, set, unique,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,10 +14,6 @@ use std::path::{Path, PathBuf};
 
 const GATE: &str = env!("CARGO_BIN_EXE_scan-gate");
 const BUILD_PUSH: &str = env!("CARGO_BIN_EXE_build-push");
-
-fn fixture(path: &str) -> String {
-    format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn gate(sb: &Scratch, args: &[&str]) -> Output {
     run(GATE, args, &sb.env, None)
@@ -241,8 +239,7 @@ struct Entry {
 }
 
 fn gate_json(out: &Output) -> Gate {
-    let g: Gate = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    let g: Gate = json_as(out);
     assert_eq!((g.schema_version, g.step.as_str()), (1, "scan-gate"));
     g
 }
