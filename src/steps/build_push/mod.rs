@@ -54,7 +54,7 @@ impl Step for BuildPush {
         let plan = Plan::new(&self, &ctx)?;
         if self.print_equivalent {
             let commands = equivalent::commands(&self.repository, &plan);
-            ctx.out.stdout_text(&commands);
+            ctx.out.stdout_text(&commands)?;
             return Ok(Code::Ok);
         }
         let dest = crate::destination::locate(&self.repository, self.region.as_deref()).await?;

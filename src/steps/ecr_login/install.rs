@@ -14,14 +14,23 @@ use crate::docker_config;
 use crate::ecr_host::EcrRegistry;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::output_path::OutputPaths;
 use std::path::{Path, PathBuf};
 
 pub(crate) async fn install_helper(args: &InstallArgs, ctx: &Context) -> Result<Code, Error> {
     let targets = parse_targets(&args.registries)?;
-    let hosts = hosts(args, ctx, &targets).await?;
-    let link = link_helper(args, ctx)?;
+    // The config file is checked before anything is asked or linked, so a bad one leaves no link.
     let dir = config_dir(&args.config, ctx)?;
     let path = dir.join(docker_config::FILE_NAME);
+    let (flag, given) = match &args.config.config {
+        Some(d) => ("--config", d.join(docker_config::FILE_NAME)),
+        None => ("docker's config", path.clone()),
+    };
+    OutputPaths::new(ctx.env.cwd())
+        .output_creating_dirs(flag, &given)
+        .check()?;
+    let hosts = hosts(args, ctx, &targets).await?;
+    let link = link_helper(args, ctx)?;
     docker_config::update(&dir, |doc| {
         for h in &hosts {
             doc.set_cred_helper(h, HELPER_NAME);

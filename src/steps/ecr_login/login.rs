@@ -125,7 +125,7 @@ fn print_password(ctx: &Context, tokens: &[(String, AuthToken)]) -> Result<Code,
     if distinct.len() != 1 {
         return Err(LoginError::ManyPasswords(distinct.len()).into());
     }
-    ctx.out.stdout_text(&format!("{}\n", distinct[0]));
+    ctx.out.stdout_text(&format!("{}\n", distinct[0]))?;
     Ok(Code::Ok)
 }
 
