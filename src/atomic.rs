@@ -121,7 +121,7 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Follows a chain of symbolic links at `path` (bounded), so the link survives the rename.
-fn resolve_symlink(path: &Path) -> PathBuf {
+pub(crate) fn resolve_symlink(path: &Path) -> PathBuf {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         match fs::read_link(&current) {

@@ -2,12 +2,16 @@
 //!
 //! Reading: JSON through `serde_json`; YAML through `yaml-rust2`'s event parser, resolved with the
 //! YAML 1.2 core schema (plain `80` is a number, `"80"` a string, `true`/`null` as in JSON), anchors and
-//! aliases followed, `<<` merge keys applied, duplicate keys and multi-document streams refused. Every
-//! parse error carries a 1-based line and column.
+//! aliases followed, `<<` merge keys applied, duplicate keys and multi-document streams refused. In
+//! both syntaxes duplicate keys and an empty document are errors, nesting is limited to
+//! [`MAX_DEPTH`] levels and YAML aliases may copy at most [`MAX_ALIAS_BYTES`] in all, so a small
+//! hostile file (an alias bomb, 20,000 nested lists) is refused instead of exhausting memory or the
+//! stack. Every parse error carries a 1-based line and column.
 //!
 //! Writing: JSON with 2-space indentation and a trailing newline; YAML in block style with strings
 //! quoted whenever a plain scalar would read back as something else.
 
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use std::fmt;
@@ -119,16 +123,140 @@ impl fmt::Display for ParseError {
     }
 }
 
+/// The deepest a document may nest lists and mappings (the document itself is level 0, so
+/// `{"a": [1]}` is 2 deep). Task definitions, AppSpecs, buildspecs and allowlists need fewer than 10.
+pub const MAX_DEPTH: usize = 100;
+
+/// How much YAML aliases may copy in all, in bytes of the values they copy written as JSON: each
+/// `*alias` copies its anchor's value, so nine anchors of nine aliases each would otherwise make
+/// 387 million values from ten lines.
+pub const MAX_ALIAS_BYTES: usize = 1024 * 1024;
+
+fn too_deep() -> String {
+    format!("nested deeper than {MAX_DEPTH} levels (the limit for lists and mappings)")
+}
+
+fn too_many_aliases() -> String {
+    format!(
+        "aliases expand to more than {} MiB (the limit for what `*alias` copies, against alias bombs); write the values out or alias less",
+        MAX_ALIAS_BYTES / (1024 * 1024)
+    )
+}
+
+const EMPTY: &str = "the document is empty: expected a value";
+
 /// Parses `text` as `syntax`.
 pub fn parse(text: &str, syntax: Syntax) -> Result<Value, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match syntax {
-        Syntax::Json => serde_json::from_str(text).map_err(|e| ParseError {
+        Syntax::Json => parse_json(text),
+        Syntax::Yaml => parse_yaml(text),
+    }
+}
+
+/// JSON through `serde_json`, into a [`Value`] with keys in input order, refusing duplicate keys and
+/// nesting deeper than [`MAX_DEPTH`].
+fn parse_json(text: &str) -> Result<Value, ParseError> {
+    let error = |e: serde_json::Error| {
+        if e.is_eof() && text.trim().is_empty() {
+            return ParseError {
+                line: 1,
+                column: 1,
+                message: EMPTY.into(),
+            };
+        }
+        ParseError {
             line: e.line().max(1),
             column: e.column().max(1),
             message: json_message(&e),
-        }),
-        Syntax::Yaml => parse_yaml(text),
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = JsonNode { depth: 0 }.deserialize(&mut de).map_err(error)?;
+    de.end().map_err(error)?;
+    Ok(value)
+}
+
+/// One JSON value `depth` levels down: [`Value`]'s own visitor, with duplicate keys and depth checked.
+#[derive(Clone, Copy)]
+struct JsonNode {
+    depth: usize,
+}
+
+impl JsonNode {
+    fn child<E: de::Error>(self) -> Result<JsonNode, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(too_deep()));
+        }
+        Ok(JsonNode {
+            depth: self.depth + 1,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for JsonNode {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonNode {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let child = self.child()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(child)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let child = self.child()?;
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let value = access.next_value_seed(child)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
     }
 }
 
@@ -331,6 +459,7 @@ enum Frame {
         items: Vec<Value>,
         anchor: usize,
         path: JsonPath,
+        size: usize,
     },
     Map {
         map: Map<String, Value>,
@@ -338,17 +467,32 @@ enum Frame {
         key: Option<(String, Marker)>,
         merges: Vec<(Value, Marker)>,
         path: JsonPath,
+        size: usize,
     },
+}
+
+impl Frame {
+    fn size(&mut self) -> &mut usize {
+        match self {
+            Frame::Seq { size, .. } | Frame::Map { size, .. } => size,
+        }
+    }
 }
 
 /// Where each node of a YAML document starts: JSON path (as [`JsonPath`] prints it) → 1-based
 /// (line, column). A mapping member's position is its key's.
 pub type Positions = HashMap<String, (usize, usize)>;
 
+/// Builds the value from the parser's events without recursion (the open lists and mappings are
+/// `stack`), so nesting costs no stack; sizes are counted as the bytes each value takes written as
+/// JSON, which is what an alias copying it costs.
 #[derive(Default)]
 struct Loader {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    /// Each anchor's value and its size.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// What aliases have copied so far, in bytes.
+    aliased: usize,
     root: Option<Value>,
     documents: usize,
     error: Option<ParseError>,
@@ -361,6 +505,11 @@ fn at(mark: Marker, message: impl Into<String>) -> ParseError {
         column: mark.col() + 1,
         message: message.into(),
     }
+}
+
+/// A scalar's size as JSON: its text, quotes and a separator.
+fn scalar_size(text: &str) -> usize {
+    text.len() + 3
 }
 
 impl Loader {
@@ -404,6 +553,16 @@ impl Loader {
         }
     }
 
+    /// Opens a list or mapping, unless that nests deeper than [`MAX_DEPTH`].
+    fn open(&mut self, mark: Marker, frame: impl FnOnce(JsonPath) -> Frame) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.fail(at(mark, too_deep()));
+            return;
+        }
+        let path = self.path_if_wanted(mark);
+        self.stack.push(frame(path));
+    }
+
     fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<&Tag>, mark: Marker) {
         let value = match tag {
             None if style == TScalarStyle::Plain => resolve_plain(&text),
@@ -444,11 +603,15 @@ impl Loader {
                 Value::Null
             }
         };
-        self.value(value, mark, Some(text));
+        let size = scalar_size(&text);
+        self.value(value, mark, Some(text), size);
     }
 
-    /// A complete node: a mapping key, a mapping value, a sequence item or the root.
-    fn value(&mut self, value: Value, mark: Marker, scalar_text: Option<String>) {
+    /// A complete node of `size` bytes: a mapping key, a mapping value, a sequence item or the root.
+    fn value(&mut self, value: Value, mark: Marker, scalar_text: Option<String>, size: usize) {
+        if let Some(frame) = self.stack.last_mut() {
+            *frame.size() += size;
+        }
         match self.stack.last_mut() {
             None => {
                 if self.root.is_some() {
@@ -482,11 +645,29 @@ impl Loader {
         }
     }
 
+    /// `*alias`: a copy of the anchor's value, unless aliases have copied [`MAX_ALIAS_BYTES`].
+    fn alias(&mut self, id: usize, mark: Marker) {
+        let Some((value, size)) = self.anchors.get(&id) else {
+            self.fail(at(mark, "an alias to an unknown anchor"));
+            return;
+        };
+        let size = *size;
+        self.aliased = self.aliased.saturating_add(size);
+        if self.aliased > MAX_ALIAS_BYTES {
+            self.fail(at(mark, too_many_aliases()));
+            return;
+        }
+        let value = value.clone();
+        let text = value.as_str().map(str::to_string);
+        self.value(value, mark, text, size);
+    }
+
     fn close_map(&mut self, frame: Frame, mark: Marker) {
         let Frame::Map {
             mut map,
             anchor,
             merges,
+            size,
             ..
         } = frame
         else {
@@ -509,10 +690,11 @@ impl Loader {
             }
         }
         let value = Value::Object(map);
+        let size = size + 2;
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (value.clone(), size));
         }
-        self.value(value, mark, None);
+        self.value(value, mark, None, size);
     }
 }
 
@@ -540,42 +722,39 @@ impl MarkedEventReceiver for Loader {
                         (TScalarStyle::Plain, None) => resolve_plain(&text),
                         _ => Value::String(text.clone()),
                     };
-                    self.anchors.insert(anchor, v);
+                    self.anchors.insert(anchor, (v, scalar_size(&text)));
                 }
                 self.scalar(text, style, tag.as_ref(), mark);
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(v) => {
-                    let text = v.as_str().map(str::to_string);
-                    self.value(v, mark, text);
-                }
-                None => self.fail(at(mark, "an alias to an unknown anchor")),
-            },
-            Event::SequenceStart(anchor, _) => {
-                let path = self.path_if_wanted(mark);
-                self.stack.push(Frame::Seq {
-                    items: Vec::new(),
-                    anchor,
-                    path,
-                });
-            }
-            Event::MappingStart(anchor, _) => {
-                let path = self.path_if_wanted(mark);
-                self.stack.push(Frame::Map {
-                    map: Map::new(),
-                    anchor,
-                    key: None,
-                    merges: Vec::new(),
-                    path,
-                });
-            }
+            Event::Alias(id) => self.alias(id, mark),
+            Event::SequenceStart(anchor, _) => self.open(mark, |path| Frame::Seq {
+                items: Vec::new(),
+                anchor,
+                path,
+                size: 0,
+            }),
+            Event::MappingStart(anchor, _) => self.open(mark, |path| Frame::Map {
+                map: Map::new(),
+                anchor,
+                key: None,
+                merges: Vec::new(),
+                path,
+                size: 0,
+            }),
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { items, anchor, .. }) = self.stack.pop() {
+                if let Some(Frame::Seq {
+                    items,
+                    anchor,
+                    size,
+                    ..
+                }) = self.stack.pop()
+                {
                     let value = Value::Array(items);
+                    let size = size + 2;
                     if anchor > 0 {
-                        self.anchors.insert(anchor, value.clone());
+                        self.anchors.insert(anchor, (value.clone(), size));
                     }
-                    self.value(value, mark, None);
+                    self.value(value, mark, None, size);
                 }
             }
             Event::MappingEnd => {
@@ -605,18 +784,39 @@ fn parse_yaml(text: &str) -> Result<Value, ParseError> {
     run_loader(text, &mut loader)
 }
 
+/// Feeds the parser's events to `loader` one at a time (`Parser::load` recurses once per level of
+/// nesting, which a deep enough file turns into a stack overflow), stopping at the first error.
 fn run_loader(text: &str, loader: &mut Loader) -> Result<Value, ParseError> {
     let mut parser = Parser::new_from_str(text);
-    parser.load(loader, true).map_err(|e| {
-        let mark = e.marker();
-        ParseError {
-            line: mark.line().max(1),
-            column: mark.col() + 1,
-            message: e.info().to_string(),
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| {
+            let mark = e.marker();
+            // The scanner's own bound on flow nesting (`[[[…`), which it reaches while looking
+            // ahead, before the loader sees the lists.
+            let message = match e.info() {
+                "recursion limit exceeded" => too_deep(),
+                info => info.to_string(),
+            };
+            ParseError {
+                line: mark.line().max(1),
+                column: mark.col() + 1,
+                message,
+            }
+        })?;
+        if event == Event::StreamEnd {
+            break;
         }
-    })?;
-    if let Some(err) = loader.error.take() {
-        return Err(err);
+        loader.on_event(event, mark);
+        if let Some(err) = loader.error.take() {
+            return Err(err);
+        }
+    }
+    if loader.documents == 0 {
+        return Err(ParseError {
+            line: 1,
+            column: 1,
+            message: EMPTY.into(),
+        });
     }
     Ok(loader.root.take().unwrap_or(Value::Null))
 }
@@ -712,6 +912,130 @@ mod tests {
         assert_eq!(pos["version"], (1, 1));
         assert_eq!(pos["phases.build"], (3, 3));
         assert_eq!(pos["phases.build.commands[1]"], (6, 9));
+    }
+
+    /// Nine anchors of nine aliases each: 9^9 strings if every alias were copied.
+    fn alias_bomb() -> String {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let aliases = vec![format!("*a{}", i - 1); 9].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{aliases}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn aliases_copy_at_most_the_limit() {
+        let e = parse(&alias_bomb(), Syntax::Yaml).unwrap_err();
+        assert!(
+            e.message.contains("aliases expand to more than 1 MiB"),
+            "{e}"
+        );
+        assert!(e.line > 1 && e.line <= 9, "{e}");
+        let e = parse_with_positions(&alias_bomb()).unwrap_err();
+        assert!(e.message.contains("1 MiB"), "{e}");
+        // One large scalar aliased a few times is the same attack with fewer aliases.
+        let big = "x".repeat(300 * 1024);
+        let e = parse(&format!("a: &a {big}\nb: [*a, *a, *a, *a]\n"), Syntax::Yaml).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        // Ordinary reuse is far below it.
+        let v = yaml(&format!("a: &a {}\nb: [*a, *a, *a]\n", "x".repeat(1000)));
+        assert_eq!(v["b"].as_array().unwrap().len(), 3);
+    }
+
+    fn nested(depth: usize, syntax: Syntax) -> String {
+        match syntax {
+            Syntax::Json => format!("{}1{}", "[".repeat(depth), "]".repeat(depth)),
+            // Block style: `- - - 1` nests one list per dash.
+            Syntax::Yaml => format!("{}1\n", "- ".repeat(depth)),
+        }
+    }
+
+    #[test]
+    fn nesting_is_limited_in_both_syntaxes() {
+        for syntax in [Syntax::Json, Syntax::Yaml] {
+            let v = parse(&nested(MAX_DEPTH, syntax), syntax).unwrap();
+            let mut inner = &v;
+            for _ in 0..MAX_DEPTH {
+                inner = &inner[0];
+            }
+            assert_eq!(inner, &json!(1), "{syntax}");
+            for depth in [MAX_DEPTH + 1, 20_000] {
+                let e = parse(&nested(depth, syntax), syntax).unwrap_err();
+                assert!(
+                    e.message.contains("nested deeper than 100 levels"),
+                    "{syntax} {depth}: {e}"
+                );
+                assert_eq!(e.line, 1, "{e}");
+            }
+        }
+        let flow = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+        let e = parse(&flow, Syntax::Yaml).unwrap_err();
+        assert!(e.message.contains("nested deeper than 100"), "{e}");
+        // Indented mappings, one level per line.
+        let mut mappings = String::new();
+        for i in 0..1000 {
+            mappings.push_str(&" ".repeat(i));
+            mappings.push_str("k:\n");
+        }
+        let e = parse_with_positions(&mappings).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.contains("100 levels")),
+            (101, true),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_and_empty_documents_are_errors_in_both_syntaxes() {
+        let e = parse("{\n  \"a\": 1,\n  \"a\": 2\n}", Syntax::Json).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (3, "duplicate key `a`"),
+            "{e}"
+        );
+        let e = parse("{\"x\": {\"b\": 1, \"b\": 1}}", Syntax::Json).unwrap_err();
+        assert_eq!(e.message, "duplicate key `b`", "{e}");
+        // The same key in different mappings is no duplicate.
+        assert_eq!(
+            parse("[{\"a\": 1}, {\"a\": 2}]", Syntax::Json).unwrap(),
+            json!([{"a": 1}, {"a": 2}])
+        );
+        for (text, syntax) in [
+            ("", Syntax::Json),
+            (" \n\t\n", Syntax::Json),
+            ("\u{feff}", Syntax::Json),
+            ("", Syntax::Yaml),
+            ("\n\n", Syntax::Yaml),
+            ("# only a comment\n", Syntax::Yaml),
+        ] {
+            let e = parse(text, syntax).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "1:1: the document is empty: expected a value",
+                "{syntax} {text:?}"
+            );
+        }
+        assert!(parse_with_positions("# nothing\n").is_err());
+        // An explicit null is a value in both.
+        assert_eq!(parse("null", Syntax::Json).unwrap(), Value::Null);
+        assert_eq!(parse("~\n", Syntax::Yaml).unwrap(), Value::Null);
+        assert_eq!(parse("---\n", Syntax::Yaml).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn json_values_keep_their_types_and_order() {
+        let v = parse(
+            r#"{"z": 1, "a": -2, "m": 1.5, "u": 18446744073709551615, "s": "é\n", "n": null, "t": true, "l": []}"#,
+            Syntax::Json,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"z":1,"a":-2,"m":1.5,"u":18446744073709551615,"s":"é\n","n":null,"t":true,"l":[]}"#
+        );
+        let e = parse("{\"a\": 1} x", Syntax::Json).unwrap_err();
+        assert!(e.message.contains("trailing characters"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod exit;
 pub(crate) mod image_detail;
 pub(crate) mod layers;
 pub mod output;
+pub mod output_path;
 pub mod reference;
 pub mod scan;
 pub mod secret;

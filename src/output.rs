@@ -131,6 +131,33 @@ impl std::fmt::Debug for Output {
     }
 }
 
+/// Printing the result failed: stdout could not be written, or a GitHub Actions file could not.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// Writing to stdout failed for a reason other than a closed pipe (`> /dev/full`: no space).
+    #[error("write the result to stdout")]
+    Stdout(#[source] io::Error),
+    /// Writing `$GITHUB_OUTPUT` or `$GITHUB_STEP_SUMMARY` failed.
+    #[error(transparent)]
+    File(#[from] OutputFileError),
+}
+
+impl crate::error::Diagnostic for EmitError {
+    fn exit_code(&self) -> crate::exit::Code {
+        crate::exit::Code::Usage
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            EmitError::Stdout(_) => Some(
+                "the result did not arrive: send stdout somewhere that takes it (a file system with free space, a pipe, a file open for writing)"
+                    .into(),
+            ),
+            EmitError::File(e) => e.help(),
+        }
+    }
+}
+
 /// Writing an output file (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`) failed.
 #[derive(Debug, thiserror::Error)]
 #[error("write the GitHub Actions file `{}`", path.display())]
@@ -240,11 +267,12 @@ impl Output {
     }
 
     /// Prints a step's result in the chosen format, and writes GitHub outputs and summary when running
-    /// in GitHub Actions. A closed stdout (`| head`) is not an error.
-    pub fn emit<R: Report>(&self, report: &R) -> Result<(), OutputFileError> {
+    /// in GitHub Actions. A closed stdout (`| head`) is not an error; any other failure to write it is
+    /// ([`Output::stdout_text`]).
+    pub fn emit<R: Report>(&self, report: &R) -> Result<(), EmitError> {
         match self.format {
             Format::Human => self.line(report.human().trim_end()),
-            Format::Json => self.stdout_text(&(to_json(report) + "\n")),
+            Format::Json => self.stdout_text(&(to_json(report) + "\n"))?,
             Format::Env => {
                 let text = report
                     .variables()
@@ -252,7 +280,7 @@ impl Output {
                     .fold(String::new(), |acc, (k, v)| {
                         acc + k + "=" + &shell_quote(v) + "\n"
                     });
-                self.stdout_text(&text);
+                self.stdout_text(&text)?;
             }
         }
         if let Some(files) = &self.github {
@@ -269,11 +297,17 @@ impl Output {
         Ok(())
     }
 
-    /// Writes raw text to stdout (for `--password-stdout`-style modes that print one value).
-    pub fn stdout_text(&self, text: &str) {
-        if let Ok(mut w) = self.stdout.lock() {
-            // A broken pipe means the reader has what it wanted; nothing else is worth reporting.
-            let _ = w.write_all(text.as_bytes()).and_then(|()| w.flush());
+    /// Writes raw text to stdout (the result, or one value for `--password-stdout`-style modes) and
+    /// flushes it. A broken pipe is not an error: the reader has what it wanted (`| head`). Any other
+    /// failure (`> /dev/full`) is, so that a result that did not arrive never looks like success.
+    pub fn stdout_text(&self, text: &str) -> Result<(), EmitError> {
+        let mut w = self
+            .stdout
+            .lock()
+            .map_err(|_| EmitError::Stdout(io::Error::other("an earlier write panicked")))?;
+        match w.write_all(text.as_bytes()).and_then(|()| w.flush()) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(EmitError::Stdout(e)),
+            _ => Ok(()),
         }
     }
 }
@@ -452,6 +486,44 @@ mod tests {
             std::fs::read_to_string(&summary).unwrap(),
             "### Pushed\n`123456789012.dkr.ecr.us-east-1.amazonaws.com/app:abc`\n\n"
         );
+    }
+
+    /// A stdout that fails every write with `kind` (`> /dev/full` is `StorageFull`).
+    struct Failing(io::ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from(self.0))
+        }
+    }
+
+    #[test]
+    fn a_failed_stdout_write_is_an_error_but_a_closed_pipe_is_not() {
+        let failing = |kind| {
+            let err = testing::Buffer::default();
+            let out =
+                |format| Output::new(format, &local(), sink(Failing(kind)), sink(err.clone()));
+            (out(Format::Json), out(Format::Env), out(Format::Human), err)
+        };
+        let (json, env, human, stderr) = failing(io::ErrorKind::StorageFull);
+        let e = json.emit(&report()).unwrap_err();
+        assert_eq!(e.to_string(), "write the result to stdout");
+        assert_eq!(
+            crate::error::Diagnostic::exit_code(&e),
+            crate::exit::Code::Usage
+        );
+        assert!(env.emit(&report()).is_err());
+        assert!(json.stdout_text("password\n").is_err());
+        // Human text goes to stderr, which never fails a step.
+        human.emit(&report()).unwrap();
+        assert!(stderr.text().starts_with("pushed "));
+        let (json, env, _, _) = failing(io::ErrorKind::BrokenPipe);
+        json.emit(&report()).unwrap();
+        env.emit(&report()).unwrap();
+        json.stdout_text("password\n").unwrap();
     }
 
     #[test]

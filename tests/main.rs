@@ -20,6 +20,7 @@
 mod common;
 
 mod examples;
+mod hostile;
 mod install;
 mod offline;
 mod patterns;

@@ -1290,6 +1290,222 @@ fn json_reports_have_exactly_the_documented_fields() {
     );
 }
 
+/// A failing artifact path fails the run before the rendered file is written; an output that is the
+/// input, a device or named twice is exit 2 and leaves every file as it was; `--check` never reads
+/// a device.
+#[test]
+fn output_paths_are_checked_before_the_first_file_is_written() {
+    let sb = Scratch::offline();
+    let input = sb.write(
+        "td.json",
+        &crate::common::fixture_text(
+            "taskdef/aws-containers-task-definitions-nginx_ec2-bridge.json",
+        ),
+    );
+    let original = std::fs::read(&input).unwrap();
+    let not_a_dir = sb.write("afile", "x\n");
+    let out_path = sb.p("out/td.json");
+    let uri = "nginx=123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1";
+    let out = render(
+        &sb,
+        &[
+            &input,
+            "--codedeploy",
+            "--image",
+            uri,
+            "-o",
+            &out_path,
+            "--image-detail-dir",
+            &not_a_dir,
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "write `{not_a_dir}/imageDetail.json` (--image-detail-dir): `{not_a_dir}` is not a directory"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !sb.path("out").exists(),
+        "the rendered file was not written first"
+    );
+    for args in [
+        vec![input.as_str(), "-o", &input],
+        vec![
+            input.as_str(),
+            "--image",
+            uri,
+            "-o",
+            &out_path,
+            "--imagedefinitions",
+            &input,
+        ],
+    ] {
+        let out = render(&sb, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("it is also the input `{input}` (TASKDEF)")),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains("help: write the output to another path")
+        );
+    }
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        original,
+        "the input is unchanged"
+    );
+    // `--check` only compares, so the input may be what it is compared with: is it rendered already?
+    let out = render(&sb, &[&input, "-o", &input, "--check"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("would change"), "{}", out.stderr);
+    // The blue/green pipeline reads imageDetail.json and writes it back with the same URI: that
+    // changes nothing, so it may; a file the rewrite would change is refused and kept.
+    let deploy = sb.path("deploy");
+    std::fs::create_dir(&deploy).unwrap();
+    let detail = deploy.join("imageDetail.json");
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let minimal = format!("{{\n  \"ImageURI\": \"{image}\"\n}}\n");
+    std::fs::write(&detail, &minimal).unwrap();
+    let from_detail = format!("nginx=@{}", detail.display());
+    let rendered = sb.p("deploy/taskdef.json");
+    let rewrite = [
+        input.as_str(),
+        "--codedeploy",
+        "--image",
+        &from_detail,
+        "--image-detail-dir",
+        deploy.to_str().unwrap(),
+        "-o",
+        &rendered,
+    ];
+    let out = render(&sb, &rewrite);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&detail).unwrap(), minimal);
+    let full = format!("{{\"ImageURI\": \"{image}\", \"ImageTags\": [\"v1\"]}}\n");
+    std::fs::write(&detail, &full).unwrap();
+    let out = render(&sb, &rewrite);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("(--image-detail-dir): it is also the input")
+            && out.stderr.contains("(--image), which writing would change"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&detail).unwrap(), full);
+    let out = render(
+        &sb,
+        &[
+            &input,
+            "-o",
+            &out_path,
+            "--imagedefinitions",
+            &out_path,
+            "--image",
+            uri,
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--output names the same file"),
+        "{}",
+        out.stderr
+    );
+    // `--check` compares by reading the file: a device would never end.
+    for device in ["/dev/zero", "/dev/full"] {
+        let out = render(&sb, &[&input, "-o", device, "--check"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "write `{device}` (--output): it is a character device, not a regular file"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!sb.path("out").exists());
+    // Fixed, the same run writes both.
+    let detail_dir = sb.p("details");
+    render(
+        &sb,
+        &[
+            &input,
+            "--codedeploy",
+            "--image",
+            uri,
+            "-o",
+            &out_path,
+            "--image-detail-dir",
+            &detail_dir,
+        ],
+    )
+    .ok();
+    assert!(sb.path("out/td.json").is_file() && sb.path("details/imageDetail.json").is_file());
+}
+
+/// JSON and YAML task definitions are judged alike: a duplicate key is an error in both, an empty
+/// file is exit 2 in both, and so is nesting past the limit; a rendered file that cannot reach
+/// stdout is an error.
+#[test]
+fn json_and_yaml_refuse_the_same_documents() {
+    let sb = Scratch::offline();
+    for (name, text, message) in [
+        (
+            "dup.json",
+            "{\n  \"family\": \"a\",\n  \"family\": \"b\"\n}\n",
+            "at 3:",
+        ),
+        (
+            "dup.yaml",
+            "family: a\nfamily: b\n",
+            "at 2:1: duplicate key `family`",
+        ),
+        ("empty.json", "", "at 1:1: the document is empty"),
+        ("empty.yaml", "", "at 1:1: the document is empty"),
+        (
+            "comments.yaml",
+            "# family: a\n",
+            "at 1:1: the document is empty",
+        ),
+    ] {
+        let path = sb.write(name, text);
+        for command in [vec![path.as_str()], vec!["check", path.as_str()]] {
+            let out = render(&sb, &command);
+            assert_eq!(out.code, 2, "{command:?}: {}", out.stderr);
+            assert!(out.stderr.contains(message), "{command:?}: {}", out.stderr);
+            assert_eq!(out.stdout, "");
+        }
+    }
+    let dup = render(&sb, &["check", &sb.p("dup.json")]);
+    assert!(
+        dup.stderr.contains("duplicate key `family`"),
+        "{}",
+        dup.stderr
+    );
+    let input = fixture("taskdef/aws-containers-task-definitions-nginx_ec2-bridge.json");
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = std::process::Command::new(RENDER)
+        .arg(&input)
+        .env_clear()
+        .envs(sb.env.iter().map(|(k, v)| (k, v)))
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("failed to write the result to stdout"),
+        "{stderr}"
+    );
+}
+
 /// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
 mod on_the_rig {
     use super::*;

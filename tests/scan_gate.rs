@@ -1302,6 +1302,107 @@ fn scans_on_push(repo: &str) -> Value {
         "failures": []}}]})
 }
 
+/// Every file the gate writes is checked before the first is written: a report named as `--sarif`
+/// is not replaced, `--junit` is not written when `--markdown` cannot be, and an allowlist that
+/// would expand without bound or nest past the limit is exit 2 naming the limit.
+#[test]
+fn output_paths_and_hostile_allowlists_fail_before_anything_is_written() {
+    let sb = Scratch::offline();
+    let report = sb.write(
+        "in.json",
+        &crate::common::fixture_text("grype/defectdojo-anchore_grype-no_vuln.json"),
+    );
+    let original = std::fs::read(&report).unwrap();
+    let out = gate(&sb, &["--report", &report, "--sarif", &report]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "write `{report}` (--sarif): it is also the input `{report}` (--report)"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&report).unwrap(), original);
+    std::fs::create_dir(sb.path("adir")).unwrap();
+    let junit = sb.p("junit.xml");
+    let out = gate(
+        &sb,
+        &[
+            "--report",
+            &report,
+            "--junit",
+            &junit,
+            "--markdown",
+            &sb.p("adir"),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(--markdown): it is a directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(!Path::new(&junit).exists(), "--junit was not written first");
+    let out = gate(
+        &sb,
+        &["--report", &report, "--sarif", &junit, "--junit", &junit],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--sarif names the same file"),
+        "{}",
+        out.stderr
+    );
+
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 9].join(", ")
+        ));
+    }
+    for (name, text, message) in [
+        ("bomb.yaml", bomb, "aliases expand to more than 1 MiB"),
+        (
+            "deep.yaml",
+            format!("{}x\n", "- ".repeat(20_000)),
+            "nested deeper than 100 levels",
+        ),
+        (
+            "deep.json",
+            format!("{}{}", "[".repeat(20_000), "]".repeat(20_000)),
+            "nested deeper than 100 levels",
+        ),
+        (
+            "dup.json",
+            "{\"allowlist\": [], \"allowlist\": []}".into(),
+            "duplicate key `allowlist`",
+        ),
+    ] {
+        let allowlist = sb.write(name, &text);
+        let out = gate(
+            &sb,
+            &[
+                "--report",
+                &report,
+                "--allowlist",
+                &allowlist,
+                "--junit",
+                &junit,
+            ],
+        );
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("read the allowlist `{allowlist}`: "))
+                && out.stderr.contains(message),
+            "{name}: {}",
+            out.stderr
+        );
+        assert!(!Path::new(&junit).exists());
+    }
+}
+
 /// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
 mod on_the_rig {
     use super::*;

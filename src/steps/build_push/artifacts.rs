@@ -8,7 +8,29 @@ use super::error::BuildPushError;
 use super::push::Pushed;
 use crate::destination::Destination;
 use crate::environment::Environment;
+use crate::output_path::{OutputPathError, OutputPaths};
 use std::path::{Path, PathBuf};
+
+/// Checks the artifacts' paths as given (regular files in existing, writable directories, neither
+/// the Dockerfile nor the context's `.dockerignore`, no path twice) before anything is built or sent.
+pub(super) fn check(args: &BuildPush, env: &Environment) -> Result<(), OutputPathError> {
+    let dockerfile = args
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| args.context.join("Dockerfile"));
+    let mut paths = OutputPaths::new(env.cwd());
+    paths
+        .input("--file", &dockerfile)
+        .input(
+            "the context's .dockerignore",
+            &args.context.join(".dockerignore"),
+        )
+        .output("--image-detail", &args.image_detail);
+    if args.container.is_some() {
+        paths.output("--image-definitions", &args.image_definitions);
+    }
+    paths.check()
+}
 
 /// The artifacts a run writes, and where.
 #[derive(Debug)]

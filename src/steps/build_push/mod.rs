@@ -56,7 +56,7 @@ impl Step for BuildPush {
         if self.print_equivalent {
             let (registry, path) = crate::destination::parse(&self.repository)?;
             let commands = equivalent::commands(registry.as_deref(), &path, &plan);
-            ctx.out.stdout_text(&commands);
+            ctx.out.stdout_text(&commands)?;
             return Ok(Code::Ok);
         }
         let dest = crate::destination::locate(&self.repository, self.region.as_deref()).await?;

@@ -1,9 +1,10 @@
 //! The plan: everything decided from the flags, the environment and the checkout before any service
 //! is called — the Dockerfile, the commit, the tags, the scanned context, labels and build args, and
-//! the artifacts to write. A bad flag, Dockerfile, tag or context fails here, before anything runs.
+//! the artifacts to write (their paths checked). A bad flag, Dockerfile, tag, context or artifact path
+//! fails here, before anything runs.
 
 use super::BuildPush;
-use super::artifacts::Artifacts;
+use super::artifacts::{self, Artifacts};
 use super::build::{self, Build};
 use super::error::BuildPushError;
 use super::platform::Platform;
@@ -36,6 +37,7 @@ impl Plan {
     pub(super) fn new(args: &BuildPush, ctx: &Context) -> Result<Plan, Error> {
         let context_dir = ctx.env.resolve(&args.context);
         let dockerfile = dockerfile(args, ctx, &context_dir)?;
+        artifacts::check(args, &ctx.env)?;
         let commit = commit::resolve(args.commit.as_deref(), &ctx.env, &context_dir)?;
         let ref_tag = if args.ref_tag {
             Some(tags::ref_tag(&commit, &ctx.env, &context_dir)?)

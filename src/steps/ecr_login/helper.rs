@@ -69,13 +69,13 @@ impl Step for CredentialHelper {
                     .map(|e| (e, serde_json::Value::String("AWS".into())))
                     .collect();
                 ctx.out
-                    .stdout_text(&format!("{}\n", serde_json::Value::Object(map)));
+                    .stdout_text(&format!("{}\n", serde_json::Value::Object(map)))?;
                 Ok(Code::Ok)
             }
             Action::Get => {
                 let server = input.trim().to_string();
                 let Ok(registry) = EcrRegistry::parse(&server) else {
-                    ctx.out.stdout_text(&format!("{NOT_FOUND}\n"));
+                    ctx.out.stdout_text(&format!("{NOT_FOUND}\n"))?;
                     return Ok(Code::Verdict);
                 };
                 match get(&registry, &ctx).await {
@@ -85,13 +85,15 @@ impl Step for CredentialHelper {
                             "Username": token.username,
                             "Secret": token.password.expose(),
                         });
-                        ctx.out.stdout_text(&format!("{answer}\n"));
+                        ctx.out.stdout_text(&format!("{answer}\n"))?;
                         Ok(Code::Ok)
                     }
                     Err(err) => {
                         // docker shows the helper's stdout in its error; say the real reason there.
                         let chain = err.chain();
-                        ctx.out
+                        // Already failing (exit 1, the error on stderr): a failed write adds nothing.
+                        let _ = ctx
+                            .out
                             .stdout_text(&format!("ecr-login: failed to {}\n", chain.join(": ")));
                         ctx.out.failure(Self::NAME, &chain, err.help().as_deref());
                         Ok(Code::Verdict)

@@ -14,6 +14,7 @@ use crate::docker_config;
 use crate::ecr_host::{EcrHost, EcrRegistry};
 use crate::error::Error;
 use crate::exit::Code;
+use crate::output_path::OutputPaths;
 use std::path::{Path, PathBuf};
 
 pub(crate) async fn install_helper(args: &InstallArgs, ctx: &Context) -> Result<Code, Error> {
@@ -22,6 +23,16 @@ pub(crate) async fn install_helper(args: &InstallArgs, ctx: &Context) -> Result<
         &args.regions,
         targets::named_regions(&targets).chain(args.region.as_deref()),
     )?;
+    // The config file is checked before anything is asked or linked, so a bad one leaves no link.
+    let dir = config_dir(&args.config, ctx)?;
+    let path = dir.join(docker_config::FILE_NAME);
+    let (flag, given) = match &args.config.config {
+        Some(d) => ("--config", d.join(docker_config::FILE_NAME)),
+        None => ("docker's config", path.clone()),
+    };
+    OutputPaths::new(ctx.env.cwd())
+        .output_creating_dirs(flag, &given)
+        .check()?;
     let hosts = hosts(args, ctx, &targets).await?;
     // The default region's too: a credHelpers entry for a host that cannot exist helps nobody.
     let private: Vec<_> = hosts
@@ -30,8 +41,6 @@ pub(crate) async fn install_helper(args: &InstallArgs, ctx: &Context) -> Result<
         .collect();
     known_regions(&args.regions, private.iter().map(EcrHost::region))?;
     let link = link_helper(args, ctx)?;
-    let dir = config_dir(&args.config, ctx)?;
-    let path = dir.join(docker_config::FILE_NAME);
     docker_config::update(&dir, |doc| {
         for h in &hosts {
             doc.set_cred_helper(h, HELPER_NAME);

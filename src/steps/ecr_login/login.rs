@@ -158,7 +158,7 @@ fn print_password(ctx: &Context, tokens: &[(String, AuthToken)]) -> Result<Code,
         let hosts = tokens.iter().map(|(h, _)| h.clone()).collect();
         return Err(LoginError::ManyPasswords(hosts).into());
     }
-    ctx.out.stdout_text(&format!("{}\n", distinct[0]));
+    ctx.out.stdout_text(&format!("{}\n", distinct[0]))?;
     Ok(Code::Ok)
 }
 

@@ -35,7 +35,9 @@ pub(crate) fn run(args: &AppspecArgs, ctx: &Context) -> Result<Code, Error> {
         return conclude(ctx, &report);
     }
     let text = output_text(&input, &doc, args.task_definition_arn.as_deref());
-    Plan::new(&args.output, text.into_bytes()).finish(ctx, args.common.check, &mut report)?;
+    Plan::new(&args.output, text.into_bytes())
+        .reading(args.inputs())
+        .finish(ctx, args.common.check, &mut report)?;
     conclude(ctx, &report)
 }
 

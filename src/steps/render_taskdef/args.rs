@@ -256,6 +256,45 @@ pub(crate) struct NewAppspecArgs {
     pub(crate) output_args: OutputArgs,
 }
 
+impl RenderArgs {
+    /// The files read (`(flag, path)`): the template, `--image @FILE`s and `--env-file`s.
+    pub(crate) fn inputs(&self) -> Vec<(&'static str, PathBuf)> {
+        let images = self.images.iter().filter_map(|(_, source)| match source {
+            ImageSource::Detail(path) => Some(("--image", path.clone())),
+            ImageSource::Uri(_) => None,
+        });
+        let env_files = self
+            .env_files
+            .iter()
+            .map(|(_, path)| ("--env-file", PathBuf::from(path)));
+        self.input
+            .iter()
+            .map(|p| ("TASKDEF", p.clone()))
+            .chain(images)
+            .chain(env_files)
+            .collect()
+    }
+}
+
+impl AppspecArgs {
+    /// The files read (`(flag, path)`): the AppSpec and `--taskdef`.
+    pub(crate) fn inputs(&self) -> Vec<(&'static str, PathBuf)> {
+        std::iter::once(("APPSPEC", self.input.clone()))
+            .chain(self.taskdef.iter().map(|p| ("--taskdef", p.clone())))
+            .collect()
+    }
+}
+
+impl NewAppspecArgs {
+    /// The files read (`(flag, path)`): `--taskdef`.
+    pub(crate) fn inputs(&self) -> Vec<(&'static str, PathBuf)> {
+        self.taskdef
+            .iter()
+            .map(|p| ("--taskdef", p.clone()))
+            .collect()
+    }
+}
+
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ImageSource {

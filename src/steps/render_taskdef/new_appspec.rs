@@ -29,7 +29,9 @@ pub(crate) fn run(args: &NewAppspecArgs, ctx: &Context) -> Result<Code, Error> {
         return conclude(ctx, &report);
     }
     let text = document::to_text(&doc, output_syntax(&args.output));
-    Plan::new(&args.output, text.into_bytes()).finish(ctx, args.common.check, &mut report)?;
+    Plan::new(&args.output, text.into_bytes())
+        .reading(args.inputs())
+        .finish(ctx, args.common.check, &mut report)?;
     conclude(ctx, &report)
 }
 

@@ -5,7 +5,7 @@
 use super::args::RenderArgs;
 use super::edits;
 use super::error::RenderError;
-use super::files::Plan;
+use super::files::{Artifact, Plan};
 use super::input::{self, TaskDefinition};
 use super::report::{CommandName, ContainerImage, RenderReport, conclude, display};
 use crate::cli::Context;
@@ -29,7 +29,8 @@ pub(crate) fn run(args: &RenderArgs, ctx: &Context) -> Result<Code, Error> {
     if args.codedeploy && args.image_detail_dir.is_some() {
         warn_unfilled(ctx, &applied.placeholders);
     }
-    let mut plan = Plan::new(&args.output, document::to_json(&td.value).into_bytes());
+    let mut plan =
+        Plan::new(&args.output, document::to_json(&td.value).into_bytes()).reading(args.inputs());
     plan.extend(artifact_files(args, &applied)?);
     plan.finish(ctx, args.common.check, &mut report)?;
     conclude(ctx, &report)
@@ -95,17 +96,24 @@ fn warn_unfilled(ctx: &Context, placeholders: &[Placeholder]) {
     }
 }
 
-/// imageDetail.json per placeholder (with --image-detail-dir) and imagedefinitions.json (if asked).
+/// imageDetail.json per placeholder (with --image-detail-dir) and imagedefinitions.json (if asked),
+/// each with its flag.
 fn artifact_files(
     args: &RenderArgs,
     applied: &edit::Applied,
-) -> Result<Vec<(PathBuf, Vec<u8>)>, RenderError> {
+) -> Result<Vec<Artifact>, RenderError> {
     let mut files = Vec::new();
     if let Some(dir) = &args.image_detail_dir {
-        files.extend(image_details(dir, &applied.placeholders));
+        let details = image_details(dir, &applied.placeholders);
+        files.extend(
+            details
+                .into_iter()
+                .map(|(p, b)| ("--image-detail-dir", p, b)),
+        );
     }
     if let Some(path) = &args.imagedefinitions {
-        files.push((path.clone(), imagedefinitions(&applied.images)?));
+        let bytes = imagedefinitions(&applied.images)?;
+        files.push(("--imagedefinitions", path.clone(), bytes));
     }
     Ok(files)
 }

@@ -50,6 +50,7 @@ impl Step for ScanGate {
 
     async fn run(self, ctx: Context) -> Result<Code, Error> {
         // Everything local is checked before any network call.
+        artifacts::check(&self, &ctx)?;
         let rules = rules::rules(&self, &ctx)?;
         let mut gathered = inputs::read_reports(&self, &ctx)?;
         match image::target(&self, &ctx)? {

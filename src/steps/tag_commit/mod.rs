@@ -41,6 +41,7 @@ impl Step for TagCommit {
 
     async fn run(self, ctx: Context) -> Result<Code, Error> {
         plan::combination(&self)?;
+        plan::outputs(&self, &ctx)?;
         let (source_repo, reference) = plan::source(&self, &ctx)?;
         // Tags first: a bad tag fails before any network call.
         let (commit, tags) = plan::tags(&self, &ctx)?;

@@ -1,6 +1,7 @@
-//! What `tag-commit` will do, decided before any tag is written: the source (repository and tag or
-//! digest, from the flags or `--from imageDetail.json`), the tags (the commit tag first), and the
-//! repository they go in (the source's, or `--to` in the same registry).
+//! What `tag-commit` will do, decided before any tag is written: the `--image-detail` path it will
+//! write, the source (repository and tag or digest, from the flags or `--from imageDetail.json`),
+//! the tags (the commit tag first), and the repository they go in (the source's, or `--to` in the
+//! same registry).
 
 use super::args::{TagCommit, Via};
 use super::error::TagError;
@@ -8,8 +9,22 @@ use crate::cli::Context;
 use crate::commit::{self, Commit, CommitTag};
 use crate::destination::{self, Destination};
 use crate::error::Error;
+use crate::output_path::{OutputPathError, OutputPaths};
 use crate::reference::Digest;
 use std::path::PathBuf;
+
+/// `--image-detail`'s path, checked (a regular file in an existing, writable directory, not
+/// `--from`) before anything is tagged.
+pub(super) fn outputs(args: &TagCommit, ctx: &Context) -> Result<(), OutputPathError> {
+    let mut paths = OutputPaths::new(ctx.env.cwd());
+    if let Some(from) = &args.from {
+        paths.input("--from", from);
+    }
+    if let Some(path) = &args.image_detail {
+        paths.output("--image-detail", path);
+    }
+    paths.check()
+}
 
 /// Where the source lives and what it is called there: (repository, tag or digest).
 pub(super) fn source(args: &TagCommit, ctx: &Context) -> Result<(String, String), TagError> {
