@@ -115,32 +115,36 @@ fn compile(pattern: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// Whether `tokens` match all of `s`, by dynamic programming over (token, position): time
+/// `tokens × s`, whatever the pattern (a backtracking matcher is exponential on `*a*a*a…b`).
 fn matches(tokens: &[Token], s: &[char]) -> bool {
-    match tokens.split_first() {
-        None => s.is_empty(),
-        Some((Token::Char(c), rest)) => s.first() == Some(c) && matches(rest, &s[1..]),
-        Some((Token::One, rest)) => s.first().is_some_and(|c| *c != '/') && matches(rest, &s[1..]),
-        Some((Token::Class { negated, items }, rest)) => {
-            s.first().is_some_and(|c| {
-                *c != '/' && items.iter().any(|(lo, hi)| (lo..=hi).contains(&c)) != *negated
-            }) && matches(rest, &s[1..])
-        }
-        Some((Token::Star, rest)) => {
-            for k in 0..=s.len() {
-                if matches(rest, &s[k..]) {
-                    return true;
+    let n = s.len();
+    // `next[i]`: whether the tokens after the current one match `s[i..]`.
+    let mut next: Vec<bool> = (0..=n).map(|i| i == n).collect();
+    let mut row = vec![false; n + 1];
+    for token in tokens.iter().rev() {
+        // For `**/`: whether some `/` at or after `i` is followed by a match of the rest.
+        let mut slash_then_rest = false;
+        for i in (0..=n).rev() {
+            let c = s.get(i);
+            let one = |ok: bool| ok && next[i + 1];
+            row[i] = match token {
+                Token::Char(want) => one(c == Some(want)),
+                Token::One => one(c.is_some_and(|c| *c != '/')),
+                Token::Class { negated, items } => one(c.is_some_and(|c| {
+                    *c != '/' && items.iter().any(|(lo, hi)| (lo..=hi).contains(&c)) != *negated
+                })),
+                Token::Star => next[i] || (c.is_some_and(|c| *c != '/') && row[i + 1]),
+                Token::Any => next[i] || (c.is_some() && row[i + 1]),
+                Token::AnyDirs => {
+                    slash_then_rest |= c == Some(&'/') && next[i + 1];
+                    next[i] || slash_then_rest
                 }
-                if k < s.len() && s[k] == '/' {
-                    return false;
-                }
-            }
-            false
+            };
         }
-        Some((Token::Any, rest)) => (0..=s.len()).any(|k| matches(rest, &s[k..])),
-        Some((Token::AnyDirs, rest)) => {
-            matches(rest, s) || (0..s.len()).any(|k| s[k] == '/' && matches(rest, &s[k + 1..]))
-        }
+        std::mem::swap(&mut next, &mut row);
     }
+    next[0]
 }
 
 /// A compiled glob over slash-separated paths: `*` and `?` stay within a path segment, `**` spans
@@ -1279,11 +1283,12 @@ impl BuildContext {
             });
         }
         let ignore_path = root.join(".dockerignore");
-        let mut ignore = match fs::read_to_string(&ignore_path) {
-            Ok(text) => Ignore::parse(&ignore_path, &text)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ignore::default(),
-            Err(e) => return Err(read_err(&ignore_path)(e)),
-        };
+        let mut ignore =
+            match crate::input::read_to_string(&ignore_path, crate::input::DOCUMENT_LIMIT) {
+                Ok(text) => Ignore::parse(&ignore_path, &text)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ignore::default(),
+                Err(e) => return Err(read_err(&ignore_path)(e)),
+            };
         ignore.keep(".dockerignore");
         if let Some(df) = dockerfile {
             ignore.keep(&go_clean(df));

@@ -37,11 +37,11 @@ pub struct Phase {
 pub struct Artifact {
     /// The identifier (secondary artifacts), or `None` for the primary.
     pub identifier: Option<String>,
-    /// Glob patterns, relative to `base_directory` (or absolute).
+    /// Glob patterns, relative to `base_directory` (or absolute), without `..` (checked when read).
     pub files: Vec<String>,
     /// Patterns to leave out.
     pub exclude: Vec<String>,
-    /// Where the patterns start, relative to the source directory.
+    /// Where the patterns start, relative to the source directory (or absolute), without `..`.
     pub base_directory: Option<String>,
     /// Put every file at the top of the artifact.
     pub discard_paths: bool,
@@ -54,9 +54,9 @@ pub struct Artifact {
 pub struct ReportGroup {
     /// The group's name or ARN.
     pub name: String,
-    /// Glob patterns.
+    /// Glob patterns, relative to `base_directory` (or absolute), without `..`.
     pub files: Vec<String>,
-    /// Where the patterns start.
+    /// Where the patterns start, relative to the source directory (or absolute), without `..`.
     pub base_directory: Option<String>,
     /// `JUNITXML`, `CUCUMBERJSON`…
     pub file_format: Option<String>,
@@ -340,7 +340,8 @@ fn read_outputs(
             for (id, art) in sec_map {
                 let p = sec_path.key(id);
                 let am = r.map(art, &p, &ARTIFACT_KEYS[..7])?;
-                spec.artifacts.push(artifact(r, am, &p, Some(id.clone()))?);
+                let id = artifact_identifier(r, &p, id)?;
+                spec.artifacts.push(artifact(r, am, &p, Some(id))?);
             }
         }
     }
@@ -356,12 +357,19 @@ fn read_outputs(
                 &p,
                 &["files", "base-directory", "discard-paths", "file-format"],
             )?;
+            let files = r
+                .optional(gm, &p, "files", Reader::list_or_one)?
+                .unwrap_or_default();
+            let base_directory = base_directory(r, gm, &p)?;
+            let within = if base_directory.is_some() {
+                "base-directory"
+            } else {
+                "the source directory"
+            };
             spec.reports.push(ReportGroup {
                 name: name.clone(),
-                files: r
-                    .optional(gm, &p, "files", Reader::list_or_one)?
-                    .unwrap_or_default(),
-                base_directory: r.optional(gm, &p, "base-directory", Reader::text)?,
+                files: confined(r, &p.key("files"), files, within)?,
+                base_directory,
                 file_format: r.optional(gm, &p, "file-format", Reader::text)?,
             });
         }
@@ -400,6 +408,78 @@ fn read_env(
     Ok(())
 }
 
+/// Why an artifact or report path would leave the directory it is relative to, if it would: it has
+/// a `..` component. (An absolute path is CodeBuild's way to collect a file the build wrote
+/// elsewhere, such as `/tmp/build.json`; run-buildspec confines those when it runs.)
+fn escapes(path: &str) -> Option<&'static str> {
+    path.split('/')
+        .any(|segment| segment == "..")
+        .then_some("has a `..` component")
+}
+
+/// `patterns` (at `path` in the document), each checked to stay inside `within`.
+fn confined(
+    r: &Reader<'_>,
+    path: &JsonPath,
+    patterns: Vec<String>,
+    within: &str,
+) -> Result<Vec<String>, SpecError> {
+    for (i, pattern) in patterns.iter().enumerate() {
+        let why = escapes(pattern).map(str::to_string).or_else(|| {
+            crate::build_context::Glob::new(pattern.trim_start_matches("./"))
+                .err()
+                .map(|e| format!("is not a valid pattern ({e})"))
+        });
+        if let Some(why) = why {
+            let at = if patterns.len() == 1 && r.positions.contains_key(&path.to_string()) {
+                path.clone()
+            } else {
+                path.index(i)
+            };
+            return Err(r.err(
+                &at,
+                format!("`{pattern}` {why}: patterns match files inside {within}"),
+            ));
+        }
+    }
+    Ok(patterns)
+}
+
+/// `base-directory` at `path`: relative to the source directory and inside it.
+fn base_directory(
+    r: &Reader<'_>,
+    m: &serde_json::Map<String, Value>,
+    path: &JsonPath,
+) -> Result<Option<String>, SpecError> {
+    let base = r.optional(m, path, "base-directory", Reader::text)?;
+    if let Some(why) = base.as_deref().and_then(escapes) {
+        return Err(r.err(
+            &path.key("base-directory"),
+            format!(
+                "`{}` {why}: base-directory names a directory inside the source directory",
+                base.unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(base)
+}
+
+/// A secondary artifact's identifier as CodeBuild takes it: letters, digits and `_`, under 128.
+fn artifact_identifier(r: &Reader<'_>, path: &JsonPath, id: &str) -> Result<String, SpecError> {
+    if id.is_empty()
+        || id.len() >= 128
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(r.err(
+            path,
+            format!(
+                "`{id}` is not an artifact identifier: letters, digits and `_`, fewer than 128"
+            ),
+        ));
+    }
+    Ok(id.to_string())
+}
+
 fn artifact(
     r: &Reader<'_>,
     m: &serde_json::Map<String, Value>,
@@ -409,13 +489,19 @@ fn artifact(
     let files = r
         .optional(m, path, "files", Reader::list_or_one)?
         .ok_or_else(|| r.err(path, "an artifact needs `files:` (e.g. - '**/*')"))?;
+    let base_directory = base_directory(r, m, path)?;
+    let within = if base_directory.is_some() {
+        "base-directory"
+    } else {
+        "the source directory"
+    };
     Ok(Artifact {
         identifier,
-        files,
+        files: confined(r, &path.key("files"), files, within)?,
         exclude: r
             .optional(m, path, "exclude-paths", Reader::list_or_one)?
             .unwrap_or_default(),
-        base_directory: r.optional(m, path, "base-directory", Reader::text)?,
+        base_directory,
         discard_paths: r
             .optional(m, path, "discard-paths", Reader::boolean)?
             .unwrap_or(false),

@@ -267,7 +267,8 @@ fn github_pr_head(env: &Environment) -> Result<(String, Option<String>, Option<u
         path: path.clone(),
         reason,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    let text = crate::input::read_to_string(&path, crate::input::DOCUMENT_LIMIT)
+        .map_err(|e| err(e.to_string()))?;
     let event: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
     let head = &event["pull_request"]["head"];

@@ -132,7 +132,7 @@ impl Document {
 
     /// Reads `path` (a missing file is an empty document).
     pub(crate) fn read(path: &Path) -> Result<Document, ConfigError> {
-        match fs::read_to_string(path) {
+        match crate::input::read_to_string(path, crate::input::DOCUMENT_LIMIT) {
             Ok(text) => Document::parse(path, &text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Document::default()),
             Err(source) => Err(ConfigError::Read {

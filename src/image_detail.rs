@@ -7,7 +7,8 @@ use std::path::Path;
 
 /// The `ImageURI` of the file at `path`, parsed. The error is the reason alone (callers name the file).
 pub(crate) fn read(path: &Path) -> Result<(String, ImageRef), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let text = crate::input::read_to_string(path, crate::input::DOCUMENT_LIMIT)
+        .map_err(|e| e.to_string())?;
     // Editors on Windows save JSON with a byte-order mark; it is not part of the document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let doc: serde_json::Value =

@@ -15,6 +15,7 @@ pub mod environment;
 pub mod error;
 pub mod exit;
 pub(crate) mod image_detail;
+pub mod input;
 pub(crate) mod layers;
 pub mod output;
 pub mod output_path;

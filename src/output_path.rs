@@ -339,6 +339,16 @@ impl OutputPaths {
     }
 }
 
+/// Checks an output directory a step fills (created, with its parents, when missing): what is there
+/// must be a directory, or the nearest ancestor that exists must be one that takes new entries.
+/// `path` is resolved against `cwd`; `flag` names it in the error.
+pub fn check_directory(flag: &str, path: &Path, cwd: &Path) -> Result<(), OutputPathError> {
+    let named = OutputPaths::new(cwd).named(flag, path);
+    let full = atomic::resolve_symlink(&named.full);
+    let existing = existing_dir(&named, &full)?;
+    writable(&named, existing)
+}
+
 /// The nearest of `dir` and its ancestors that exists; an error if that is not a directory.
 fn existing_dir<'a>(out: &Named, dir: &'a Path) -> Result<&'a Path, OutputPathError> {
     for ancestor in dir.ancestors() {

@@ -17,7 +17,6 @@ use crate::ecr_host::EcrRegistry;
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::OutputArgs;
-use std::io::Read;
 use std::time::SystemTime;
 
 /// The message docker recognises as "no credentials for this host".
@@ -55,8 +54,9 @@ impl Step for CredentialHelper {
     async fn run(self, ctx: Context) -> Result<Code, Error> {
         let mut input = String::new();
         if matches!(self.action, Action::Get | Action::Store | Action::Erase) {
-            // The request is small; a read error is the same as an empty request.
-            let _ = std::io::stdin().read_to_string(&mut input);
+            // The request is small (a host name, or a credential); a read error or an oversized
+            // request is the same as an empty one.
+            input = crate::input::read_all(std::io::stdin().lock(), 1 << 20).unwrap_or_default();
         }
         match self.action {
             Action::Store | Action::Erase => Ok(Code::Ok),

@@ -59,11 +59,11 @@ fn pair(field: Field, p: &Pair) -> Edit {
 
 /// `NAME=VALUE` lines; `#` comments and blank lines skipped; `export ` and matching quotes stripped.
 fn read_env_file(ctx: &Context, path: &Path) -> Result<Vec<(String, String)>, RenderError> {
-    let text =
-        std::fs::read_to_string(ctx.env.resolve(path)).map_err(|source| RenderError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let text = crate::input::read_to_string(&ctx.env.resolve(path), crate::input::DOCUMENT_LIMIT)
+        .map_err(|source| RenderError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();

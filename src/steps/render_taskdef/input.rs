@@ -6,7 +6,6 @@ use super::error::RenderError;
 use crate::cli::Context;
 use crate::document::{self, Syntax};
 use crate::taskdef::{self, template};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A document read from a file or stdin.
@@ -42,13 +41,11 @@ pub(crate) fn read_input(ctx: &Context, path: &Path) -> Result<Input, RenderErro
         source,
     };
     let text = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(read_error)?;
-        s
+        crate::input::read_all(std::io::stdin().lock(), crate::input::DOCUMENT_LIMIT)
+            .map_err(read_error)?
     } else {
-        std::fs::read_to_string(ctx.env.resolve(path)).map_err(read_error)?
+        crate::input::read_to_string(&ctx.env.resolve(path), crate::input::DOCUMENT_LIMIT)
+            .map_err(read_error)?
     };
     let syntax = Syntax::detect(path, &text);
     let value = document::parse(&text, syntax).map_err(|error| RenderError::Parse {

@@ -56,6 +56,36 @@ pub(crate) enum RunError {
     /// Writing an artifact failed.
     #[error(transparent)]
     Write(#[from] crate::atomic::WriteError),
+    /// An absolute artifact or report pattern (or base directory) outside the source and temporary
+    /// directories.
+    #[error(
+        "collect artifact files `{pattern}`: the path is outside the source directory and the temporary directory"
+    )]
+    Outside {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A matched artifact or report file is a link to a file outside the source directory.
+    #[error(
+        "collect artifact file `{}`: it leads to `{}`, outside the source directory",
+        path.display(),
+        target.display()
+    )]
+    LinkOutside {
+        /// The file as matched.
+        path: PathBuf,
+        /// Where its links lead.
+        target: PathBuf,
+    },
+    /// The source directory is not a directory.
+    #[error("use `{}` as the source directory (--src): it is not a directory", path.display())]
+    NotADirectory {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The output directory cannot take the artifacts.
+    #[error(transparent)]
+    Out(#[from] crate::output_path::OutputPathError),
     /// Collecting artifacts failed.
     #[error("collect artifact file `{}`", path.display())]
     Artifact {
@@ -71,7 +101,6 @@ impl Diagnostic for RunError {
     fn exit_code(&self) -> Code {
         match self {
             RunError::Fetch { reason, .. } => reason.exit_code(),
-            RunError::Artifact { .. } | RunError::Shell { .. } => Code::Internal,
             RunError::Write(e) => e.exit_code(),
             _ => Code::Usage,
         }
@@ -80,6 +109,16 @@ impl Diagnostic for RunError {
     fn help(&self) -> Option<String> {
         match self {
             RunError::Write(e) => e.help(),
+            RunError::Out(e) => e.help(),
+            RunError::Outside { .. } => Some(
+                "artifacts come from the source directory (or, by an absolute path, the temporary directory): copy the file there in a build command".into(),
+            ),
+            RunError::LinkOutside { .. } => Some(
+                "artifacts are files inside the source directory: copy the file there in a build command, or leave the link out with exclude-paths".into(),
+            ),
+            RunError::Shell { .. } => Some(
+                "install the shell, or set env.shell to one that is installed (sh or bash)".into(),
+            ),
             RunError::Fetch { reason, .. } => reason.help(),
             RunError::Unresolved { names } => Some(format!(
                 "set AWS credentials to read them from SSM Parameter Store / Secrets Manager, or pass them with {}",

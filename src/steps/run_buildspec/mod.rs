@@ -31,6 +31,7 @@ use crate::cli::{Context, Step};
 use crate::error::Error;
 use crate::exit::Code;
 use crate::output::OutputArgs;
+use artifacts::Upload;
 use error::RunError;
 use report::RunReport;
 use secrets::Resolved;
@@ -63,10 +64,13 @@ impl Step for RunBuildspec {
 
 /// The buildspec at `path` (named `shown` in errors), read strictly.
 fn read(path: &Path, shown: &Path) -> Result<Buildspec, RunError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RunError::Read {
-        path: shown.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::input::read_to_string(path, crate::input::DOCUMENT_LIMIT).map_err(|source| {
+            RunError::Read {
+                path: shown.to_path_buf(),
+                source,
+            }
+        })?;
     buildspec::parse(&text).map_err(|error| RunError::Spec {
         path: shown.to_path_buf(),
         error,
@@ -97,6 +101,14 @@ fn plan(
             path: args.src.clone(),
             source,
         })?;
+    if !src.is_dir() {
+        return Err(RunError::NotADirectory {
+            path: args.src.clone(),
+        });
+    }
+    if !spec.artifacts.is_empty() {
+        crate::output_path::check_directory("--out", &args.out, ctx.env.cwd())?;
+    }
     let head = git::head(&src).ok().flatten();
     let build_id = variables::build_id(args.project.as_deref(), &src);
     let codebuild = variables::codebuild(args, &ctx.env, &src, &build_id, head.as_ref());
@@ -124,22 +136,35 @@ fn build(
         plan.build_id,
         plan.src.display()
     ));
+    let roots = artifacts::Roots::new(&plan.src, ctx.env.var("TMPDIR"));
+    roots.check(spec)?;
     let outcome = phases::run(spec, &plan, &secrets.masks, &ctx.out)?;
-    let artifacts = if outcome.uploads {
-        artifacts::collect_all(spec, &plan.src, ctx.env.resolve(&args.out))?
+    let (artifacts, upload_error) = if outcome.uploads {
+        match artifacts::collect_all(spec, &roots, &ctx.env.resolve(&args.out), &ctx.out)? {
+            Upload::Collected(artifacts) => (artifacts, None),
+            Upload::NoMatch(reason) => (Vec::new(), Some(reason)),
+        }
     } else {
         artifacts::not_uploaded(spec, &ctx.out);
-        Vec::new()
+        (Vec::new(), None)
     };
+    // Exported values reach CodePipeline and the log: a secret among them is masked, as CodeBuild
+    // masks it.
+    let exported = outcome
+        .exported
+        .into_iter()
+        .map(|(k, v)| (k, secrets::mask(&secrets.masks, &v)))
+        .collect();
     Ok(RunReport {
-        succeeded: outcome.succeeded,
+        succeeded: outcome.succeeded && upload_error.is_none(),
         build_id: plan.build_id,
         build_number: args.build_number,
         source_version: plan.head.map(|h| h.commit),
         phases: outcome.phases,
-        exported: outcome.exported,
+        exported,
         artifacts,
-        reports: artifacts::report_files(spec, &plan.src),
+        upload_error,
+        reports: artifacts::report_files(spec, &roots)?,
         duration_ms: elapsed_ms(started),
     })
 }

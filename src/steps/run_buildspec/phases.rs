@@ -56,16 +56,15 @@ impl Flow {
     }
 }
 
-/// Runs `spec`'s phases in `plan`'s shell session (a new one if a command ends the shell), then
-/// reads the exported variables.
+/// Runs `spec`'s phases in `plan`'s shell session (which goes on in a new shell if a command ends
+/// it), then reads the exported variables.
 pub(super) fn run(
     spec: &Buildspec,
     plan: &Plan,
     masks: &[String],
     out: &Output,
 ) -> Result<Outcome, RunError> {
-    let start = || Session::start(&spec.shell, &plan.src, &plan.env, out, masks);
-    let mut session = start()?;
+    let mut session = Session::start(&spec.shell, &plan.src, &plan.env, out, masks)?;
     let mut phases = Vec::new();
     let mut succeeded = true;
     let mut flow = Flow::All;
@@ -78,14 +77,9 @@ pub(super) fn run(
             out.info(&format!("[Container] Phase {} skipped", name.upper()));
             continue;
         }
-        let (report, alive) = run_phase(&mut session, name, phase, succeeded, out);
+        let report = run_phase(&mut session, name, phase, succeeded, out)?;
         let failed = report.status == PhaseStatus::Failed;
         phases.push(report);
-        if !alive {
-            out.warn("the build shell exited; later phases start a new shell (variables set so far are lost)");
-            session.finish();
-            session = start()?;
-        }
         if failed {
             succeeded = false;
             flow = flow.after_failure(name, phase.on_failure);
@@ -101,15 +95,15 @@ pub(super) fn run(
     })
 }
 
-/// Runs one phase's commands then its `finally` block. Returns the report and whether the shell is
-/// still alive.
+/// Runs one phase's commands (until one fails) then every command of its `finally` block, which
+/// runs whatever the commands did.
 fn run_phase(
-    session: &mut Session,
+    session: &mut Session<'_>,
     name: PhaseName,
     phase: &Phase,
     succeeding: bool,
     out: &Output,
-) -> (PhaseReport, bool) {
+) -> Result<PhaseReport, RunError> {
     let started = Instant::now();
     let upper = name.upper();
     out.info(&format!("[Container] Entering phase {upper}"));
@@ -117,11 +111,17 @@ fn run_phase(
         "CODEBUILD_BUILD_SUCCEEDING",
         if succeeding { "1" } else { "0" },
     );
-    let (mut failed_command, mut alive) = commands(session, &phase.commands, out);
-    if alive {
-        let (failed_finally, still_alive) = finally(session, &phase.finally, out);
-        alive = still_alive;
-        failed_command = failed_command.or(failed_finally);
+    let mut failed_command = None;
+    for command in &phase.commands {
+        if !session.command(command)? {
+            failed_command = Some(session.mask(command));
+            break;
+        }
+    }
+    for command in &phase.finally {
+        if !session.command(command)? {
+            failed_command.get_or_insert_with(|| session.mask(command));
+        }
     }
     let status = if failed_command.is_some() {
         PhaseStatus::Failed
@@ -131,38 +131,12 @@ fn run_phase(
     out.info(&format!(
         "[Container] Phase complete: {upper} State: {status}"
     ));
-    let report = PhaseReport {
+    Ok(PhaseReport {
         name,
         status,
         duration_ms: super::elapsed_ms(started),
         failed_command,
-    };
-    (report, alive)
-}
-
-/// Runs `commands` until one fails: (the failed one, masked; whether the shell is still alive).
-fn commands(session: &mut Session, commands: &[String], out: &Output) -> (Option<String>, bool) {
-    for command in commands {
-        if let Err(alive) = session.command(command, out) {
-            return (Some(session.mask(command)), alive);
-        }
-    }
-    (None, true)
-}
-
-/// Runs every `finally` command while the shell lives: (the first that failed, masked; whether the
-/// shell is still alive).
-fn finally(session: &mut Session, commands: &[String], out: &Output) -> (Option<String>, bool) {
-    let mut failed = None;
-    for command in commands {
-        if let Err(alive) = session.command(command, out) {
-            failed.get_or_insert_with(|| session.mask(command));
-            if !alive {
-                return (failed, false);
-            }
-        }
-    }
-    (failed, true)
+    })
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ pub(crate) struct ReportFiles {
     pub(crate) name: String,
     /// The format, if given.
     pub(crate) file_format: Option<String>,
-    /// The files found, relative to the source directory.
+    /// The files found, relative to the group's base directory.
     pub(crate) files: Vec<String>,
 }
 
@@ -149,6 +149,10 @@ pub(crate) struct RunReport {
     pub(crate) exported: BTreeMap<String, String>,
     /// Artifacts collected.
     pub(crate) artifacts: Vec<ArtifactReport>,
+    /// Why no artifact was uploaded although the build reached the upload (an artifact matched
+    /// nothing); `None` when the upload succeeded or did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) upload_error: Option<String>,
     /// Report files found.
     pub(crate) reports: Vec<ReportFiles>,
     /// Total wall time.
@@ -187,6 +191,9 @@ impl Report for RunReport {
                 a.files.len(),
                 a.directory
             ));
+        }
+        if let Some(e) = &self.upload_error {
+            s.push_str(&format!("artifacts not uploaded: {e}\n"));
         }
         for r in &self.reports {
             s.push_str(&format!("report {}: {}\n", r.name, r.files.join(", ")));
@@ -262,6 +269,7 @@ mod tests {
             ],
             exported: BTreeMap::new(),
             artifacts: Vec::new(),
+            upload_error: None,
             reports: Vec::new(),
             duration_ms: 1300,
         };

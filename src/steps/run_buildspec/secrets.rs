@@ -69,6 +69,16 @@ pub(super) async fn resolve(
     Ok(Resolved { values, masks })
 }
 
+/// `text` with every value of `masks` replaced by `***`, as CodeBuild's log shows it. Longer values
+/// first, so a secret that contains another is masked whole.
+pub(super) fn mask(masks: &[String], text: &str) -> String {
+    let mut masks: Vec<&String> = masks.iter().collect();
+    masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    masks
+        .iter()
+        .fold(text.to_string(), |t, m| t.replace(m.as_str(), "***"))
+}
+
 /// Every secret variable and where its value lives: parameter-store first, then secrets-manager.
 fn wanted(spec: &Buildspec) -> Vec<(&str, Source<'_>)> {
     spec.parameter_store

@@ -45,8 +45,8 @@ fn read_report(
     path: &Path,
     gathered: &mut Gathered,
 ) -> Result<(), GateError> {
-    let text =
-        std::fs::read_to_string(ctx.env.resolve(path)).map_err(|source| GateError::Read {
+    let text = crate::input::read_to_string(&ctx.env.resolve(path), crate::input::REPORT_LIMIT)
+        .map_err(|source| GateError::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -74,8 +74,8 @@ fn read_allowlist(path: &Path, ctx: &Context) -> Result<Vec<Entry>, GateError> {
         path: path.to_path_buf(),
         reason,
     };
-    let text =
-        std::fs::read_to_string(ctx.env.resolve(path)).map_err(|e| invalid(e.to_string()))?;
+    let text = crate::input::read_to_string(&ctx.env.resolve(path), crate::input::DOCUMENT_LIMIT)
+        .map_err(|e| invalid(e.to_string()))?;
     policy::parse_allowlist(&text, Syntax::detect(path, &text)).map_err(|e| invalid(e.message))
 }
 
