@@ -1886,6 +1886,20 @@ mod tests {
         assert!(Glob::new("[abc").is_err());
     }
 
+    #[test]
+    fn globs_match_in_time_linear_in_pattern_times_path() {
+        // A backtracking matcher tries about 2^30 splits here before it says no.
+        let pattern = format!("{}b", "*a".repeat(30));
+        let path = "a".repeat(200);
+        assert!(!Glob::new(&pattern).unwrap().matches(&path));
+        assert!(Glob::new(&pattern).unwrap().matches(&format!("{path}b")));
+        let dirs = format!("{}x", "**/a".repeat(20));
+        assert!(!Glob::new(&dirs).unwrap().matches(&"a/".repeat(100)));
+        let g = |p: &str, s: &str| Glob::new(p).unwrap().matches(s);
+        assert!(g("**/*.txt", "a/b/c.txt") && g("**/*.txt", "c.txt") && !g("*.txt", "a/c.txt"));
+        assert!(g("a/**", "a/b/c") && g("a?c", "abc") && !g("a?c", "a/c"));
+    }
+
     mod properties {
         use super::super::*;
         use proptest::prelude::*;

@@ -431,10 +431,12 @@ fn confined(
                 .map(|e| format!("is not a valid pattern ({e})"))
         });
         if let Some(why) = why {
-            let at = if patterns.len() == 1 && r.positions.contains_key(&path.to_string()) {
-                path.clone()
+            // The list item, or the key when `files:` is one string.
+            let item = path.index(i);
+            let at = if r.positions.contains_key(&item.to_string()) {
+                item
             } else {
-                path.index(i)
+                path.clone()
             };
             return Err(r.err(
                 &at,

@@ -12,7 +12,7 @@ use std::path::Path;
 pub const DOCUMENT_LIMIT: u64 = 16 << 20;
 
 /// The most a scanner report is read (the largest real ones are tens of MB).
-pub const REPORT_LIMIT: u64 = 1 << 30;
+pub const REPORT_LIMIT: u64 = 256 << 20;
 
 /// The text of `path`, at most `limit` bytes (more is an error); invalid UTF-8 is an error as in
 /// [`std::fs::read_to_string`].

@@ -908,6 +908,81 @@ fn a_stdout_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
     }
 }
 
+#[test]
+fn an_endless_input_is_exit_2_naming_the_limit_in_every_reader() {
+    let sb = workspace();
+    // Each reader of a document, a report or docker's config, handed a device that never ends.
+    std::fs::create_dir(sb.path("cfg")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", sb.path("cfg/config.json")).unwrap();
+    std::fs::create_dir(sb.path("ctx")).unwrap();
+    sb.write("ctx/Dockerfile", "FROM scratch\n");
+    std::os::unix::fs::symlink("/dev/zero", sb.path("ctx/.dockerignore")).unwrap();
+    let document = "larger than 16 MiB, the most read as input";
+    let report = "larger than 256 MiB, the most read as input";
+    let rows: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+        (RENDER, vec!["/dev/zero"], 2, document),
+        (RENDER, vec!["check", "/dev/zero"], 2, document),
+        (RENDER, vec!["appspec", "/dev/zero"], 2, document),
+        (
+            RENDER,
+            vec!["td.json", "--image", "@/dev/zero"],
+            2,
+            document,
+        ),
+        (
+            RENDER,
+            vec!["td.json", "--env-file", "/dev/zero"],
+            2,
+            document,
+        ),
+        (GATE, vec!["--report", "/dev/zero"], 2, report),
+        (
+            GATE,
+            vec!["--report", "in.json", "--allowlist", "/dev/zero"],
+            2,
+            document,
+        ),
+        (GATE, vec!["--from", "/dev/zero"], 2, document),
+        (
+            TAG,
+            vec!["--from", "/dev/zero", "--commit", "abcdef1"],
+            2,
+            document,
+        ),
+        (
+            RUN,
+            vec!["/dev/zero", "--src", "src", "--out", "art"],
+            2,
+            document,
+        ),
+        (ECR_LOGIN, vec!["status", "--config", "cfg"], 2, document),
+        (
+            BUILD_PUSH,
+            vec![
+                "ctx",
+                "-r",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
+                "--commit",
+                "0123456789abcdef0123456789abcdef01234567",
+                "--dry-run",
+            ],
+            2,
+            document,
+        ),
+    ];
+    let counts = corpus(&sb, &rows, false);
+    assert_eq!(counts.len(), 6, "{counts:?}");
+    // stdin (`-`) is bounded the same way.
+    let out = bounded(
+        &sb,
+        "/bin/sh",
+        &["-c", "exec \"$0\" - < /dev/zero", RENDER],
+        Stdout::Piped,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains(document), "{}", out.stderr);
+}
+
 mod on_the_rig {
     use super::{BUILD_PUSH, ECR_LOGIN, Stdout, TAG, bounded};
     use crate::common::{RegistryLog, Scratch, create_repository, curl, json, rig, unique};

@@ -347,6 +347,7 @@ struct BuildJson {
     phases: Vec<PhaseJson>,
     exported: std::collections::BTreeMap<String, String>,
     artifacts: Vec<ArtifactJson>,
+    upload_error: Option<String>,
     reports: Vec<ReportJson>,
     duration_ms: u64,
 }
@@ -529,6 +530,299 @@ reports:
 }
 
 /// The tests of this area that need the rig (moto, the registry, the AWS CLI in its virtualenv).
+#[test]
+fn secret_values_are_masked_on_stderr_in_exported_variables_and_in_every_output() {
+    let sb = checkout(
+        r#"version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+  secrets-manager:
+    API_KEY: prod/api:key
+  exported-variables:
+    - LEAK
+    - PLAIN
+phases:
+  build:
+    commands:
+      - echo "db=$DB_PASSWORD" >&2
+      - printf 'key=%s\n' "$API_KEY"
+      - export LEAK="token:$API_KEY" PLAIN=visible
+      - printf '%s\n' "$DB_PASSWORD" | sed 's/^/piped /' >&2
+"#,
+    );
+    let secrets = [
+        "--env",
+        "DB_PASSWORD=s3cr3t-value",
+        "--env",
+        "API_KEY=k3y-value",
+    ];
+    let (out, v) = build(&sb, &secrets);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for line in ["db=***", "key=***", "piped ***"] {
+        assert!(out.stderr.contains(line), "`{line}` in\n{}", out.stderr);
+    }
+    assert_eq!(v["exported"]["LEAK"], "token:***");
+    assert_eq!(v["exported"]["PLAIN"], "visible");
+    let mut env_args = vec![sb.p("src/buildspec.yml"), "--src".into(), sb.p("src")];
+    env_args.extend(["--out", "out", "--format", "env"].map(String::from));
+    env_args.extend(secrets.map(String::from));
+    let env_args: Vec<&str> = env_args.iter().map(String::as_str).collect();
+    let env_out = run(RUN, &env_args, &sb.env, None);
+    assert_eq!(env_out.code, 0, "{}", env_out.stderr);
+    assert!(
+        env_out.stdout.contains("LEAK='token:***'") || env_out.stdout.contains("LEAK=token:***"),
+        "{}",
+        env_out.stdout
+    );
+    for o in [&out, &env_out] {
+        for secret in ["s3cr3t-value", "k3y-value"] {
+            assert!(
+                !o.stdout.contains(secret) && !o.stderr.contains(secret),
+                "{secret} leaked:\n{}\n{}",
+                o.stdout,
+                o.stderr
+            );
+        }
+    }
+}
+
+/// A buildspec whose build leaves `ran` behind, with `artifacts` appended.
+fn with_artifacts(artifacts: &str) -> Scratch {
+    checkout(&format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch ran\n{artifacts}"
+    ))
+}
+
+#[test]
+fn artifact_patterns_stay_inside_the_source_and_results_inside_out() {
+    // Refused when the buildspec is read: nothing runs, nothing is written.
+    for (artifacts, fragment) in [
+        (
+            "artifacts:\n  files:\n    - '../data/*'\n",
+            "line 8: `artifacts.files[0]`: `../data/*` has a `..` component",
+        ),
+        (
+            "artifacts:\n  files: app/../../x\n",
+            "`app/../../x` has a `..` component",
+        ),
+        (
+            "artifacts:\n  files: '**/*'\n  base-directory: ../up\n",
+            "`../up` has a `..` component",
+        ),
+        (
+            "artifacts:\n  files: '**/*'\n  secondary-artifacts:\n    ../x:\n      files: '*'\n",
+            "`../x` is not an artifact identifier",
+        ),
+        (
+            "artifacts:\n  files: 'app/[abc'\n",
+            "`app/[abc` is not a valid pattern",
+        ),
+        // Absolute paths are for files the build wrote in the temporary directory; others are
+        // refused before the build starts.
+        (
+            "artifacts:\n  files: /etc/hostname\n",
+            "`/etc/hostname`: the path is outside the source directory and the temporary directory",
+        ),
+        (
+            "artifacts:\n  files: '/**/*'\n",
+            "`/**/*`: the path is outside",
+        ),
+        (
+            "reports:\n  r:\n    files: '*'\n    base-directory: /etc\n",
+            "`/etc`: the path is outside",
+        ),
+    ] {
+        let sb = with_artifacts(artifacts);
+        let (out, v) = build(&sb, &[]);
+        assert_eq!(out.code, 2, "{artifacts}\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(fragment),
+            "{artifacts}: `{fragment}` in\n{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("\nhelp: "), "{}", out.stderr);
+        assert_eq!(v, Value::Null, "no JSON on an error");
+        assert!(!sb.path("src/ran").exists(), "{artifacts}: the build ran");
+        assert!(!sb.path("out").exists(), "{artifacts}: out was created");
+    }
+
+    // A link inside the source that leads outside it is refused, and nothing is copied.
+    let sb = with_artifacts("artifacts:\n  files: '**/*'\n");
+    std::os::unix::fs::symlink("/etc/hostname", sb.path("src/app/hostname")).unwrap();
+    let (out, _) = build(&sb, &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("app/hostname`: it leads to `/etc/hostname`, outside the source directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.path("out").exists());
+
+    // A file the build wrote in the temporary directory is collected (CodeBuild's `/tmp/build.json`).
+    let tmp = tempfile::tempdir_in("/tmp").unwrap();
+    let written = tmp.path().join("build.json");
+    let sb = checkout(&format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo '{{}}' > {w}\nartifacts:\n  files:\n    - {w}\n    - app/main.txt\n  discard-paths: yes\n  secondary-artifacts:\n    kept:\n      files: {w}\n",
+        w = written.display()
+    ));
+    let (out, v) = build(&sb, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        v["artifacts"][0]["files"],
+        serde_json::json!(["build.json", "main.txt"])
+    );
+    let kept = format!("kept{}", written.display());
+    assert_eq!(
+        std::fs::read_to_string(sb.path(&format!("out/{kept}"))).unwrap(),
+        "{}\n"
+    );
+}
+
+#[test]
+fn an_artifact_that_matches_nothing_fails_the_build_and_copies_nothing() {
+    let sb = with_artifacts(
+        "artifacts:\n  files: app/main.txt\n  secondary-artifacts:\n    docs:\n      files: docs/missing.md\n",
+    );
+    let (out, _) = build(&sb, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let b = build_json(&out);
+    assert!(!b.succeeded);
+    assert!(b.phases.iter().all(|p| p.status == PhaseStatus::Succeeded));
+    assert!(b.artifacts.is_empty());
+    assert_eq!(
+        b.upload_error.as_deref(),
+        Some("no matching artifact paths found for the secondary artifact `docs`")
+    );
+    assert!(
+        out.stderr
+            .contains("[Container] Phase complete: UPLOAD_ARTIFACTS State: FAILED"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !sb.path("out").exists(),
+        "the primary artifact was not copied either"
+    );
+}
+
+#[test]
+fn out_and_src_are_checked_before_the_build_starts() {
+    let sb = with_artifacts("artifacts:\n  files: app/main.txt\n");
+    sb.write("a-file", "x\n");
+    std::fs::create_dir(sb.path("locked")).unwrap();
+    std::fs::set_permissions(
+        sb.path("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
+    let a_file = sb.p("a-file");
+    let under_file = sb.p("a-file/out");
+    let locked = sb.p("locked/out");
+    let root = nix_is_root();
+    for (args, fragment) in [
+        (vec!["--out", a_file.as_str()], "a-file` is not a directory"),
+        (
+            vec!["--out", under_file.as_str()],
+            "a-file` is not a directory",
+        ),
+    ]
+    .into_iter()
+    .chain((!root).then(|| (vec!["--out", locked.as_str()], "no file can be created in")))
+    {
+        let (out, _) = build(&sb, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(fragment),
+            "{args:?}: `{fragment}` in\n{}",
+            out.stderr
+        );
+        assert!(!sb.path("src/ran").exists(), "{args:?}: the build ran");
+    }
+    let buildspec = sb.p("src/buildspec.yml");
+    let out = run(RUN, &[&buildspec, "--src", &a_file], &sb.env, None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("a-file` as the source directory (--src): it is not a directory"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.path("src/ran").exists());
+    assert_eq!(std::fs::read_to_string(sb.path("a-file")).unwrap(), "x\n");
+}
+
+/// Whether the tests run as root (who can write anywhere, so a read-only directory proves nothing).
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+#[test]
+fn a_command_that_ends_the_shell_keeps_its_state_and_finally_still_runs() {
+    let sb = checkout(
+        r#"version: 0.2
+env:
+  exported-variables:
+    - STAGE
+phases:
+  build:
+    commands:
+      - cd app
+      - export STAGE=built
+      - exit 3
+      - echo never
+    finally:
+      - echo "finally in $(basename "$PWD") with STAGE=$STAGE"
+  post_build:
+    commands:
+      - echo "post_build in $(basename "$PWD") with STAGE=$STAGE, succeeding=$CODEBUILD_BUILD_SUCCEEDING"
+      - sleep 300 & echo $! > "$CODEBUILD_SRC_DIR/sleeper.pid"
+"#,
+    );
+    let (out, v) = build(&sb, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("[Container] Command did not exit successfully exit 3 exit status 3"),
+        "the real status: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("never"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("finally in app with STAGE=built"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("post_build in app with STAGE=built, succeeding=0"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        statuses(&v),
+        [
+            ("build".into(), "FAILED".into()),
+            ("post_build".into(), "SUCCEEDED".into())
+        ]
+    );
+    assert_eq!(v["phases"][0]["failed_command"], "exit 3");
+    assert_eq!(v["exported"]["STAGE"], "built");
+    // The background process did not outlive the build.
+    let pid = std::fs::read_to_string(sb.path("src/sleeper.pid")).unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{}", pid.trim())).exists();
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    assert!(
+        !alive || state.contains(") Z "),
+        "sleep {} still runs: {state}",
+        pid.trim()
+    );
+}
+
 mod on_the_rig {
     use super::*;
 
