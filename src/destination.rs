@@ -96,9 +96,11 @@ pub(crate) fn parse(input: &str) -> Result<(Option<String>, String), Destination
             "a repository has no tag or digest; pass tags with --tag",
         ));
     }
+    // Docker's rule (`splitDockerDomain`): a first component with `.`, `:` or upper case, or
+    // `localhost`, is a registry host.
     let first = input.split('/').next().unwrap_or("");
-    let has_registry =
-        input.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry = input.contains('/')
+        && (first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first);
     if has_registry {
         let r = ImageRef::parse(input).map_err(|e| bad(e.reason()))?;
         return Ok((Some(r.registry().to_string()), r.repository().to_string()));
@@ -215,5 +217,31 @@ impl Destination {
     /// `registry/repository`.
     pub(crate) fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_is_recognised_as_docker_recognises_it() {
+        let registry = |input: &str| parse(input).unwrap().0;
+        assert_eq!(registry("app"), None);
+        assert_eq!(registry("team/app"), None);
+        assert_eq!(registry("localhost/app").as_deref(), Some("localhost"));
+        assert_eq!(
+            registry("LOCALDOMAIN/debian").as_deref(),
+            Some("LOCALDOMAIN")
+        );
+        assert_eq!(
+            registry("reg.example:5000/app").as_deref(),
+            Some("reg.example:5000")
+        );
+        assert_eq!(
+            registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app").as_deref(),
+            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+        );
+        assert!(parse("app:1").is_err() && parse("app@sha256:00").is_err());
     }
 }

@@ -24,8 +24,10 @@
 //!   failed in the engine (`BuildError::Failed`), because the build ran and said no.
 //! - **2** — clap's usage errors (clap exits 2 itself); every parse or validation error of input
 //!   the user gave: flags, files (JSON/YAML with line:column, buildspecs, reports, allowlists,
-//!   `.dockerignore`, Dockerfile paths), image references, hosts, durations; an output path that
-//!   cannot be written; a missing or empty region (`AwsError::NoRegion`), one that is not a region
+//!   `.dockerignore`, Dockerfile paths), image references, hosts, durations; an input larger than
+//!   its limit (`input::DOCUMENT_LIMIT`, `REPORT_LIMIT`: `/dev/zero`); an output path that
+//!   cannot be written; run-buildspec's `--src` or `--out` that is not a directory, an artifact
+//!   path outside the source (or temporary) directory, a shell it cannot start; a missing or empty region (`AwsError::NoRegion`), one that is not a region
 //!   name (`AwsError::BadRegion`) or that no AWS partition has (ecr-login's
 //!   `LoginError::UnknownRegion`); an endpoint override that is not an http(s) URL
 //!   (`AwsError::BadEndpoint`); a registry's 404 (no such repository, tag or digest); a credential

@@ -768,6 +768,9 @@ fn hostile_inputs_are_refused_and_nothing_is_written() {
     let long = "9223372036854775807s";
     #[rustfmt::skip]
     let rows: Vec<CorpusRow> = vec![
+        // --expiry-warning: days ahead, not behind.
+        (vec!["--report".into(), grype.clone(), "--expiry-warning=-1".into()], vec![], 2, "-1 is not in 0..=36500"),
+        (vec!["--report".into(), grype.clone()], vec![("SCAN_GATE_EXPIRY_WARNING", "-3")], 2, "-3 is not in 0..=36500"),
         // --fail-on-score: a finite number from 0 to 10.
         (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "NaN".into()], vec![], 2, "`NaN` is not a score: use a number from 0 to 10"),
         (vec!["--report".into(), grype.clone(), "--fail-on-score".into(), "nan".into()], vec![], 2, "`nan` is not a score"),

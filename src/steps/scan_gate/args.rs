@@ -143,7 +143,8 @@ pub struct ScanGate {
         long,
         value_name = "DAYS",
         env = "SCAN_GATE_EXPIRY_WARNING",
-        default_value_t = 14
+        default_value_t = 14,
+        value_parser = clap::value_parser!(i64).range(0..=36_500)
     )]
     pub(crate) expiry_warning: i64,
 
