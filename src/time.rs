@@ -94,6 +94,21 @@ pub(crate) fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// No text panics the parser (overflow included); what it accepts is at most the maximum.
+        #[test]
+        fn durations_never_panic_or_wrap(
+            text in prop_oneof!["[0-9]{0,25}(ms|s|m|h|d|x)?([0-9]{0,22}(ms|s|m|h|d))*", any::<String>()]
+        ) {
+            if let Ok(d) = parse_duration(&text) {
+                prop_assert!(d <= MAX_DURATION);
+            }
+        }
+    }
 
     #[test]
     fn durations() {

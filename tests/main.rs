@@ -24,6 +24,7 @@ mod hostile;
 mod install;
 mod offline;
 mod patterns;
+mod properties;
 mod release;
 mod render_properties;
 mod render_taskdef;
