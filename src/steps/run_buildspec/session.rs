@@ -105,14 +105,15 @@ impl<'a> Session<'a> {
     fn prelude(&mut self, restore: bool) {
         let env_file = shell_quote(&self.state_file("env").to_string_lossy());
         let cwd_file = shell_quote(&self.state_file("cwd").to_string_lossy());
+        // The paths go through variables, so the trap's own quoting never meets theirs.
         let mut script = format!(
-            "exec 8>&1 9>&2\ntrap '__rb_status=$?; export -p > {env_file}; printf %s \"$PWD\" > {cwd_file}; printf \"\\n%s EXIT %s\\n\" {m} \"$__rb_status\" >&8' EXIT\n",
+            "exec 8>&1 9>&2\n__rb_env={env_file}; __rb_cwd={cwd_file}\ntrap '__rb_status=$?; export -p > \"$__rb_env\"; printf %s \"$PWD\" > \"$__rb_cwd\"; printf \"\\n%s EXIT %s\\n\" {m} \"$__rb_status\" >&8' EXIT\n",
             m = self.marker
         );
         if restore {
-            script.push_str(&format!(
-                "if [ -f {env_file} ]; then . {env_file} 2>/dev/null; cd -- \"$(cat {cwd_file})\" 2>/dev/null; rm -f {env_file} {cwd_file}; fi\n"
-            ));
+            script.push_str(
+                "if [ -f \"$__rb_env\" ]; then . \"$__rb_env\" 2>/dev/null; cd -- \"$(cat \"$__rb_cwd\")\" 2>/dev/null; rm -f \"$__rb_env\" \"$__rb_cwd\"; fi\n",
+            );
         }
         let _ = self.stdin.write_all(script.as_bytes());
     }
