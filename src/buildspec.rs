@@ -361,14 +361,9 @@ fn read_outputs(
                 .optional(gm, &p, "files", Reader::list_or_one)?
                 .unwrap_or_default();
             let base_directory = base_directory(r, gm, &p)?;
-            let within = if base_directory.is_some() {
-                "base-directory"
-            } else {
-                "the source directory"
-            };
             spec.reports.push(ReportGroup {
                 name: name.clone(),
-                files: confined(r, &p.key("files"), files, within)?,
+                files: confined(r, &p.key("files"), files, base_directory.as_deref())?,
                 base_directory,
                 file_format: r.optional(gm, &p, "file-format", Reader::text)?,
             });
@@ -417,13 +412,19 @@ fn escapes(path: &str) -> Option<&'static str> {
         .then_some("has a `..` component")
 }
 
-/// `patterns` (at `path` in the document), each checked to stay inside `within`.
+/// `patterns` (at `path` in the document), each a valid glob without `..`; relative to
+/// `base_directory` when there is one, else to the source directory.
 fn confined(
     r: &Reader<'_>,
     path: &JsonPath,
     patterns: Vec<String>,
-    within: &str,
+    base_directory: Option<&str>,
 ) -> Result<Vec<String>, SpecError> {
+    let within = if base_directory.is_some() {
+        "base-directory"
+    } else {
+        "the source directory"
+    };
     for (i, pattern) in patterns.iter().enumerate() {
         let why = escapes(pattern).map(str::to_string).or_else(|| {
             crate::build_context::Glob::new(pattern.trim_start_matches("./"))
@@ -492,14 +493,9 @@ fn artifact(
         .optional(m, path, "files", Reader::list_or_one)?
         .ok_or_else(|| r.err(path, "an artifact needs `files:` (e.g. - '**/*')"))?;
     let base_directory = base_directory(r, m, path)?;
-    let within = if base_directory.is_some() {
-        "base-directory"
-    } else {
-        "the source directory"
-    };
     Ok(Artifact {
         identifier,
-        files: confined(r, &path.key("files"), files, within)?,
+        files: confined(r, &path.key("files"), files, base_directory.as_deref())?,
         exclude: r
             .optional(m, path, "exclude-paths", Reader::list_or_one)?
             .unwrap_or_default(),

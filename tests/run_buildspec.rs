@@ -720,12 +720,17 @@ fn out_and_src_are_checked_before_the_build_starts() {
     let a_file = sb.p("a-file");
     let under_file = sb.p("a-file/out");
     let locked = sb.p("locked/out");
-    let root = nix_is_root();
+    let root = is_root();
     for (args, fragment) in [
         (vec!["--out", a_file.as_str()], "a-file` is not a directory"),
         (
             vec!["--out", under_file.as_str()],
             "a-file` is not a directory",
+        ),
+        // No one, root included, creates files in /proc.
+        (
+            vec!["--out", "/proc/run-buildspec-out"],
+            "no file can be created in `/proc`",
         ),
     ]
     .into_iter()
@@ -754,7 +759,7 @@ fn out_and_src_are_checked_before_the_build_starts() {
 }
 
 /// Whether the tests run as root (who can write anywhere, so a read-only directory proves nothing).
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()

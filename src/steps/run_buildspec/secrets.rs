@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 pub(super) struct Resolved {
     /// Variable → value, parameter-store ones first, each in file order.
     pub(super) values: Vec<(String, String)>,
-    /// The values of three characters or more (shorter ones would mask too much).
+    /// The values of three characters or more (shorter ones would mask too much), longest first,
+    /// so a secret that contains another is masked whole.
     pub(super) masks: Vec<String>,
 }
 
@@ -61,19 +62,18 @@ pub(super) async fn resolve(
         };
         values.push((name.to_string(), value));
     }
-    let masks = values
+    let mut masks: Vec<String> = values
         .iter()
         .map(|(_, v)| v.clone())
         .filter(|v| v.len() >= 3)
         .collect();
+    masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
     Ok(Resolved { values, masks })
 }
 
-/// `text` with every value of `masks` replaced by `***`, as CodeBuild's log shows it. Longer values
-/// first, so a secret that contains another is masked whole.
+/// `text` with every value of `masks` ([`Resolved::masks`], longest first) replaced by `***`, as
+/// CodeBuild's log shows it. Called for every line the build prints.
 pub(super) fn mask(masks: &[String], text: &str) -> String {
-    let mut masks: Vec<&String> = masks.iter().collect();
-    masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
     masks
         .iter()
         .fold(text.to_string(), |t, m| t.replace(m.as_str(), "***"))
