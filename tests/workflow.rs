@@ -179,6 +179,7 @@ mod on_the_rig {
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "SSL_CERT_FILE": std::env::var("SSL_CERT_FILE").unwrap(),
                 "DOCKER_HOST": rig.docker_host,
+                "BUILD_PUSH_NETWORK": std::env::var("BUILD_PUSH_NETWORK").unwrap_or_default(),
                 "CARGO": forbidden_cargo(dir),
             },
             "github": {

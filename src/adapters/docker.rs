@@ -114,6 +114,26 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// `--pull`.
     pub pull: bool,
+    /// Which builder runs the build.
+    pub builder: Builder,
+    /// `--network` for `RUN` steps (BuildKit; the classic builder uses the engine's default).
+    pub network: Option<String>,
+    /// `--cache-from` images (BuildKit).
+    pub cache_from: Vec<String>,
+    /// What the BuildKit session offers: secrets, the SSH agent, registry credentials.
+    pub session: crate::adapters::buildkit::session::SessionData,
+    /// Values hidden from every line of build output (the secrets' values).
+    pub redact: Vec<String>,
+}
+
+/// The engine's builder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit (`/build?version=2` with a session), as `docker build` uses.
+    #[default]
+    BuildKit,
+    /// The engine's classic builder (`/build`), deprecated by Docker.
+    Classic,
 }
 
 /// A build that failed.
@@ -150,7 +170,9 @@ fn refusal(dockerfile: &str, message: &str) -> String {
         .filter(|(line, _)| line.parse::<u32>().is_ok());
     match parsed {
         Some((line, reason)) => format!("{dockerfile}:{line}: {reason}"),
-        None if message.contains("Dockerfile") => format!("{dockerfile}: {message}"),
+        None if message.contains("Dockerfile") || message.starts_with("target stage ") => {
+            format!("{dockerfile}: {message}")
+        }
         None => format!("the engine refused the build: {message}"),
     }
 }
@@ -171,13 +193,24 @@ impl Diagnostic for BuildError {
                 output.join("\n    ")
             )),
             BuildError::Failed { .. } => None,
+            BuildError::Refused { message, .. } if message.contains("heredoc") => Some(
+                "put the heredoc's commands on one `RUN` line (joined with &&) or in a script the \
+                 Dockerfile copies, or build on Docker Engine 23 or later"
+                    .into(),
+            ),
+            BuildError::Refused { message, .. } if message.starts_with("secret ") => Some(
+                "pass the secret the Dockerfile mounts: --secret id=ID,src=PATH or id=ID,env=VAR"
+                    .into(),
+            ),
             BuildError::Refused { message, .. } if message.contains("unknown instruction") => Some(
                 "fix that line of the Dockerfile; a heredoc (`RUN <<EOF`, `COPY <<EOF`) is not \
                  understood by this engine's Dockerfile frontend: put the commands on one `RUN` line \
                  or in a script the Dockerfile copies"
                     .into(),
             ),
-            BuildError::Refused { message, .. } if message.contains("build target") => {
+            BuildError::Refused { message, .. }
+                if message.contains("build target") || message.contains("target stage") =>
+            {
                 Some("name a stage the Dockerfile defines (`FROM … AS NAME`) with --target".into())
             }
             BuildError::Refused { .. } => {
@@ -205,8 +238,28 @@ impl Engine {
         }
     }
 
-    /// Builds from a streamed context tar; each output line goes to `on_line`. Returns the image ID.
+    /// Builds from a streamed context tar with the builder `options` name; each output line goes to
+    /// `on_line`. Returns the image ID.
     pub async fn build(
+        &self,
+        options: &BuildOptions,
+        context: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+        mut on_line: impl FnMut(&str) + Send,
+    ) -> Result<String, BuildError> {
+        if options.builder == Builder::Classic {
+            return self.build_classic(options, context, on_line).await;
+        }
+        let dial = crate::adapters::buildkit::Dial {
+            endpoint: self.endpoint.clone(),
+            api_version: self.client.client_version().to_string(),
+        };
+        crate::adapters::buildkit::build(&dial, options, context, &mut on_line)
+            .await
+            .map_err(|e| self.err(bollard::errors::Error::from(e)))?
+    }
+
+    /// [`Engine::build`] with the classic builder.
+    async fn build_classic(
         &self,
         options: &BuildOptions,
         context: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,

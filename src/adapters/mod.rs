@@ -1,5 +1,6 @@
 //! The only modules that import third-party clients and talk to other programs and services: the AWS
-//! SDK (`aws`: ECR, ECR Public, STS, SSM, Secrets Manager), the Docker Engine API (`docker`, bollard),
+//! SDK (`aws`: ECR, ECR Public, STS, SSM, Secrets Manager), the Docker Engine API (`docker`, bollard; `buildkit`, its BuildKit
+//! build and session over hyper and tonic),
 //! OCI registries (`registry`, reqwest), libgit2 (`git`), GitHub's OIDC token endpoint
 //! (`github_oidc`) and docker credential helpers (`credstore`, a child process).
 //!
@@ -10,6 +11,7 @@
 //! process). Everything else is pure logic over the types these return.
 
 pub mod aws;
+pub mod buildkit;
 pub mod credstore;
 pub mod docker;
 pub mod git;

@@ -266,6 +266,7 @@ pub(crate) fn base_env(home: &std::path::Path) -> Vec<(String, String)> {
         "AWS_EC2_METADATA_DISABLED",
         "SSL_CERT_FILE",
         "DOCKER_HOST",
+        "BUILD_PUSH_NETWORK",
     ] {
         env.push((name.to_string(), var(name)));
     }

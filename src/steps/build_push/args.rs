@@ -112,6 +112,47 @@ pub struct BuildPush {
     #[arg(long, env = "BUILD_PUSH_PULL")]
     pub(super) pull: bool,
 
+    /// The builder: `buildkit` (as `docker build` uses; secrets, cache mounts, registry cache) or
+    /// the engine's deprecated `classic` builder [default: buildkit, classic when DOCKER_BUILDKIT=0].
+    #[arg(long, value_enum, value_name = "BUILDER", env = "BUILD_PUSH_BUILDER")]
+    pub(super) builder: Option<BuilderArg>,
+
+    /// A secret for `RUN --mount=type=secret,id=ID`: `id=ID,src=PATH` or `id=ID,env=VAR`, as docker
+    /// takes it (repeatable; `;`-separated in the variable). Its value is never in the image or the
+    /// output.
+    #[arg(
+        long = "secret",
+        value_name = "id=ID,src=PATH|env=VAR",
+        env = "BUILD_PUSH_SECRETS",
+        value_delimiter = ';'
+    )]
+    pub(super) secrets: Vec<String>,
+
+    /// Forward the SSH agent for `RUN --mount=type=ssh`: `default` (the agent at $SSH_AUTH_SOCK) or
+    /// `default=SOCKET`.
+    #[arg(long, value_name = "default[=SOCKET]", env = "BUILD_PUSH_SSH")]
+    pub(super) ssh: Option<String>,
+
+    /// Reuse layers from an image in a registry, e.g. the repository's `latest` or the previous
+    /// commit's tag (repeatable, comma-separated; `type=registry,ref=IMAGE` is also taken). The
+    /// push's credentials are used for its registry; others come from docker's config.
+    #[arg(
+        long = "cache-from",
+        value_name = "IMAGE",
+        env = "BUILD_PUSH_CACHE_FROM",
+        value_delimiter = ','
+    )]
+    pub(super) cache_from: Vec<String>,
+
+    /// Cache metadata to export: `inline` (in the pushed image's config, for a later --cache-from)
+    /// or `none` [default: inline with --cache-from, else none].
+    #[arg(long, value_enum, value_name = "CACHE", env = "BUILD_PUSH_CACHE_TO")]
+    pub(super) cache_to: Option<CacheTo>,
+
+    /// The network for `RUN` steps: `default`, `host` or `none` (BuildKit).
+    #[arg(long, value_name = "MODE", env = "BUILD_PUSH_NETWORK")]
+    pub(super) network: Option<String>,
+
     /// The region of your ECR registry, for a bare repository name [default: the SDK chain].
     #[arg(long, value_name = "REGION", env = "BUILD_PUSH_REGION", value_parser = crate::ecr_host::parse_region)]
     pub(super) region: Option<String>,
@@ -158,6 +199,20 @@ pub struct BuildPush {
 
     #[command(flatten)]
     pub(super) output: OutputArgs,
+}
+
+/// `--builder`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum BuilderArg {
+    Buildkit,
+    Classic,
+}
+
+/// `--cache-to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum CacheTo {
+    Inline,
+    None,
 }
 
 /// imageDetail.json's form, `--image-detail-format` (the flag's doc says what each holds).

@@ -2,8 +2,10 @@
 //! build args, labels, target, platform), and the request itself, with the context tar streamed to
 //! the engine as it is written.
 
+use super::builder::BuildKit;
 use super::error::BuildPushError;
-use crate::adapters::docker::{BuildOptions, Engine};
+use crate::adapters::buildkit::session::{SecretValue, SessionData};
+use crate::adapters::docker::{BuildError, BuildOptions, Builder, Engine};
 use crate::build_context;
 use crate::environment::Environment;
 use crate::error::Error;
@@ -42,6 +44,10 @@ pub(super) struct Build {
     pub(super) no_cache: bool,
     /// `--pull`.
     pub(super) pull: bool,
+    /// The builder.
+    pub(super) builder: Builder,
+    /// What only BuildKit takes.
+    pub(super) kit: BuildKit,
 }
 
 /// What the build produced.
@@ -85,13 +91,32 @@ pub(super) fn build_args(
 
 impl Build {
     /// Builds the image, tagged `tag` in the engine, streaming the context tar while it is written;
-    /// the engine's output lines go to `out` as they come.
+    /// the engine's output lines go to `out` as they come. `registries` are the credentials BuildKit
+    /// may ask for (the cache sources' registries).
     pub(super) async fn run(
-        self,
+        mut self,
         engine: &Engine,
         tag: String,
+        registries: HashMap<String, (String, SecretValue)>,
         out: &Output,
     ) -> Result<Built, Error> {
+        if self.kit.inline_cache {
+            self.args
+                .insert("BUILDKIT_INLINE_CACHE".to_string(), "1".to_string());
+        }
+        let redact = self
+            .kit
+            .secrets
+            .values()
+            .filter_map(|v| std::str::from_utf8(&v.0).ok())
+            .flat_map(str::lines)
+            .map(str::trim)
+            .filter(|l| l.len() >= 3)
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        for secret in &redact {
+            out.mask(secret);
+        }
         let options = BuildOptions {
             dockerfile: self
                 .dockerfile_in_context
@@ -105,6 +130,15 @@ impl Build {
             platform: self.platform,
             no_cache: self.no_cache,
             pull: self.pull,
+            builder: self.builder,
+            network: self.kit.network,
+            cache_from: self.kit.cache_from,
+            session: SessionData {
+                secrets: self.kit.secrets.into_iter().collect(),
+                ssh_agent: self.kit.ssh_agent,
+                registries,
+            },
+            redact,
         };
         let context_bytes = self.context.bytes;
         let started = Instant::now();
@@ -112,7 +146,7 @@ impl Build {
         let outside_dockerfile = self
             .dockerfile_in_context
             .is_none()
-            .then_some(self.dockerfile);
+            .then(|| self.dockerfile.clone());
         let context = self.context;
         let writer = tokio::task::spawn_blocking(move || {
             context.write_tar_with(ChannelWriter { tx }, outside_dockerfile.as_deref())
@@ -120,9 +154,11 @@ impl Build {
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
+        let dockerfile = self.dockerfile.clone();
         let image_id = engine
             .build(&options, stream, |line| out.info(line))
-            .await?;
+            .await
+            .map_err(|e| heredoc(e, &dockerfile))?;
         writer
             .await
             .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
@@ -132,6 +168,67 @@ impl Build {
             build_ms: super::elapsed_ms(started),
         })
     }
+}
+
+/// A parse error after a heredoc (`RUN <<EOF`) on an engine whose Dockerfile frontend predates
+/// heredocs (it reads the heredoc's body as instructions): the error names the heredoc's line.
+fn heredoc(error: BuildError, dockerfile: &std::path::Path) -> BuildError {
+    let BuildError::Refused {
+        dockerfile: shown,
+        message,
+    } = &error
+    else {
+        return error;
+    };
+    let Some(line) = message
+        .strip_prefix("dockerfile parse error line ")
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(n, _)| n.parse::<usize>().ok())
+    else {
+        return error;
+    };
+    let Ok(text) = std::fs::read_to_string(dockerfile) else {
+        return error;
+    };
+    match heredoc_before(&text, line) {
+        Some((at, marker)) => BuildError::Refused {
+            dockerfile: shown.clone(),
+            message: format!(
+                "dockerfile parse error line {at}: heredoc `{marker}` is not supported by this \
+                 engine's Dockerfile frontend (heredocs need Dockerfile syntax 1.4, built into \
+                 Docker Engine 23 and later)"
+            ),
+        },
+        None => error,
+    }
+}
+
+/// The last line at or before `line` (1-based) whose `RUN`, `COPY` or `ADD` opens a heredoc, and
+/// the marker (`<<EOF`).
+fn heredoc_before(text: &str, line: usize) -> Option<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .take(line)
+        .filter_map(|(i, l)| {
+            let l = l.trim_start();
+            let (instruction, rest) = l.split_once(char::is_whitespace)?;
+            if !["RUN", "COPY", "ADD"]
+                .iter()
+                .any(|k| instruction.eq_ignore_ascii_case(k))
+            {
+                return None;
+            }
+            let at = rest.find("<<")?;
+            let marker: String = rest[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            let word = marker.trim_start_matches("<<").trim_start_matches('-');
+            let word = word.trim_matches(|c| c == '"' || c == '\'');
+            (!word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                .then_some((i + 1, marker))
+        })
+        .last()
 }
 
 /// A `Write` that sends its bytes to the build request's body.
@@ -154,5 +251,19 @@ impl std::io::Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heredoc_before;
+
+    #[test]
+    fn a_heredoc_is_found_before_the_line_the_engine_blames() {
+        let text = "FROM x\nRUN <<EOF\necho hi\nEOF\nCOPY <<-'END' /a\nx\nEND\n";
+        assert_eq!(heredoc_before(text, 3), Some((2, "<<EOF".into())));
+        assert_eq!(heredoc_before(text, 6), Some((5, "<<-'END'".into())));
+        assert_eq!(heredoc_before("FROM x\nRUN echo a << b\n", 2), None);
+        assert_eq!(heredoc_before("FROM x\nRUN cat <<EOF\n", 1), None);
     }
 }

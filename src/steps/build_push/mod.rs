@@ -16,6 +16,7 @@
 mod args;
 mod artifacts;
 mod build;
+mod builder;
 mod equivalent;
 mod error;
 mod labels;
@@ -41,6 +42,8 @@ use crate::output::OutputArgs;
 use build::Built;
 use plan::Plan;
 use push::Pushed;
+use crate::adapters::buildkit::session::SecretValue;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -67,7 +70,11 @@ impl Step for BuildPush {
         let dest = dest.connect(&ctx).await?;
         let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
         let local_tag = format!("{}:{}", dest.name(), plan.tags[0]);
-        let built = plan.build.run(&engine, local_tag, &ctx.out).await?;
+        let registries = cache_credentials(&dest, &plan.build.kit.cache_from, &ctx)?;
+        let built = plan
+            .build
+            .run(&engine, local_tag, registries, &ctx.out)
+            .await?;
         let image = push::Image {
             id: &built.image_id,
             created: plan.created.as_deref(),
@@ -79,6 +86,37 @@ impl Step for BuildPush {
             .emit(&report(dest, plan.commit, &built, published, written))?;
         Ok(Code::Ok)
     }
+}
+
+/// Credentials for the `--cache-from` images' registries: the push's for its own registry, docker's
+/// config for the others (none: BuildKit pulls anonymously).
+fn cache_credentials(
+    dest: &Destination,
+    cache_from: &[String],
+    ctx: &Context,
+) -> Result<HashMap<String, (String, SecretValue)>, Error> {
+    let mut out = HashMap::new();
+    let hosts: std::collections::BTreeSet<String> =
+        cache_from.iter().map(|i| builder::registry_of(i)).collect();
+    if hosts.is_empty() {
+        return Ok(out);
+    }
+    let config_dir = crate::docker_config::config_dir(&ctx.env)?;
+    let doc = crate::docker_config::Document::read(&config_dir.join(crate::docker_config::FILE_NAME))?;
+    for host in hosts {
+        let creds = if host == dest.registry {
+            dest.creds.clone()
+        } else {
+            doc.credentials_for(&host)?
+        };
+        if let Some((user, password)) = creds {
+            out.insert(
+                host,
+                (user, SecretValue(password.expose().as_bytes().to_vec())),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The image in the registry under every tag.

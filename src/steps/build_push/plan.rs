@@ -6,6 +6,7 @@
 use super::BuildPush;
 use super::artifacts::{self, Artifacts};
 use super::build::{self, Build};
+use super::builder;
 use super::error::BuildPushError;
 use super::platform::Platform;
 use super::{labels, tags};
@@ -52,6 +53,7 @@ impl Plan {
             .transpose()?
             .flatten();
         let (build_args, args_from_env) = build::build_args(&args.build_args, &ctx.env)?;
+        let (builder, kit) = builder::choose(args, &ctx.env)?;
         let artifacts = Artifacts::planned(args, &ctx.env)?;
         // The Dockerfile's name inside the context (outside the context, it is sent under a fixed name).
         let dockerfile_in_context = dockerfile
@@ -81,6 +83,8 @@ impl Plan {
             platform: platform.as_ref().map(|p| p.given().to_string()),
             no_cache: args.no_cache,
             pull: args.pull,
+            builder,
+            kit,
         };
         Ok(Plan {
             commit,
