@@ -471,7 +471,9 @@ fn bad_inputs_are_one_clear_error_and_write_nothing() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("about to fail"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("returned a non-zero code: 3"),
+        out.stderr
+            .contains("step `[2/2] RUN echo about to fail && exit 3` failed")
+            && out.stderr.contains("exit code: 3"),
         "{}",
         out.stderr
     );
@@ -746,10 +748,30 @@ fn a_dockerfile_the_engine_refuses_is_exit_2_naming_the_line() {
     let uri = format!("{}/{repo}", rig.registry);
     let heredoc = "FROM local/busybox:1\nRUN <<EOF\necho hi\nEOF\n";
     let unknown = "FROM local/busybox:1\nBOGUS x\n";
+    let classic: &[&str] = &["--builder", "classic"];
     let cases: &[(&str, &[&str], &str)] = &[
-        (heredoc, &[], "Dockerfile:3: unknown instruction: ECHO"),
+        (
+            heredoc,
+            &[],
+            "Dockerfile:2: heredoc `<<EOF` is not supported",
+        ),
         (unknown, &[], "Dockerfile:2: unknown instruction: BOGUS"),
-        (MULTI_STAGE, &["--target", "nope"], "build target nope"),
+        (
+            MULTI_STAGE,
+            &["--target", "nope"],
+            "Dockerfile: target stage nope could not be found",
+        ),
+        (
+            heredoc,
+            classic,
+            "Dockerfile:2: heredoc `<<EOF` is not supported",
+        ),
+        (unknown, classic, "Dockerfile:2: unknown instruction: BOGUS"),
+        (
+            MULTI_STAGE,
+            &["--builder", "classic", "--target", "nope"],
+            "build target nope",
+        ),
     ];
     for (dockerfile, extra, want) in cases {
         std::fs::write(app.root().join("Dockerfile"), dockerfile).unwrap();
@@ -768,10 +790,15 @@ fn a_dockerfile_the_engine_refuses_is_exit_2_naming_the_line() {
         assert!(!app.root().join("imageDetail.json").exists(), "{want}");
         assert_eq!(log.requests("PUT", &repo, ""), 0, "{want}: nothing pushed");
     }
-    // The heredoc's help says why.
+    // The heredoc's help says why, with either builder.
     std::fs::write(app.root().join("Dockerfile"), heredoc).unwrap();
-    let out = app.build_push(&["-r", &uri]);
-    assert!(out.stderr.contains("heredoc"), "{}", out.stderr);
+    for extra in [&[][..], classic] {
+        let mut args = vec!["-r", uri.as_str()];
+        args.extend_from_slice(extra);
+        let out = app.build_push(&args);
+        let help = out.stderr.split("help:").nth(1).unwrap_or_default();
+        assert!(help.contains("heredoc"), "{}", out.stderr);
+    }
 }
 
 /// The registry log's lines since `log`'s mark that touch repository `repo`.
@@ -1030,11 +1057,12 @@ fn an_image_of_another_platform_than_asked_for_is_never_pushed() {
     let uri = format!("{}/{repo}", rig.registry);
     let (own, foreign) = engine_and_foreign_platforms(&app);
 
-    // The engine cannot build the foreign platform from a local amd64 base image: it builds its own.
-    // Refused after the build, with nothing sent to the registry (the export path: the layers are
-    // spooled, not streamed, until the config is read).
+    // The classic builder cannot build the foreign platform from a local amd64 base image: it
+    // builds its own. Refused after the build, with nothing sent to the registry (the export path:
+    // the layers are spooled, not streamed, until the config is read). BuildKit looks for the
+    // foreign base image instead, and fails the build.
     let log = RegistryLog::mark();
-    let out = app.build_push(&["-r", &uri, "--platform", &foreign]);
+    let out = app.build_push(&["-r", &uri, "--platform", &foreign, "--builder", "classic"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
@@ -1069,9 +1097,20 @@ fn an_image_of_another_platform_than_asked_for_is_never_pushed() {
     // refused before any request for the repository too.
     std::fs::remove_file(app.root().join("imageDetail.json")).unwrap();
     let log = RegistryLog::mark();
-    let out = app.build_push(&["-r", &uri, "--platform", &foreign]);
+    let out = app.build_push(&["-r", &uri, "--platform", &foreign, "--builder", "classic"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("the engine built"), "{}", out.stderr);
+
+    // BuildKit asks for the base image of the foreign platform, which this offline engine lacks:
+    // the build fails naming the step, and nothing is pushed.
+    let out = app.build_push(&["-r", &uri, "--platform", &foreign]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("FROM") || out.stderr.contains("load metadata"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(repo_requests(&log, &repo), Vec::<String>::new());
     assert_eq!(repo_requests(&log, &repo), Vec::<String>::new());
     assert!(!app.root().join("imageDetail.json").exists());
 }
@@ -1302,5 +1341,425 @@ fn credentials_are_sent_to_the_registry_host_only() {
     assert!(
         a_lines.iter().any(|l| l.contains("authorization")),
         "the registry itself got them (the log records the header): {a_lines:#?}"
+    );
+}
+
+/// What BuildKit brings, in one Dockerfile: an unused stage that fails (never built), a cache mount
+/// with its own ID (nothing else on the engine shares it), a secret from a file and one from a
+/// variable (each printed by a step, to show the output hides it), a build arg and `--target`.
+fn buildkit_dockerfile(cache_id: &str) -> String {
+    format!(
+        "FROM local/busybox:1 AS broken\nRUN echo this stage must not run && exit 9\n\n\
+         FROM local/busybox:1 AS base\nARG GREETING=hello\nCOPY .build-id /\nCOPY app/ /app/\n\
+         RUN --mount=type=cache,id={cache_id},target=/cache n=$(cat /cache/n 2>/dev/null || echo 0); \
+         n=$((n+1)); echo $n > /cache/n; echo \"cache runs: $n\"\n\
+         RUN --mount=type=secret,id=filetok,required=true cat /run/secrets/filetok && wc -c < /run/secrets/filetok > /filetok.len\n\
+         RUN --mount=type=secret,id=envtok,required=true cat /run/secrets/envtok && echo \"$GREETING\" > /greeting\n\
+         CMD [\"/bin/sh\", \"/app/run.sh\"]\n\n\
+         FROM base AS debug\nRUN echo debug > /debug\n"
+    )
+}
+
+/// Every byte of the pushed image: the config, and each layer's tar, decompressed.
+fn pushed_bytes(app: &App, image: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = app.sb.path(&unique("pushed"));
+    let creds = rig().login();
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-creds",
+            &creds,
+            &format!("docker://{image}"),
+            &format!("dir:{}", dir.display()),
+        ],
+        &app.sb.env,
+        None,
+    )
+    .ok();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let raw = std::fs::read(&path).unwrap();
+        let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut text)
+                .unwrap();
+            text
+        } else {
+            raw
+        };
+        out.push((path.display().to_string(), bytes));
+    }
+    out
+}
+
+/// The files of an image in the engine, as `docker export` of a container of it lists them: path,
+/// mode, and a hash of the content (times left out: a `RUN` step's files get the build's time).
+fn engine_files(sb: &Scratch, image: &str) -> Vec<(String, u32, String)> {
+    let created = run("docker", &["create", image], &sb.env, None).ok();
+    let id = created.stdout.trim().to_string();
+    let tar_path = sb.path(&unique("export.tar"));
+    run(
+        "docker",
+        &["export", "-o", &tar_path.display().to_string(), &id],
+        &sb.env,
+        None,
+    )
+    .ok();
+    run("docker", &["rm", &id], &sb.env, None).ok();
+    let mut archive = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+    let mut files = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mode = entry.header().mode().unwrap();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+        files.push((path, mode, common::sha256_hex(&content)));
+    }
+    files.sort();
+    files
+}
+
+/// `docker builder prune -af` empties the engine's whole build cache, which the cache-mount test
+/// needs kept between its two runs: the two never overlap.
+static BUILD_CACHE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn buildkit_runs_secrets_cache_mounts_and_only_the_stages_the_target_needs() {
+    let _cache = BUILD_CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache_id = unique("cache");
+    let app = App::with(&buildkit_dockerfile(&cache_id));
+    let rig = rig();
+    let repo = unique("bp/buildkit");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let file_secret = format!("file-secret-{}", unique("v"));
+    let env_secret = format!("env-secret-{}", unique("v"));
+    let secret_file = app.sb.write("secrets/filetok", &file_secret);
+    let args = [
+        "-r",
+        uri.as_str(),
+        "--target",
+        "base",
+        "--build-arg",
+        "GREETING=hi",
+        "--secret",
+        &format!("id=filetok,src={secret_file}"),
+        "--secret",
+        "id=envtok,env=BUILD_TOKEN",
+        "--json",
+    ];
+    let run_once = || {
+        let mut all = vec![app.root().display().to_string()];
+        all.extend(args.iter().map(|a| (*a).to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mut env = app.sb.env.clone();
+        set(&mut env, "BUILD_TOKEN", &env_secret);
+        run_in(Some(&app.root()), BIN, &refs, &env, None)
+    };
+    let first = run_once().ok();
+    for text in [&first.stdout, &first.stderr] {
+        assert!(
+            !text.contains(&file_secret),
+            "the file secret is hidden: {text}"
+        );
+        assert!(
+            !text.contains(&env_secret),
+            "the env secret is hidden: {text}"
+        );
+    }
+    assert!(first.stderr.contains("cache runs: 1"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("***"),
+        "the printed secrets show as ***: {}",
+        first.stderr
+    );
+    assert!(
+        !first.stderr.contains("this stage must not run"),
+        "the unused failing stage is skipped: {}",
+        first.stderr
+    );
+    assert!(
+        first
+            .stderr
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains("DONE")),
+        "plain progress: {}",
+        first.stderr
+    );
+    let digest = json(&first)["digest"].as_str().unwrap().to_string();
+
+    // The secrets are in no layer, nor the config or its history.
+    let image = format!("{uri}@{digest}");
+    let blobs = pushed_bytes(&app, &image);
+    assert!(
+        blobs.len() >= 4,
+        "manifest, config and layers: {}",
+        blobs.len()
+    );
+    for (name, bytes) in &blobs {
+        for secret in [&file_secret, &env_secret] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} holds a secret"
+            );
+        }
+    }
+    let config = skopeo_inspect(&app, &image, true);
+    let history = config["history"].to_string();
+    assert!(
+        history.contains("secret"),
+        "the history names the mounts: {history}"
+    );
+
+    // The same files as the docker CLI's BuildKit build of the same context.
+    let reference = format!("{}:{}", unique("bp-reference"), "1");
+    let mut env = app.sb.env.clone();
+    set(&mut env, "DOCKER_BUILDKIT", "1");
+    set(&mut env, "BUILD_TOKEN", &env_secret);
+    let cli = run_in(
+        Some(&app.root()),
+        "/usr/bin/docker",
+        &[
+            "build",
+            "--network",
+            "host",
+            "--target",
+            "base",
+            "--build-arg",
+            "GREETING=hi",
+            "--secret",
+            &format!("id=filetok,src={secret_file}"),
+            "--secret",
+            "id=envtok,env=BUILD_TOKEN",
+            "-t",
+            &reference,
+            ".",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let local = format!("{uri}:latest");
+    let ours = engine_files(&app.sb, &local);
+    let theirs = engine_files(&app.sb, &reference);
+    assert!(ours.iter().any(|(p, _, _)| p == "greeting"), "{ours:?}");
+    assert!(ours.iter().all(|(p, _, _)| p != "debug"), "--target base");
+    assert_eq!(ours, theirs, "the files equal docker build's");
+    let inspected = run("docker", &["image", "inspect", &local], &app.sb.env, None).ok();
+    let layers =
+        serde_json::from_str::<Value>(&inspected.stdout).unwrap()[0]["RootFS"]["Layers"].clone();
+    assert_eq!(
+        config["rootfs"]["diff_ids"], layers,
+        "what was pushed is what was built"
+    );
+    run("docker", &["rmi", "-f", &reference], &app.sb.env, None);
+
+    // The cache mount outlives the build: a second build (new context bytes, so the step runs
+    // again) finds what the first left there.
+    std::fs::write(app.root().join(".build-id"), unique("again")).unwrap();
+    let second = run_once().ok();
+    assert!(second.stderr.contains("cache runs: 2"), "{}", second.stderr);
+}
+
+#[test]
+fn inline_cache_lets_a_pruned_engine_reuse_the_expensive_step_from_the_registry() {
+    let _cache = BUILD_CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dockerfile = "FROM local/busybox:1\nCOPY .build-id /\nRUN sleep 2 && echo expensive > /expensive\nRUN echo cheap > /cheap\n";
+    let app = App::with(dockerfile);
+    let rig = rig();
+    let repo = unique("bp/cache");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let first = app.build_push(&["-r", &uri, "--cache-to", "inline"]).ok();
+    assert!(first.stderr.contains("RUN sleep 2"), "{}", first.stderr);
+    let creds = rig.login();
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--creds",
+            &creds,
+            "--config",
+            "--raw",
+            &format!("docker://{uri}:latest"),
+        ],
+        &app.sb.env,
+        None,
+    )
+    .ok();
+    let config: Value = serde_json::from_str(&raw.stdout).unwrap();
+    assert!(
+        config.get("moby.buildkit.cache.v0").is_some(),
+        "the pushed config carries the inline cache: {config}"
+    );
+    // A fresh engine: no build cache, no image of this build.
+    run("docker", &["builder", "prune", "-af"], &app.sb.env, None).ok();
+    for tag in ["latest", &app.head()] {
+        run(
+            "docker",
+            &["rmi", "-f", &format!("{uri}:{tag}")],
+            &app.sb.env,
+            None,
+        );
+    }
+    let second = app
+        .build_push(&["-r", &uri, "--cache-from", &format!("{uri}:latest")])
+        .ok();
+    let lines: Vec<&str> = second.stderr.lines().collect();
+    let step = lines
+        .iter()
+        .position(|l| {
+            l.starts_with('#') && l.ends_with("RUN sleep 2 && echo expensive > /expensive")
+        })
+        .unwrap_or_else(|| panic!("the step is shown: {}", second.stderr));
+    let number = lines[step].split(' ').next().unwrap();
+    assert!(
+        lines.contains(&format!("{number} CACHED").as_str()),
+        "the expensive step comes from the registry's cache: {}",
+        second.stderr
+    );
+}
+
+#[test]
+fn buildkit_failures_name_the_step_or_line_and_push_nothing() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/bk-fail");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let failing = "FROM local/busybox:1\nRUN echo first-line && echo last-words && exit 3\n";
+    let secret = "FROM local/busybox:1\nRUN --mount=type=secret,id=npmrc,required=true cat /run/secrets/npmrc\n";
+    let cases: &[(&str, i32, &str)] = &[
+        (
+            failing,
+            1,
+            "step `[2/2] RUN echo first-line && echo last-words && exit 3` failed",
+        ),
+        (secret, 2, "secret npmrc not found"),
+    ];
+    for (dockerfile, code, want) in cases {
+        std::fs::write(app.root().join("Dockerfile"), dockerfile).unwrap();
+        let log = RegistryLog::mark();
+        let out = app.build_push(&["-r", &uri]);
+        assert_eq!(out.code, *code, "{want}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{want}: {}", out.stderr);
+        assert!(out.stderr.contains("help:"), "{}", out.stderr);
+        assert!(!app.root().join("imageDetail.json").exists(), "{want}");
+        assert_eq!(log.requests("PUT", &repo, ""), 0, "{want}: nothing pushed");
+    }
+    std::fs::write(app.root().join("Dockerfile"), failing).unwrap();
+    let out = app.build_push(&["-r", &uri]);
+    let help = out.stderr.split("help:").nth(1).unwrap_or_default();
+    assert!(
+        help.contains("first-line") && help.contains("last-words"),
+        "{}",
+        out.stderr
+    );
+    // Only an engine that does not answer is exit 4.
+    let mut env = app.sb.env.clone();
+    set(&mut env, "DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let root = app.root().display().to_string();
+    let out = run_in(Some(&app.root()), BIN, &[&root, "-r", &uri], &env, None);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("start the Docker engine"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_ssh_agent_is_forwarded_to_a_step_that_mounts_it() {
+    let dockerfile = "FROM local/busybox:1\nCOPY .build-id /\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo agent-socket-present\n";
+    let app = App::with(dockerfile);
+    let rig = rig();
+    let repo = unique("bp/ssh");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let socket = app.sb.path("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .args(["-D", "-a", &socket.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut env = app.sb.env.clone();
+    set(&mut env, "SSH_AUTH_SOCK", &socket.display().to_string());
+    let root = app.root().display().to_string();
+    let out = run_in(
+        Some(&app.root()),
+        BIN,
+        &[&root, "-r", &uri, "--ssh", "default"],
+        &env,
+        None,
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let out = out.ok();
+    assert!(
+        out.stderr.contains("agent-socket-present"),
+        "{}",
+        out.stderr
+    );
+    // Without --ssh the step has no agent.
+    std::fs::write(app.root().join(".build-id"), unique("again")).unwrap();
+    let out = app.build_push(&["-r", &uri]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn the_classic_builder_still_builds_when_chosen() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/classic");
+    create_repository(&repo, "MUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let out = app
+        .build_push(&[
+            "-r",
+            &uri,
+            "--builder",
+            "classic",
+            "--target",
+            "base",
+            "--json",
+        ])
+        .ok();
+    assert!(
+        out.stderr.contains("Step 1/"),
+        "the classic builder's output: {}",
+        out.stderr
+    );
+    let digest = json(&out)["digest"].as_str().unwrap().to_string();
+    let config = skopeo_inspect(&app, &format!("{uri}@{digest}"), true);
+    assert_eq!(config["config"]["Cmd"][1], "/app/run.sh");
+    // DOCKER_BUILDKIT=0 chooses it too, as it does for docker; BuildKit-only flags are refused.
+    let mut env = app.sb.env.clone();
+    set(&mut env, "DOCKER_BUILDKIT", "0");
+    let root = app.root().display().to_string();
+    let out = run_in(
+        Some(&app.root()),
+        BIN,
+        &[&root, "-r", &uri, "--cache-from", &format!("{uri}:latest")],
+        &env,
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--cache-from needs BuildKit"),
+        "{}",
+        out.stderr
     );
 }

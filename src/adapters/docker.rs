@@ -116,7 +116,7 @@ pub struct BuildOptions {
     pub pull: bool,
     /// Which builder runs the build.
     pub builder: Builder,
-    /// `--network` for `RUN` steps (BuildKit; the classic builder uses the engine's default).
+    /// `--network` for `RUN` steps (`None`: the engine's default).
     pub network: Option<String>,
     /// `--cache-from` images (BuildKit).
     pub cache_from: Vec<String>,
@@ -275,6 +275,7 @@ impl Engine {
             platform: options.platform.clone().unwrap_or_default(),
             nocache: options.no_cache,
             pull: options.pull.then(|| "1".to_string()),
+            networkmode: options.network.clone(),
             rm: true,
             forcerm: true,
             ..Default::default()

@@ -20,7 +20,10 @@ use progress::Progress;
 use std::collections::HashMap;
 
 /// A byte stream to the engine.
-pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+pub(crate) trait Io:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static
+{
+}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 /// Where the engine listens (`unix:///path` or `tcp://host:port`) and the API version in use.
@@ -192,7 +195,11 @@ fn handle(
             on_line(&progress.redact(line));
         }
     }
-    if let Some(error) = message.error_detail.and_then(|d| d.message).or(message.error) {
+    if let Some(error) = message
+        .error_detail
+        .and_then(|d| d.message)
+        .or(message.error)
+    {
         *failure = Some(error);
     }
 }
@@ -300,7 +307,11 @@ fn session_id() -> String {
         .unwrap_or_default();
     let seed = format!("{}-{}-{:?}", std::process::id(), now.as_nanos(), now);
     let digest = sha2::Sha256::digest(seed.as_bytes());
-    digest[..13].iter().map(|b| format!("{b:02x}")).collect()
+    digest[..13].iter().fold(String::new(), |mut id, b| {
+        use std::fmt::Write as _;
+        let _ = write!(id, "{b:02x}");
+        id
+    })
 }
 
 #[cfg(test)]

@@ -191,6 +191,7 @@ mod tests {
     use super::Progress;
     use bollard_buildkit_proto::moby::buildkit::v1::{StatusResponse, Vertex, VertexLog};
 
+    #[expect(clippy::unnecessary_wraps, reason = "the fields it fills are optional")]
     fn at(seconds: i64, nanos: i32) -> Option<bollard_buildkit_proto::google::protobuf::Timestamp> {
         Some(bollard_buildkit_proto::google::protobuf::Timestamp { seconds, nanos })
     }

@@ -113,7 +113,7 @@ pub struct BuildPush {
     pub(super) pull: bool,
 
     /// The builder: `buildkit` (as `docker build` uses; secrets, cache mounts, registry cache) or
-    /// the engine's deprecated `classic` builder [default: buildkit, classic when DOCKER_BUILDKIT=0].
+    /// the engine's deprecated `classic` builder [default: buildkit; classic when `DOCKER_BUILDKIT=0`].
     #[arg(long, value_enum, value_name = "BUILDER", env = "BUILD_PUSH_BUILDER")]
     pub(super) builder: Option<BuilderArg>,
 
@@ -128,7 +128,7 @@ pub struct BuildPush {
     )]
     pub(super) secrets: Vec<String>,
 
-    /// Forward the SSH agent for `RUN --mount=type=ssh`: `default` (the agent at $SSH_AUTH_SOCK) or
+    /// Forward the SSH agent for `RUN --mount=type=ssh`: `default` (the agent at `$SSH_AUTH_SOCK`) or
     /// `default=SOCKET`.
     #[arg(long, value_name = "default[=SOCKET]", env = "BUILD_PUSH_SSH")]
     pub(super) ssh: Option<String>,

@@ -1,6 +1,6 @@
 //! The builder and what only BuildKit takes: `--builder` (and `DOCKER_BUILDKIT`, as docker reads
 //! it), `--secret`, `--ssh`, `--cache-from` and `--cache-to`, `--network`, each checked before
-//! anything runs.
+//! anything runs. `--network` is taken by both builders.
 
 use super::BuildPush;
 use super::args::{BuilderArg, CacheTo};
@@ -57,7 +57,6 @@ pub(super) fn choose(
             ("--ssh", kit.ssh_agent.is_some()),
             ("--cache-from", !kit.cache_from.is_empty()),
             ("--cache-to inline", kit.inline_cache),
-            ("--network", kit.network.is_some()),
         ];
         if let Some((flag, _)) = needs.iter().find(|(_, given)| *given) {
             return Err(flag_error(
@@ -112,18 +111,14 @@ fn secrets(
         }
         let value = match (kind.as_deref(), src, var) {
             (_, Some(_), Some(_)) => return Err(bad("give src= or env=, not both")),
-            (Some("env"), Some(name), None) | (_, None, Some(name)) => {
-                env_secret(env, &name).ok_or_else(|| {
-                    bad(&format!("the environment variable `{name}` is not set"))
-                })?
-            }
+            (Some("env"), Some(name), None) | (_, None, Some(name)) => env_secret(env, &name)
+                .ok_or_else(|| bad(&format!("the environment variable `{name}` is not set")))?,
             (Some("env"), None, None) => env_secret(env, &id)
                 .ok_or_else(|| bad(&format!("the environment variable `{id}` is not set")))?,
             (None | Some("file"), Some(path), None) => {
                 let path = env.resolve(std::path::Path::new(&path));
-                std::fs::read(&path).map_err(|e| {
-                    bad(&format!("read the secret file `{}`: {e}", path.display()))
-                })?
+                std::fs::read(&path)
+                    .map_err(|e| bad(&format!("read the secret file `{}`: {e}", path.display())))?
             }
             (None | Some("file"), None, None) => return Err(bad("no src= or env= given")),
             (Some(other), _, _) => {
@@ -227,7 +222,9 @@ fn network(flag: Option<&str>) -> Result<Option<String>, BuildPushError> {
 /// The registry host of an image reference, as docker reads it (`docker.io` when the first part
 /// is not a host).
 pub(super) fn registry_of(image: &str) -> String {
-    crate::reference::docker::split_docker_domain(image).0.to_string()
+    crate::reference::docker::split_docker_domain(image)
+        .0
+        .to_string()
 }
 
 #[cfg(test)]
@@ -237,8 +234,11 @@ mod tests {
     #[test]
     fn cache_sources_take_docker_syntax() {
         assert_eq!(
-            cache_from(&["a.example/app:latest".into(), "type=registry,ref=b.example/x:1".into()])
-                .unwrap(),
+            cache_from(&[
+                "a.example/app:latest".into(),
+                "type=registry,ref=b.example/x:1".into()
+            ])
+            .unwrap(),
             ["a.example/app:latest", "b.example/x:1"]
         );
         assert!(cache_from(&["type=local,src=dir".into()]).is_err());

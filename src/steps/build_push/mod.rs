@@ -31,6 +31,7 @@ pub use error::BuildPushError;
 pub use report::{BuildPushReport, LayerResult, LayerStatus, PushedTag, TagStatus, Timings};
 pub use tags::sanitise_ref;
 
+use crate::adapters::buildkit::session::SecretValue;
 use crate::adapters::docker::Engine;
 use crate::adapters::registry::Registry;
 use crate::cli::{Context, Step};
@@ -42,7 +43,6 @@ use crate::output::OutputArgs;
 use build::Built;
 use plan::Plan;
 use push::Pushed;
-use crate::adapters::buildkit::session::SecretValue;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,7 +102,8 @@ fn cache_credentials(
         return Ok(out);
     }
     let config_dir = crate::docker_config::config_dir(&ctx.env)?;
-    let doc = crate::docker_config::Document::read(&config_dir.join(crate::docker_config::FILE_NAME))?;
+    let doc =
+        crate::docker_config::Document::read(&config_dir.join(crate::docker_config::FILE_NAME))?;
     for host in hosts {
         let creds = if host == dest.registry {
             dest.creds.clone()
