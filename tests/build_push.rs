@@ -1763,3 +1763,92 @@ fn the_classic_builder_still_builds_when_chosen() {
         out.stderr
     );
 }
+
+#[test]
+fn a_retried_build_reuses_the_image_its_commit_tag_names() {
+    let app = App::new();
+    let rig = rig();
+    let repo = unique("bp/reuse");
+    create_repository(&repo, "IMMUTABLE");
+    let uri = format!("{}/{repo}", rig.registry);
+    let first = app
+        .build_push(&["-r", &uri, "--latest", "false", "--json"])
+        .ok();
+    let digest = json(&first)["digest"].as_str().unwrap().to_string();
+    std::fs::remove_file(app.root().join("imageDetail.json")).unwrap();
+
+    // A rebuild that gives other bytes is refused under the commit tag, and the error says what a
+    // retry wants.
+    let other = app.build_push(&[
+        "-r",
+        &uri,
+        "--latest",
+        "false",
+        "--build-arg",
+        "GREETING=other",
+    ]);
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(
+        other.stderr.contains("--reuse-existing"),
+        "{}",
+        other.stderr
+    );
+
+    // The retry with --reuse-existing builds nothing, moves the other tag, writes the artifacts.
+    let log = RegistryLog::mark();
+    let retry = app
+        .build_push(&[
+            "-r",
+            &uri,
+            "--build-arg",
+            "GREETING=other",
+            "--tag",
+            "release",
+            "--reuse-existing",
+            "--json",
+        ])
+        .ok();
+    assert!(retry.stderr.contains("reusing"), "{}", retry.stderr);
+    assert!(
+        !retry.stderr.lines().any(|l| l.starts_with('#')),
+        "nothing was built: {}",
+        retry.stderr
+    );
+    let v = json(&retry);
+    assert_eq!(v["digest"], digest.as_str());
+    assert_eq!(log.uploads(&repo), 0, "no blob uploaded");
+    let detail: Value = serde_json::from_str(
+        &std::fs::read_to_string(app.root().join("imageDetail.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(detail["ImageURI"], format!("{uri}@{digest}"));
+    let statuses: Vec<(String, String)> = v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tag"].as_str().unwrap().to_string(),
+                t["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(app.head(), "present".to_string())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&("release".to_string(), "pushed".to_string())),
+        "{statuses:?}"
+    );
+
+    // A work tree with changes is not the commit: it builds (and this one is refused).
+    std::fs::write(app.root().join("app/run.sh"), "echo changed\n").unwrap();
+    let dirty = app.build_push(&["-r", &uri, "--latest", "false", "--reuse-existing"]);
+    assert!(
+        dirty.stderr.contains("not known to be clean"),
+        "{}",
+        dirty.stderr
+    );
+    assert_eq!(dirty.code, 2, "{}", dirty.stderr);
+}

@@ -149,9 +149,15 @@ pub struct BuildPush {
     #[arg(long, value_enum, value_name = "CACHE", env = "BUILD_PUSH_CACHE_TO")]
     pub(super) cache_to: Option<CacheTo>,
 
-    /// The network for `RUN` steps: `default`, `host` or `none` (BuildKit).
+    /// The network for `RUN` steps: `default`, `host` or `none`.
     #[arg(long, value_name = "MODE", env = "BUILD_PUSH_NETWORK")]
     pub(super) network: Option<String>,
+
+    /// When the commit tag already names an image and the work tree is clean, do not build: publish
+    /// that image again (move the other tags to it, write every artifact). For a retried CI build of
+    /// the same commit, whose rebuild would be new bytes that an IMMUTABLE repository refuses.
+    #[arg(long, env = "BUILD_PUSH_REUSE_EXISTING")]
+    pub(super) reuse_existing: bool,
 
     /// The region of your ECR registry, for a bare repository name [default: the SDK chain].
     #[arg(long, value_name = "REGION", env = "BUILD_PUSH_REGION", value_parser = crate::ecr_host::parse_region)]

@@ -83,7 +83,8 @@ impl Diagnostic for BuildPushError {
             BuildPushError::NoTags(_) => Some("pass --tag TAG, or leave --latest or --commit-tag on".into()),
             BuildPushError::Immutable { .. } => Some(
                 "push a new tag (the commit tag changes with every commit), or make the tag mutable \
-                 with an exclusion filter"
+                 with an exclusion filter; a retried build of the same commit: pass --reuse-existing \
+                 to publish the image the commit tag already names"
                     .into(),
             ),
             BuildPushError::Flag { help, .. } => Some(help.clone()),

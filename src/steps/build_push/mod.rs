@@ -24,6 +24,7 @@ mod plan;
 mod platform;
 mod push;
 mod report;
+mod reuse;
 mod tags;
 
 pub use args::BuildPush;
@@ -68,6 +69,18 @@ impl Step for BuildPush {
             return Ok(Code::Ok);
         }
         let dest = dest.connect(&ctx).await?;
+        if self.reuse_existing
+            && let Some((published, written)) = reuse_existing(&self, &dest, &plan, &ctx).await?
+        {
+            let built = Built {
+                image_id: String::new(),
+                context_bytes: plan.build.context.bytes,
+                build_ms: 0,
+            };
+            ctx.out
+                .emit(&report(dest, plan.commit, &built, published, written))?;
+            return Ok(Code::Ok);
+        }
         let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
         let local_tag = format!("{}:{}", dest.name(), plan.tags[0]);
         let registries = cache_credentials(&dest, &plan.build.kit.cache_from, &ctx)?;
@@ -86,6 +99,39 @@ impl Step for BuildPush {
             .emit(&report(dest, plan.commit, &built, published, written))?;
         Ok(Code::Ok)
     }
+}
+
+/// `--reuse-existing`: publishes the image the commit tag names, when it may be reused, and writes
+/// the artifacts; `None` when the build must run.
+async fn reuse_existing(
+    args: &BuildPush,
+    dest: &Destination,
+    plan: &Plan,
+    ctx: &Context,
+) -> Result<Option<(Published, Vec<String>)>, Error> {
+    let registry = Registry::new(&dest.registry, dest.creds.clone())?;
+    let commit_tag = args.commit_tag.tag(&plan.commit);
+    let Some(pushed) =
+        reuse::existing(&registry, dest, plan, commit_tag.as_deref(), &ctx.out).await?
+    else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let tags = tags::publish(
+        &registry,
+        dest,
+        &plan.tags,
+        &pushed.manifest,
+        &pushed.digest,
+    )
+    .await?;
+    let written = plan.artifacts.write(dest, &pushed, &plan.tags)?;
+    let published = Published {
+        pushed,
+        tags,
+        push_ms: elapsed_ms(started),
+    };
+    Ok(Some((published, written)))
 }
 
 /// Credentials for the `--cache-from` images' registries: the push's for its own registry, docker's
