@@ -494,6 +494,7 @@ fn dry_run_and_print_equivalent_change_nothing() {
     assert_eq!(v["tags"].as_array().unwrap().len(), 3);
     assert!(v["context_bytes"].as_u64().unwrap() > 0);
     assert!(!app.root().join("imageDetail.json").exists());
+    let npmrc = app.sb.write("npmrc", "npm-token-value");
     let out = app
         .build_push(&[
             "-r",
@@ -501,9 +502,25 @@ fn dry_run_and_print_equivalent_change_nothing() {
             "--print-equivalent",
             "--build-arg",
             "GREETING=hi",
+            "--secret",
+            &format!("id=npmrc,src={npmrc}"),
+            "--cache-from",
+            &format!("{uri}:latest"),
         ])
         .ok();
-    assert!(out.stdout.starts_with("docker build -f "), "{}", out.stdout);
+    assert!(!out.stdout.contains("npm-token-value"), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("DOCKER_BUILDKIT=1 docker build -f "),
+        "{}",
+        out.stdout
+    );
+    for flag in [
+        format!("--secret id=npmrc,src={npmrc}"),
+        format!("--cache-from {uri}:latest"),
+        "--build-arg BUILDKIT_INLINE_CACHE=1".to_string(),
+    ] {
+        assert!(out.stdout.contains(&flag), "{flag}: {}", out.stdout);
+    }
     assert!(
         out.stdout.contains("--build-arg GREETING=hi"),
         "{}",

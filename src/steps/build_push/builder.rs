@@ -24,6 +24,9 @@ pub(super) struct BuildKit {
     pub(super) inline_cache: bool,
     /// `--network`.
     pub(super) network: Option<String>,
+    /// The docker flags that ask for all of the above, for `--print-equivalent` (names and paths,
+    /// never a secret's value).
+    pub(super) docker_flags: Vec<String>,
 }
 
 /// The builder `--builder` or `DOCKER_BUILDKIT` chooses, and BuildKit's settings; the classic
@@ -40,6 +43,19 @@ pub(super) fn choose(
             _ => Builder::BuildKit,
         },
     };
+    let mut docker_flags = Vec::new();
+    for s in args.secrets.iter().filter(|s| !s.trim().is_empty()) {
+        docker_flags.extend(["--secret".to_string(), s.clone()]);
+    }
+    if let Some(ssh) = args.ssh.as_deref().filter(|s| !s.trim().is_empty()) {
+        docker_flags.extend(["--ssh".to_string(), ssh.to_string()]);
+    }
+    for c in args.cache_from.iter().filter(|c| !c.trim().is_empty()) {
+        docker_flags.extend(["--cache-from".to_string(), c.clone()]);
+    }
+    if let Some(n) = args.network.as_deref().filter(|n| !n.trim().is_empty()) {
+        docker_flags.extend(["--network".to_string(), n.to_string()]);
+    }
     let kit = BuildKit {
         secrets: secrets(&args.secrets, env)?,
         ssh_agent: ssh(args.ssh.as_deref(), env)?,
@@ -50,6 +66,7 @@ pub(super) fn choose(
             None => !args.cache_from.is_empty(),
         },
         network: network(args.network.as_deref())?,
+        docker_flags,
     };
     if builder == Builder::Classic {
         let needs = [

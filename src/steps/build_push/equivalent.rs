@@ -1,10 +1,12 @@
 //! `--print-equivalent`: the docker commands that reproduce a plan — `docker build` with the same
-//! Dockerfile, build args, labels, target, platform, cache flags and tags, a `docker push` per tag,
+//! builder, Dockerfile, build args, secrets (by name or path), labels, target, platform, cache
+//! flags and tags, a `docker push` per tag,
 //! and the `printf` that writes the minimal imageDetail.json. Every value that is not plain is
 //! shell-quoted, and a build arg whose value came from the environment is passed by name, as it was
 //! given: its value (a token, say) is never printed.
 
 use super::plan::Plan;
+use crate::adapters::docker::Builder;
 use crate::output::shell_quote;
 
 /// The commands for `plan`, pushing to the repository `--repository` names: `registry` when it names
@@ -30,10 +32,25 @@ pub(super) fn commands(registry: Option<&str>, path: &str, plan: &Plan) -> Strin
 /// `docker build …` for `plan`, tagging every tag under `repo`; ends with a newline.
 fn docker_build(repo: &str, plan: &Plan) -> String {
     let build = &plan.build;
+    let builder = match build.builder {
+        Builder::BuildKit => "DOCKER_BUILDKIT=1",
+        Builder::Classic => "DOCKER_BUILDKIT=0",
+    };
     let mut cmd = format!(
-        "docker build -f {}",
+        "{builder} docker build -f {}",
         shell_quote(&build.dockerfile.display().to_string())
     );
+    if build.kit.inline_cache {
+        cmd.push_str(" --build-arg BUILDKIT_INLINE_CACHE=1");
+    }
+    for flag in &build.kit.docker_flags {
+        let quoted = if flag.starts_with("--") {
+            flag.clone()
+        } else {
+            shell_quote(flag)
+        };
+        cmd.push_str(&format!(" {quoted}"));
+    }
     let mut args: Vec<_> = build.args.iter().collect();
     args.sort();
     for (k, v) in args {
