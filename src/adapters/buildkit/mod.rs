@@ -38,6 +38,35 @@ impl Dial {
         format!("/v{}{path}", self.api_version)
     }
 
+    /// Sends `request` on a new connection; the task driving it (upgrades included) is returned.
+    async fn send<B>(
+        &self,
+        request: http::Request<B>,
+    ) -> std::io::Result<(
+        http::Response<hyper::body::Incoming>,
+        tokio::task::JoinHandle<()>,
+    )>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let stream = self.connect().await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(std::io::Error::other)?;
+        let conn = tokio::spawn(async move {
+            // Its errors surface as the request's.
+            let _ = conn.with_upgrades().await;
+        });
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok((response, conn))
+    }
+
     async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
         if let Some(path) = self.endpoint.strip_prefix("unix://") {
             Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
@@ -106,16 +135,7 @@ async fn run(
     .header(http::header::CONTENT_TYPE, "application/x-tar")
     .body(body)
     .map_err(std::io::Error::other)?;
-    let stream = dial.connect().await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
-    let conn = tokio::spawn(conn);
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(std::io::Error::other)?;
+    let (response, conn) = dial.send(request).await?;
     let status = response.status();
     let mut body = response.into_body();
     if !status.is_success() {

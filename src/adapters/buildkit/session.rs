@@ -86,19 +86,8 @@ pub(super) async fn open(
     let request = request
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .map_err(std::io::Error::other)?;
-    let stream = dial.connect().await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
-    tokio::spawn(async move {
-        // Ends when the upgraded connection does; its errors surface as the build's.
-        let _ = conn.with_upgrades().await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(std::io::Error::other)?;
+    // The connection's task lives as long as the upgraded stream.
+    let (response, _connection) = dial.send(request).await?;
     if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         return Err(std::io::Error::other(format!(
             "the engine refused the build session: HTTP {}",
