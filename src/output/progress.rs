@@ -94,6 +94,13 @@ impl Meter {
         }
     }
 
+    /// Shows `text` beside the bar (a [`Progress::status`] line's current step).
+    pub fn say(&self, text: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(text.to_string());
+        }
+    }
+
     /// Removes the bar.
     pub fn done(&self) {
         if let Some(bar) = &self.0 {
@@ -113,6 +120,24 @@ impl Progress {
                         "{spinner} {prefix} {bytes} {binary_bytes_per_sec}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(label.to_string());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                Meter(Some(bar))
+            }
+            Mode::Lines(_) => Meter(None),
+        }
+    }
+
+    /// A live status line labelled `label` (a spinner, the time so far, and what [`Meter::say`]
+    /// last said) on a terminal; nothing otherwise.
+    pub fn status(&self, label: &str) -> Meter {
+        match &self.mode {
+            Mode::Bars(m) => {
+                let bar = m.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix} {elapsed} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(label.to_string());
                 bar.enable_steady_tick(Duration::from_millis(200));

@@ -10,6 +10,7 @@ use crate::build_context;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::output::Output;
+use crate::output::progress::Progress;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -155,10 +156,22 @@ impl Build {
             rx.recv().await.map(|item| (item, rx))
         });
         let dockerfile = self.dockerfile.clone();
-        let image_id = engine
-            .build(&options, stream, |line| out.info(line))
-            .await
-            .map_err(|e| heredoc(e, &dockerfile))?;
+        // The log lines as they come; on a terminal also a live line naming the step that runs.
+        let live = Progress::for_output(out);
+        let status = live.status("build");
+        let result = engine
+            .build(&options, stream, |line| {
+                if let Some((_, step)) = line.split_once(' ')
+                    && line.starts_with('#')
+                    && step.starts_with('[')
+                {
+                    status.say(step);
+                }
+                live.milestone(line);
+            })
+            .await;
+        status.done();
+        let image_id = result.map_err(|e| heredoc(e, &dockerfile))?;
         writer
             .await
             .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
