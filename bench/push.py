@@ -4,7 +4,8 @@
 Cold, as a CI host starts: every round a new image with a new 256 MiB random layer, the registry's
 storage emptied and build-push's layer cache (BUILDSTEPS_CACHE_DIR) emptied before each timed push.
 Build + push: a Dockerfile whose RUN writes 256 MiB of new random bytes each round, build-push against
-`DOCKER_BUILDKIT=1 docker build` + `docker push` (the docker.io client, BuildKit).
+`DOCKER_BUILDKIT=1 docker build` + `docker push` (the docker.io client, BuildKit). Registry cache:
+a RUN of over 10 s rebuilt on a pruned engine, with `--cache-from` against without.
 
 Then the same images pushed again into an emptied registry with build-push's layer cache warm from a
 warm-up run (reported on their own lines: a CI host does not start that way), and unchanged
@@ -169,6 +170,47 @@ def build_and_push_rounds():
           f"build-push {mo:.2f} s, ratio {mo/md:.3f} (target <= 0.6)", flush=True)
 
 
+def cache_from_rounds():
+    """A RUN taking over 10 s, rebuilt on a pruned engine: with --cache-from the registry's inline cache
+    against without it."""
+    create_repository("bench-ours/cached")
+    ctx = os.path.join(work, "cached")
+    os.makedirs(ctx)
+    with open(os.path.join(ctx, "id"), "w") as f:
+        f.write(os.urandom(8).hex())
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("FROM local/busybox:1\nCOPY id /\nRUN sleep 10 && head -c 67108864 /dev/urandom > /data\n")
+    repo = f"{registry}/bench-ours/cached"
+    base = [build_push, ctx, "-r", repo, "--commit", "c" * 40, "--image-detail", os.path.join(work, "imageDetail.json")]
+
+    def fresh_engine():
+        subprocess.run(["docker", "builder", "prune", "-af"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        subprocess.run(["docker", "rmi", "-f", f"{repo}:latest", f"{repo}:{'c' * 40}"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(env["BUILDSTEPS_CACHE_DIR"], ignore_errors=True)
+
+    def run(extra):
+        fresh_engine()
+        t = time.perf_counter()
+        proc = subprocess.run(base + extra, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            raise SystemExit(f"build-push failed: {proc.stderr.decode()}")
+        return time.perf_counter() - t
+
+    run(["--cache-to", "inline"])  # the image whose inline cache the next builds use; not measured
+    cached, uncached = [], []
+    for i in range(rounds):
+        for side in (("cached", "uncached") if i % 2 else ("uncached", "cached")):
+            if side == "cached":
+                cached.append(run(["--cache-from", f"{repo}:latest"]))
+            else:
+                uncached.append(run(["--cache-to", "inline"]))
+    mc, mu = median(cached), median(uncached)
+    print(f"build on a pruned engine, RUN of 10 s: --cache-from {mc:.2f} s, without {mu:.2f} s, "
+          f"ratio {mc/mu:.3f} (target <= 0.2)", flush=True)
+
+
 def ours_rss(name):
     """Peak RSS (MiB) of one cold build-push run (empty registry, empty layer cache)."""
     ctx = os.path.join(work, f"from-{name}")
@@ -194,6 +236,7 @@ def main():
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cold_rounds()
     build_and_push_rounds()
+    cache_from_rounds()
     print("bench push: preparing images (256 MiB random, 256 MiB libraries, 1 GiB random)", flush=True)
     image_with("random", random_payload(256 << 20))
     image_with("libs", libraries_payload(256 << 20))
