@@ -123,7 +123,7 @@ pub struct BuildOptions {
     /// What the BuildKit session offers: secrets, the SSH agent, registry credentials.
     pub session: crate::adapters::buildkit::session::SessionData,
     /// Values hidden from every line of build output (the secrets' values).
-    pub redact: Vec<String>,
+    pub redact: crate::adapters::buildkit::session::Masks,
 }
 
 /// The engine's builder.

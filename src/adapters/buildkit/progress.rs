@@ -3,6 +3,7 @@
 //! since it started (`#5 0.412 compiling…`), and how it ended (`#5 CACHED`, `#5 DONE 1.3s`, `#5
 //! ERROR: …`). Secret values are replaced by `***` in every line.
 
+use super::session::Masks;
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 use std::collections::{HashMap, VecDeque};
 
@@ -28,7 +29,7 @@ pub struct Progress {
     steps: HashMap<String, Step>,
     next: usize,
     failed: Option<String>,
-    redact: Vec<String>,
+    redact: Masks,
 }
 
 fn seconds(t: Option<&bollard_buildkit_proto::google::protobuf::Timestamp>) -> Option<f64> {
@@ -37,19 +38,19 @@ fn seconds(t: Option<&bollard_buildkit_proto::google::protobuf::Timestamp>) -> O
 
 impl Progress {
     /// A renderer that hides `redact` (secret values) wherever they appear.
-    pub fn new(mut redact: Vec<String>) -> Progress {
+    pub fn new(Masks(mut redact): Masks) -> Progress {
         redact.retain(|s| !s.is_empty());
         // Longest first, so a secret that contains another is hidden whole.
         redact.sort_by_key(|s| std::cmp::Reverse(s.len()));
         Progress {
-            redact,
+            redact: Masks(redact),
             ..Progress::default()
         }
     }
 
     /// `line` with every secret value replaced by `***`.
     pub fn redact(&self, line: &str) -> String {
-        redact_with(&self.redact, line)
+        redact_with(&self.redact.0, line)
     }
 
     /// The step that failed and its last output lines.
@@ -64,7 +65,7 @@ impl Progress {
             steps,
             next,
             failed,
-            redact,
+            redact: Masks(redact),
         } = self;
         for v in &status.vertexes {
             let redacted = redact_with(redact, &v.name);
@@ -198,7 +199,7 @@ mod tests {
 
     #[test]
     fn renders_steps_as_plain_progress_with_secrets_hidden() {
-        let mut p = Progress::new(vec!["hunter2".into()]);
+        let mut p = Progress::new(super::Masks(vec!["hunter2".into()]));
         let mut lines = Vec::new();
         let mut emit = |l: &str| lines.push(l.to_string());
         let run = Vertex {

@@ -4,7 +4,7 @@
 
 use super::builder::BuildKit;
 use super::error::BuildPushError;
-use crate::adapters::buildkit::session::{SecretValue, SessionData};
+use crate::adapters::buildkit::session::{Masks, SecretValue, SessionData};
 use crate::adapters::docker::{BuildError, BuildOptions, Builder, Engine};
 use crate::build_context;
 use crate::environment::Environment;
@@ -139,7 +139,7 @@ impl Build {
                 ssh_agent: self.kit.ssh_agent,
                 registries,
             },
-            redact,
+            redact: Masks(redact),
         };
         let context_bytes = self.context.bytes;
         let started = Instant::now();
