@@ -415,7 +415,11 @@ fn dockerignore_lines_docker_accepts_still_build_the_plan() {
             None,
         );
         assert_eq!(out.code, 0, "{text:?}\n{}", out.stderr);
-        assert!(out.stdout.starts_with("docker build "), "{}", out.stdout);
+        assert!(
+            out.stdout.starts_with("DOCKER_BUILDKIT=1 docker build "),
+            "{}",
+            out.stdout
+        );
     }
 }
 
