@@ -123,7 +123,7 @@ pub struct BuildOptions {
     /// What the BuildKit session offers: secrets, the SSH agent, registry credentials.
     pub session: crate::adapters::buildkit::session::SessionData,
     /// Values hidden from every line of build output (the secrets' values).
-    pub redact: crate::adapters::buildkit::session::Masks,
+    pub redact: crate::secret::Masks,
 }
 
 /// The engine's builder.
@@ -161,14 +161,18 @@ pub enum BuildError {
     Engine(#[from] EngineError),
 }
 
+/// The line and the reason of the engine's `dockerfile parse error line 3: unknown instruction: ECHO`.
+pub fn parse_error(message: &str) -> Option<(u32, &str)> {
+    let (line, reason) = message
+        .strip_prefix("dockerfile parse error line ")?
+        .split_once(": ")?;
+    Some((line.parse().ok()?, reason))
+}
+
 /// `Dockerfile:3: unknown instruction: ECHO` from the engine's `dockerfile parse error line 3:
 /// unknown instruction: ECHO`; other refusals as the engine words them.
 fn refusal(dockerfile: &str, message: &str) -> String {
-    let parsed = message
-        .strip_prefix("dockerfile parse error line ")
-        .and_then(|rest| rest.split_once(": "))
-        .filter(|(line, _)| line.parse::<u32>().is_ok());
-    match parsed {
+    match parse_error(message) {
         Some((line, reason)) => format!("{dockerfile}:{line}: {reason}"),
         None if message.contains("Dockerfile") || message.starts_with("target stage ") => {
             format!("{dockerfile}: {message}")

@@ -3,7 +3,7 @@
 //! since it started (`#5 0.412 compiling…`), and how it ended (`#5 CACHED`, `#5 DONE 1.3s`, `#5
 //! ERROR: …`). Secret values are replaced by `***` in every line.
 
-use super::session::Masks;
+use crate::secret::{Masks, mask_all};
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 use std::collections::{HashMap, VecDeque};
 
@@ -38,19 +38,16 @@ fn seconds(t: Option<&bollard_buildkit_proto::google::protobuf::Timestamp>) -> O
 
 impl Progress {
     /// A renderer that hides `redact` (secret values) wherever they appear.
-    pub fn new(Masks(mut redact): Masks) -> Progress {
-        redact.retain(|s| !s.is_empty());
-        // Longest first, so a secret that contains another is hidden whole.
-        redact.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    pub fn new(redact: Masks) -> Progress {
         Progress {
-            redact: Masks(redact),
+            redact,
             ..Progress::default()
         }
     }
 
     /// `line` with every secret value replaced by `***`.
     pub fn redact(&self, line: &str) -> String {
-        redact_with(&self.redact.0, line)
+        self.redact.apply(line)
     }
 
     /// The step that failed and its last output lines.
@@ -65,10 +62,11 @@ impl Progress {
             steps,
             next,
             failed,
-            redact: Masks(redact),
+            redact,
         } = self;
+        let redact = redact.values();
         for v in &status.vertexes {
-            let redacted = redact_with(redact, &v.name);
+            let redacted = mask_all(redact, &v.name);
             let step = step(steps, next, &v.digest);
             if step.name.is_empty() {
                 step.name = redacted;
@@ -94,7 +92,7 @@ impl Progress {
                     let took = completed - step.started.unwrap_or(completed);
                     emit(&format!("#{n} DONE {took:.1}s"));
                 } else {
-                    let error = redact_with(redact, &v.error);
+                    let error = mask_all(redact, &v.error);
                     emit(&format!("#{n} ERROR: {error}"));
                     if failed.is_none() && !v.error.contains("context canceled") {
                         *failed = Some(v.digest.clone());
@@ -127,7 +125,7 @@ impl Progress {
             };
             while let Some(end) = step.partial.iter().position(|b| *b == b'\n') {
                 let raw: Vec<u8> = step.partial.drain(..=end).collect();
-                let text = redact_with(redact, String::from_utf8_lossy(&raw).trim_end());
+                let text = mask_all(redact, String::from_utf8_lossy(&raw).trim_end());
                 emit(&format!("#{} {since:.3} {text}", step.number));
                 step.tail.push_back(text);
                 if step.tail.len() > TAIL {
@@ -144,7 +142,7 @@ fn flush(step: &mut Step, emit: &mut (dyn FnMut(&str) + Send), redact: &[String]
         return;
     }
     let raw = std::mem::take(&mut step.partial);
-    let text = redact_with(redact, String::from_utf8_lossy(&raw).trim_end());
+    let text = mask_all(redact, String::from_utf8_lossy(&raw).trim_end());
     emit(&format!("#{} {text}", step.number));
     step.tail.push_back(text);
     if step.tail.len() > TAIL {
@@ -161,16 +159,6 @@ fn step<'a>(steps: &'a mut HashMap<String, Step>, next: &mut usize, digest: &str
             ..Step::default()
         }
     })
-}
-
-fn redact_with(redact: &[String], line: &str) -> String {
-    let mut line = line.to_string();
-    for secret in redact {
-        if line.contains(secret.as_str()) {
-            line = line.replace(secret.as_str(), "***");
-        }
-    }
-    line
 }
 
 /// `2B`, `1.5kB`, `12.3MB`, as BuildKit prints sizes.
@@ -199,7 +187,7 @@ mod tests {
 
     #[test]
     fn renders_steps_as_plain_progress_with_secrets_hidden() {
-        let mut p = Progress::new(super::Masks(vec!["hunter2".into()]));
+        let mut p = Progress::new(crate::secret::Masks::new(["hunter2".to_string()]));
         let mut lines = Vec::new();
         let mut emit = |l: &str| lines.push(l.to_string());
         let run = Vertex {

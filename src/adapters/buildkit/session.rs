@@ -38,16 +38,6 @@ impl std::fmt::Debug for SecretValue {
     }
 }
 
-/// Secret values to hide from every line of output; shown as a count, never the values.
-#[derive(Clone, Default)]
-pub struct Masks(pub Vec<String>);
-
-impl std::fmt::Debug for Masks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Masks(<{} redacted>)", self.0.len())
-    }
-}
-
 /// What the session offers the builder.
 #[derive(Debug, Clone, Default)]
 pub struct SessionData {

@@ -4,13 +4,14 @@
 
 use super::builder::BuildKit;
 use super::error::BuildPushError;
-use crate::adapters::buildkit::session::{Masks, SecretValue, SessionData};
+use crate::adapters::buildkit::session::{SecretValue, SessionData};
 use crate::adapters::docker::{BuildError, BuildOptions, Builder, Engine};
 use crate::build_context;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::output::Output;
 use crate::output::progress::Progress;
+use crate::secret::Masks;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -111,11 +112,9 @@ impl Build {
             .values()
             .filter_map(|v| std::str::from_utf8(&v.0).ok())
             .flat_map(str::lines)
-            .map(str::trim)
-            .filter(|l| l.len() >= 3)
-            .map(str::to_string)
-            .collect::<Vec<_>>();
-        for secret in &redact {
+            .map(|l| l.trim().to_string());
+        let redact = Masks::new(redact);
+        for secret in redact.values() {
             out.mask(secret);
         }
         let options = BuildOptions {
@@ -139,7 +138,7 @@ impl Build {
                 ssh_agent: self.kit.ssh_agent,
                 registries,
             },
-            redact: Masks(redact),
+            redact,
         };
         let context_bytes = self.context.bytes;
         let started = Instant::now();
@@ -193,17 +192,13 @@ fn heredoc(error: BuildError, dockerfile: &std::path::Path) -> BuildError {
     else {
         return error;
     };
-    let Some(line) = message
-        .strip_prefix("dockerfile parse error line ")
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(n, _)| n.parse::<usize>().ok())
-    else {
+    let Some((line, _)) = crate::adapters::docker::parse_error(message) else {
         return error;
     };
     let Ok(text) = std::fs::read_to_string(dockerfile) else {
         return error;
     };
-    match heredoc_before(&text, line) {
+    match heredoc_before(&text, usize::try_from(line).unwrap_or(usize::MAX)) {
         Some((at, marker)) => BuildError::Refused {
             dockerfile: shown.clone(),
             message: format!(

@@ -62,21 +62,16 @@ pub(super) async fn resolve(
         };
         values.push((name.to_string(), value));
     }
-    let mut masks: Vec<String> = values
-        .iter()
-        .map(|(_, v)| v.clone())
-        .filter(|v| v.len() >= 3)
-        .collect();
-    masks.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    let masks = crate::secret::Masks::new(values.iter().map(|(_, v)| v.clone()))
+        .values()
+        .to_vec();
     Ok(Resolved { values, masks })
 }
 
 /// `text` with every value of `masks` ([`Resolved::masks`], longest first) replaced by `***`, as
 /// CodeBuild's log shows it. Called for every line the build prints.
 pub(super) fn mask(masks: &[String], text: &str) -> String {
-    masks
-        .iter()
-        .fold(text.to_string(), |t, m| t.replace(m.as_str(), "***"))
+    crate::secret::mask_all(masks, text)
 }
 
 /// Every secret variable and where its value lives: parameter-store first, then secrets-manager.
