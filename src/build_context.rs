@@ -166,6 +166,86 @@ impl Glob {
     }
 }
 
+/// Whether a pattern (or path segment) has glob syntax.
+pub(crate) fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// Files under `base` (or `/` for an absolute pattern) matching any of `patterns` (without `..`:
+/// callers check), as [`Glob`]s and none of `exclude`: (path as matched — relative to `base`, or
+/// absolute — file). The directory `skip` is never entered.
+pub(crate) fn matching(
+    patterns: &[String],
+    exclude: &[String],
+    base: &Path,
+    skip: Option<&Path>,
+) -> Vec<(String, PathBuf)> {
+    let exclude: Vec<Glob> = exclude.iter().filter_map(|p| Glob::new(p).ok()).collect();
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for pattern in patterns {
+        let (root, rel_pattern, prefix) = match pattern.strip_prefix('/') {
+            Some(abs) => (Path::new("/"), abs, "/"),
+            None => (base, pattern.trim_start_matches("./"), ""),
+        };
+        if !is_glob(rel_pattern) {
+            let file = root.join(rel_pattern);
+            let shown = format!("{prefix}{rel_pattern}");
+            if file.is_file() && !found.iter().any(|(p, _)| *p == shown) {
+                found.push((shown, file));
+            }
+            continue;
+        }
+        let Ok(glob) = Glob::new(rel_pattern) else {
+            continue;
+        };
+        walk(root, rel_pattern, skip, |rel, path| {
+            let shown = format!("{prefix}{rel}");
+            if glob.matches(rel)
+                && !exclude.iter().any(|e| e.matches(rel))
+                && !found.iter().any(|(p, _)| *p == shown)
+            {
+                found.push((shown, path));
+            }
+        });
+    }
+    found.sort();
+    found
+}
+
+/// Calls `visit` with (path relative to `root`, path) for every file and symlink under the literal
+/// prefix directory of `rel_pattern` (its segments before the first with glob syntax), never
+/// entering `skip`.
+fn walk(root: &Path, rel_pattern: &str, skip: Option<&Path>, mut visit: impl FnMut(&str, PathBuf)) {
+    let prefix: Vec<&str> = rel_pattern
+        .split('/')
+        .take_while(|seg| !is_glob(seg))
+        .collect();
+    let mut stack = vec![root.join(prefix.join("/"))];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                // Never collect the output directory into itself.
+                if skip != Some(path.as_path()) {
+                    stack.push(path);
+                }
+            } else if kind.is_file() || kind.is_symlink() {
+                let Ok(rel) = path.strip_prefix(root) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy().into_owned();
+                visit(&rel, path);
+            }
+        }
+    }
+}
+
 /// Go's `path.Clean` (`filepath.Clean` on Unix): the shortest equivalent path, by lexical rules only.
 fn go_clean(path: &str) -> String {
     let p = path.as_bytes();
@@ -1943,5 +2023,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn artifact_patterns() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["a.txt", "sub/b.txt", "sub/deep/c.json", "skip/d.txt"] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, f).unwrap();
+        }
+        let names = |pats: &[&str], ex: &[&str]| -> Vec<String> {
+            let pats: Vec<String> = pats.iter().map(ToString::to_string).collect();
+            let ex: Vec<String> = ex.iter().map(ToString::to_string).collect();
+            matching(&pats, &ex, dir.path(), None)
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect()
+        };
+        assert_eq!(
+            names(&["**/*"], &["skip/**"]),
+            ["a.txt", "sub/b.txt", "sub/deep/c.json"]
+        );
+        assert_eq!(
+            names(&["sub/**/*.json", "a.txt"], &[]),
+            ["a.txt", "sub/deep/c.json"]
+        );
+        assert_eq!(names(&["*.txt"], &[]), ["a.txt"]);
+        assert_eq!(names(&["missing.txt"], &[]), Vec::<String>::new());
+        let skip = dir.path().join("skip");
+        let walked = |pattern: &str| {
+            let mut rels = Vec::new();
+            walk(dir.path(), pattern, Some(&skip), |rel, _| {
+                rels.push(rel.to_string());
+            });
+            rels.sort();
+            rels
+        };
+        assert_eq!(walked("**/*"), ["a.txt", "sub/b.txt", "sub/deep/c.json"]);
+        assert_eq!(walked("sub/deep/*.json"), ["sub/deep/c.json"]);
     }
 }

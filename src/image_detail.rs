@@ -26,6 +26,29 @@ pub(crate) fn minimal(uri: &str) -> Vec<u8> {
     crate::document::to_json(&serde_json::json!({ "ImageURI": uri })).into_bytes()
 }
 
+/// imagedefinitions.json's bytes (the ECS rolling-deploy action's input): `container` runs `uri`.
+pub(crate) fn definitions(container: &str, uri: &str) -> Vec<u8> {
+    crate::document::to_json(&serde_json::json!([{ "name": container, "imageUri": uri }]))
+        .into_bytes()
+}
+
+/// Why `name` is not an ECS container name (1 to 255 letters, digits, `_` and `-`), if it is not:
+/// the deploy action would refuse imagedefinitions.json.
+pub(crate) fn container_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("the name is empty")
+    } else if name.len() > 255 {
+        Some("the name is longer than 255 characters")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    {
+        Some("ECS container names hold only letters, digits, `_` and `-`")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

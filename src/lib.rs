@@ -19,6 +19,8 @@ pub mod input;
 pub(crate) mod layers;
 pub mod output;
 pub mod output_path;
+pub mod platform;
+pub mod platform_image;
 pub mod reference;
 pub mod scan;
 pub mod secret;

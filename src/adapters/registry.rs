@@ -465,6 +465,51 @@ impl Registry {
         }
     }
 
+    /// A small blob's bytes (an image config), at most `limit` of them, checked against `digest`;
+    /// `None` if the repository does not have it.
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let op = "fetch blob";
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let mut resp = self.send(op, Method::GET, &url, &[], &Body::Empty).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(Self::error(op, &url, resp).await);
+        }
+        let bad = |message: String| RegistryError::Transport {
+            op: op.into(),
+            url: url.clone(),
+            message,
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| bad(crate::error::chain_text(&e)))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(bad(format!("the blob is larger than {limit} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let computed = Digest::sha256_of(&bytes);
+        if computed != *digest {
+            return Err(RegistryError::DigestMismatch {
+                op: op.into(),
+                url,
+                reported: digest.to_string(),
+                computed,
+            });
+        }
+        Ok(Some(bytes))
+    }
+
     /// Mounts a blob from another repository of this registry; `false` when the registry wants an
     /// upload instead.
     pub async fn mount(

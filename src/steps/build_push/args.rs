@@ -11,6 +11,8 @@ use std::path::PathBuf;
 ///   build-push --repository 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app \
 ///              --tag v1.2.0 --build-arg VERSION=1.2.0 --container web
 ///   build-push --repository app --latest false   # commit tag only (promote after the scan gate)
+///   build-push --repository app --platform linux/arm64 --push-by-digest   # one leg of a
+///              multi-platform image: tag <commit>-arm64, platform-image.json for `tag-commit index`
 ///
 /// The commit comes from --commit, CodeBuild, GitHub (the PR head on pull requests), GitLab, or
 /// git HEAD, in that order, and is reported with its source. Credentials come from docker's config
@@ -159,6 +161,33 @@ pub struct BuildPush {
     #[arg(long, env = "BUILD_PUSH_REUSE_EXISTING")]
     pub(super) reuse_existing: bool,
 
+    /// Push one platform's image of a multi-platform build: move no shared tag (not `latest`, the
+    /// commit tag or --tag), tag it `<commit>-<arch>` only (see --platform-tag), and write
+    /// platform-image.json (digest, size, media type, platform) instead of imageDetail.json, for
+    /// `tag-commit index` to merge. Needs --platform OS/ARCH.
+    #[arg(long, env = "BUILD_PUSH_PUSH_BY_DIGEST", requires = "platform")]
+    pub(super) push_by_digest: bool,
+
+    /// With --push-by-digest: `commit` tags the image `<commit tag>-<arch>[-<variant>]`
+    /// (`<sha>-arm64`, `<sha>-arm-v7`), `none` pushes it by digest alone.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORM",
+        env = "BUILD_PUSH_PLATFORM_TAG",
+        default_value = "commit"
+    )]
+    pub(super) platform_tag: PlatformTag,
+
+    /// Where --push-by-digest writes the platform image's descriptor.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BUILD_PUSH_PLATFORM_IMAGE",
+        default_value = "platform-image.json"
+    )]
+    pub(super) platform_image: PathBuf,
+
     /// The region of your ECR registry, for a bare repository name [default: the SDK chain].
     #[arg(long, value_name = "REGION", env = "BUILD_PUSH_REGION", value_parser = crate::ecr_host::parse_region)]
     pub(super) region: Option<String>,
@@ -212,6 +241,13 @@ pub struct BuildPush {
 pub(super) enum BuilderArg {
     Buildkit,
     Classic,
+}
+
+/// `--platform-tag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum PlatformTag {
+    Commit,
+    None,
 }
 
 /// `--cache-to`.

@@ -1,6 +1,8 @@
 //! The deploy artifacts: `imageDetail.json` (what CodePipeline's ECR source action writes, in its
 //! `minimal` or `full` form) and, with `--container`, `imagedefinitions.json` (the ECS rolling-deploy
-//! action's input). Both name the image by digest; each is written atomically.
+//! action's input). Both name the image by digest; each is written atomically. A leg pushed by
+//! digest (`--push-by-digest`) writes `platform-image.json` instead: the descriptor `tag-commit
+//! index` merges.
 
 use super::BuildPush;
 use super::args::DetailFormat;
@@ -8,7 +10,9 @@ use super::error::BuildPushError;
 use super::push::Pushed;
 use crate::destination::Destination;
 use crate::environment::Environment;
+use crate::layers;
 use crate::output_path::{OutputPathError, OutputPaths};
+use crate::platform_image::PlatformImage;
 use std::path::{Path, PathBuf};
 
 /// Checks the artifacts' paths as given (regular files in existing, writable directories, neither
@@ -19,15 +23,17 @@ pub(super) fn check(args: &BuildPush, env: &Environment) -> Result<(), OutputPat
         .clone()
         .unwrap_or_else(|| args.context.join("Dockerfile"));
     let mut paths = OutputPaths::new(env.cwd());
-    paths
-        .input("--file", &dockerfile)
-        .input(
-            "the context's .dockerignore",
-            &args.context.join(".dockerignore"),
-        )
-        .output("--image-detail", &args.image_detail);
-    if args.container.is_some() {
-        paths.output("--image-definitions", &args.image_definitions);
+    paths.input("--file", &dockerfile).input(
+        "the context's .dockerignore",
+        &args.context.join(".dockerignore"),
+    );
+    if args.push_by_digest {
+        paths.output("--platform-image", &args.platform_image);
+    } else {
+        paths.output("--image-detail", &args.image_detail);
+        if args.container.is_some() {
+            paths.output("--image-definitions", &args.image_definitions);
+        }
     }
     paths.check()
 }
@@ -41,6 +47,8 @@ pub(super) struct Artifacts {
     format: DetailFormat,
     /// The container named in imagedefinitions.json, and where that goes.
     definitions: Option<(String, PathBuf)>,
+    /// With `--push-by-digest`: where platform-image.json goes (the only artifact then).
+    platform_image: Option<PathBuf>,
 }
 
 impl Artifacts {
@@ -52,6 +60,16 @@ impl Artifacts {
         env: &Environment,
     ) -> Result<Artifacts, BuildPushError> {
         if let Some(name) = &args.container {
+            if args.push_by_digest {
+                return Err(BuildPushError::Conflict {
+                    flags: "--push-by-digest and --container".into(),
+                    reason: "a platform leg writes platform-image.json, not imagedefinitions.json"
+                        .into(),
+                    help: "pass --container to `tag-commit index`, which writes the deploy \
+                           artifacts for the merged image"
+                        .into(),
+                });
+            }
             check_container_name(name)?;
         }
         Ok(Artifacts {
@@ -61,6 +79,9 @@ impl Artifacts {
                 .container
                 .as_ref()
                 .map(|name| (name.clone(), env.resolve(&args.image_definitions))),
+            platform_image: args
+                .push_by_digest
+                .then(|| env.resolve(&args.platform_image)),
         })
     }
 
@@ -69,8 +90,16 @@ impl Artifacts {
         &self.image_detail
     }
 
+    /// Whether the run writes platform-image.json (a leg pushed by digest).
+    pub(super) fn platform_image(&self) -> Option<&Path> {
+        self.platform_image.as_deref()
+    }
+
     /// Every path, in the order they are written.
     pub(super) fn paths(&self) -> Vec<String> {
+        if let Some(path) = &self.platform_image {
+            return vec![path.display().to_string()];
+        }
         std::iter::once(&self.image_detail)
             .chain(self.definitions.as_ref().map(|(_, path)| path))
             .map(|p| p.display().to_string())
@@ -85,6 +114,18 @@ impl Artifacts {
         tags: &[String],
     ) -> Result<Vec<String>, BuildPushError> {
         let image_uri = format!("{}/{}@{}", dest.registry, dest.repository, pushed.digest);
+        if let Some(path) = &self.platform_image {
+            let descriptor = PlatformImage {
+                repository: dest.name(),
+                media_type: layers::MANIFEST_MEDIA_TYPE.into(),
+                digest: pushed.digest.clone(),
+                size: pushed.manifest.len() as u64,
+                platform: pushed.platform.clone().ok_or(BuildPushError::NoPlatform)?,
+                tag: tags.first().cloned(),
+            };
+            crate::atomic::write(path, &descriptor.to_bytes(), 0o644)?;
+            return Ok(self.paths());
+        }
         let detail = match self.format {
             DetailFormat::Minimal => serde_json::json!({ "ImageURI": image_uri }),
             DetailFormat::Full => serde_json::json!({
@@ -100,9 +141,10 @@ impl Artifacts {
         };
         write_json(&self.image_detail, &detail)?;
         if let Some((name, path)) = &self.definitions {
-            write_json(
+            crate::atomic::write(
                 path,
-                &serde_json::json!([{ "name": name, "imageUri": image_uri }]),
+                &crate::image_detail::definitions(name, &image_uri),
+                0o644,
             )?;
         }
         Ok(self.paths())
@@ -111,16 +153,7 @@ impl Artifacts {
 
 /// An ECS container name: 1 to 255 letters, digits, `_` and `-`.
 fn check_container_name(name: &str) -> Result<(), BuildPushError> {
-    let reason = if name.is_empty() {
-        "the name is empty"
-    } else if name.len() > 255 {
-        "the name is longer than 255 characters"
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-    {
-        "ECS container names hold only letters, digits, `_` and `-`"
-    } else {
+    let Some(reason) = crate::image_detail::container_name_problem(name) else {
         return Ok(());
     };
     Err(BuildPushError::Flag {

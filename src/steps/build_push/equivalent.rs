@@ -18,15 +18,28 @@ pub(super) fn commands(registry: Option<&str>, path: &str, plan: &Plan) -> Strin
         None => format!("\"$ECR_REGISTRY\"/{path}"),
     };
     let mut cmd = docker_build(&repo, plan);
-    for t in &plan.tags {
+    for t in tags(plan) {
         cmd.push_str(&format!("docker push {repo}:{t}\n"));
+    }
+    if plan.artifacts.platform_image().is_some() {
+        // docker pushes by tag only; the descriptor has no docker command.
+        return cmd;
     }
     cmd.push_str(&format!(
         "printf '{{\"ImageURI\":\"%s\"}}' \"$(docker inspect --format '{{{{index .RepoDigests 0}}}}' {repo}:{})\" > {}\n",
-        plan.tags[0],
+        plan.local_tag,
         shell_quote(&plan.artifacts.image_detail().display().to_string())
     ));
     cmd
+}
+
+/// The tags docker gives the image: the plan's, else (pushed by digest alone) the local one.
+fn tags(plan: &Plan) -> &[String] {
+    if plan.tags.is_empty() {
+        std::slice::from_ref(&plan.local_tag)
+    } else {
+        &plan.tags
+    }
 }
 
 /// `docker build …` for `plan`, tagging every tag under `repo`; ends with a newline.
@@ -78,7 +91,7 @@ fn docker_build(repo: &str, plan: &Plan) -> String {
     if build.pull {
         cmd.push_str(" --pull");
     }
-    for t in &plan.tags {
+    for t in tags(plan) {
         cmd.push_str(&format!(" -t {repo}:{t}"));
     }
     cmd.push_str(&format!(

@@ -29,6 +29,16 @@ pub enum BuildPushError {
         /// What to pass instead.
         help: String,
     },
+    /// Two flags that cannot be used together.
+    #[error("use {flags} together: {reason}")]
+    Conflict {
+        /// The flags.
+        flags: String,
+        /// Why not.
+        reason: String,
+        /// What to do instead.
+        help: String,
+    },
     /// `--ref-tag`, and no branch or pull request to name the tag after.
     #[error("add the ref tag (--ref-tag): {0}")]
     RefTag(String),
@@ -57,6 +67,12 @@ pub enum BuildPushError {
         /// What we built.
         built: Digest,
     },
+    /// `--platform` is not a platform.
+    #[error(transparent)]
+    Platform(#[from] crate::platform::PlatformError),
+    /// The pushed config names no platform, and platform-image.json must.
+    #[error("describe the platform image: its config names no OS or architecture")]
+    NoPlatform,
     /// A tag is not valid.
     #[error(transparent)]
     Tag(#[from] crate::reference::ReferenceError),
@@ -66,6 +82,16 @@ pub enum BuildPushError {
     /// Writing an artifact failed.
     #[error(transparent)]
     Artifact(#[from] crate::atomic::WriteError),
+}
+
+impl BuildPushError {
+    /// The image's config says `built`, not the `platform` asked for.
+    pub(super) fn mismatch(platform: &crate::platform::Platform, built: String) -> BuildPushError {
+        BuildPushError::PlatformMismatch {
+            asked: platform.given().to_string(),
+            built,
+        }
+    }
 }
 
 impl Diagnostic for BuildPushError {
@@ -87,7 +113,9 @@ impl Diagnostic for BuildPushError {
                  to publish the image the commit tag already names"
                     .into(),
             ),
-            BuildPushError::Flag { help, .. } => Some(help.clone()),
+            BuildPushError::Flag { help, .. } | BuildPushError::Conflict { help, .. } => {
+                Some(help.clone())
+            }
             BuildPushError::RefTag(_) => Some(
                 "pass the branch as --tag, drop --ref-tag, or leave --commit out so that the commit \
                  and its branch come from CI or git"
@@ -99,8 +127,9 @@ impl Diagnostic for BuildPushError {
                  --pull), or build on a {asked} machine"
             )),
             BuildPushError::Tag(e) => e.help(),
+            BuildPushError::Platform(e) => e.help(),
             BuildPushError::Artifact(e) => e.help(),
-            BuildPushError::Export(_) => None,
+            BuildPushError::Export(_) | BuildPushError::NoPlatform => None,
         }
     }
 }

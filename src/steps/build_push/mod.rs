@@ -21,7 +21,6 @@ mod equivalent;
 mod error;
 mod labels;
 mod plan;
-mod platform;
 mod push;
 mod report;
 mod reuse;
@@ -77,12 +76,18 @@ impl Step for BuildPush {
                 context_bytes: plan.build.context.bytes,
                 build_ms: 0,
             };
-            ctx.out
-                .emit(&report(dest, plan.commit, &built, published, written))?;
+            ctx.out.emit(&report(
+                dest,
+                self.push_by_digest,
+                plan.commit,
+                &built,
+                published,
+                written,
+            ))?;
             return Ok(Code::Ok);
         }
         let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
-        let local_tag = format!("{}:{}", dest.name(), plan.tags[0]);
+        let local_tag = format!("{}:{}", dest.name(), plan.local_tag);
         let registries = cache_credentials(&dest, &plan.build.kit.cache_from, &ctx)?;
         let built = plan
             .build
@@ -95,8 +100,14 @@ impl Step for BuildPush {
         };
         let published = push_and_tag(&engine, &dest, &image, &plan.tags, &ctx).await?;
         let written = plan.artifacts.write(&dest, &published.pushed, &plan.tags)?;
-        ctx.out
-            .emit(&report(dest, plan.commit, &built, published, written))?;
+        ctx.out.emit(&report(
+            dest,
+            self.push_by_digest,
+            plan.commit,
+            &built,
+            published,
+            written,
+        ))?;
         Ok(Code::Ok)
     }
 }
@@ -110,7 +121,12 @@ async fn reuse_existing(
     ctx: &Context,
 ) -> Result<Option<(Published, Vec<String>)>, Error> {
     let registry = Registry::new(&dest.registry, dest.creds.clone())?;
-    let commit_tag = args.commit_tag.tag(&plan.commit);
+    // A leg pushed by digest is found by its platform tag.
+    let commit_tag = if args.push_by_digest {
+        plan.tags.first().cloned()
+    } else {
+        args.commit_tag.tag(&plan.commit)
+    };
     let Some(pushed) =
         reuse::existing(&registry, dest, plan, commit_tag.as_deref(), &ctx.out).await?
     else {
@@ -204,6 +220,11 @@ fn dry_run(dest: Located, plan: Plan) -> BuildPushReport {
         repository: dest.repository,
         image_uri: None,
         digest: None,
+        platform: plan
+            .platform
+            .as_ref()
+            .and_then(crate::platform::Platform::named),
+        push_by_digest: plan.artifacts.platform_image().is_some(),
         tags: tags::planned(&plan.tags),
         layers: Vec::new(),
         size: 0,
@@ -218,6 +239,7 @@ fn dry_run(dest: Located, plan: Plan) -> BuildPushReport {
 /// The report of a push.
 fn report(
     dest: Destination,
+    push_by_digest: bool,
     commit: Commit,
     built: &Built,
     published: Published,
@@ -233,6 +255,8 @@ fn report(
         registry: dest.registry,
         repository: dest.repository,
         digest: Some(pushed.digest),
+        platform: pushed.platform,
+        push_by_digest,
         tags,
         layers: pushed.layers,
         size: pushed.size,

@@ -8,12 +8,12 @@ use super::artifacts::{self, Artifacts};
 use super::build::{self, Build};
 use super::builder;
 use super::error::BuildPushError;
-use super::platform::Platform;
 use super::{labels, tags};
 use crate::build_context;
 use crate::cli::Context;
 use crate::commit::{self, Commit};
 use crate::error::Error;
+use crate::platform::Platform;
 use std::path::{Path, PathBuf};
 
 /// What a run will do.
@@ -21,8 +21,10 @@ use std::path::{Path, PathBuf};
 pub(super) struct Plan {
     /// The commit the image is for.
     pub(super) commit: Commit,
-    /// The tags, in order; never empty.
+    /// The tags, in order; never empty, but for `--push-by-digest --platform-tag none`.
     pub(super) tags: Vec<String>,
+    /// The tag the engine names the built image with, in the repository's name.
+    pub(super) local_tag: String,
     /// The commit time in RFC 3339, which the image config's `created` is set to.
     pub(super) created: Option<String>,
     /// What the engine is asked to build.
@@ -45,13 +47,23 @@ impl Plan {
         } else {
             None
         };
-        let tags = tags::choose(args, &commit, ref_tag, &ctx.env)?;
         let platform = args
             .platform
             .as_deref()
-            .map(Platform::parse)
+            .map(|p| Platform::parse("--platform", p))
             .transpose()?
             .flatten();
+        let tags = tags::choose(args, &commit, ref_tag, &ctx.env, platform.as_ref())?;
+        // What the engine names the image: the first tag, else (a leg pushed by digest alone) the
+        // commit and the platform.
+        let local_tag = tags.first().cloned().unwrap_or_else(|| {
+            let suffix = platform.as_ref().and_then(Platform::named);
+            format!(
+                "{}-{}",
+                commit.id,
+                suffix.map(|p| p.tag_suffix()).unwrap_or_default()
+            )
+        });
         let (build_args, args_from_env) = build::build_args(&args.build_args, &ctx.env)?;
         let (builder, kit) = builder::choose(args, &ctx.env)?;
         let artifacts = Artifacts::planned(args, &ctx.env)?;
@@ -89,6 +101,7 @@ impl Plan {
         Ok(Plan {
             commit,
             tags,
+            local_tag,
             created,
             build,
             artifacts,

@@ -4,6 +4,7 @@
 use crate::commit::Commit;
 use crate::output::Report;
 use crate::output::progress::human_bytes;
+use crate::platform::ImagePlatform;
 use crate::reference::Digest;
 use serde::Serialize;
 use std::fmt;
@@ -86,6 +87,11 @@ pub struct BuildPushReport {
     /// The manifest digest (absent in a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// The platform the image's config names (in a dry run: `--platform`, if it names one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<ImagePlatform>,
+    /// Whether the image was pushed by digest, as one platform's leg (`--push-by-digest`).
+    pub push_by_digest: bool,
     /// The tags, in the order they were chosen.
     pub tags: Vec<PushedTag>,
     /// The layers, in manifest order (the config blob is not listed; `size` counts it). Empty in a
@@ -132,6 +138,14 @@ impl Report for BuildPushReport {
         } else if let Some(uri) = &self.image_uri {
             let _ = writeln!(s, "pushed {uri} ({})", human_bytes(self.size as f64));
         }
+        if let Some(p) = &self.platform {
+            let by_digest = if self.push_by_digest {
+                " (pushed by digest: no shared tag moved)"
+            } else {
+                ""
+            };
+            let _ = writeln!(s, "  platform {p}{by_digest}");
+        }
         for t in &self.tags {
             let _ = writeln!(s, "  tag {:<44} {}", t.tag, t.status);
         }
@@ -167,6 +181,13 @@ impl Report for BuildPushReport {
                 format!("{}/{}", self.registry, self.repository),
             ),
             ("IMAGE_TAGS".into(), tags.join(",")),
+            (
+                "IMAGE_PLATFORM".into(),
+                self.platform
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
         ]
     }
 
@@ -189,6 +210,13 @@ impl Report for BuildPushReport {
                 self.image_uri.clone().unwrap_or_default(),
             ),
             ("tags".into(), tags.join("\n")),
+            (
+                "platform".into(),
+                self.platform
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
         ]
     }
 
@@ -214,6 +242,8 @@ mod tests {
             repository: "app".into(),
             image_uri: None,
             digest: None,
+            platform: None,
+            push_by_digest: false,
             tags: vec![PushedTag {
                 tag: "latest".into(),
                 status: TagStatus::Planned,

@@ -11,6 +11,7 @@ use crate::destination::Destination;
 use crate::error::Error;
 use crate::layers;
 use crate::output::Output;
+use crate::platform::ImagePlatform;
 
 /// The image the commit tag names, as a push result, when it may be reused; `None` (after saying
 /// why) when the build must run.
@@ -32,10 +33,6 @@ pub(super) async fn existing(
             "--reuse-existing: the work tree of commit {} is not known to be clean: building",
             plan.commit.short
         ));
-        return Ok(None);
-    }
-    if plan.platform.is_some() {
-        out.warn("--reuse-existing: --platform is checked on a build only: building");
         return Ok(None);
     }
     let Some(manifest) = registry.get_manifest(&dest.repository, tag).await? else {
@@ -79,6 +76,24 @@ pub(super) async fn existing(
         return Ok(None);
     };
     let size = config_size + layers.iter().map(|l| l.size).sum::<u64>();
+    let config = registry
+        .get_blob(
+            &dest.repository,
+            &config_digest,
+            crate::input::DOCUMENT_LIMIT,
+        )
+        .await?
+        .unwrap_or_default();
+    let platform = ImagePlatform::from_config(&config);
+    if let Some(asked) = &plan.platform
+        && let Err(built) = asked.check(&config)
+    {
+        out.warn(&format!(
+            "--reuse-existing: `{tag}` names {built}, not --platform {}: building",
+            asked.given()
+        ));
+        return Ok(None);
+    }
     out.info(&format!(
         "reusing {}@{}: the commit tag `{tag}` already names it and the work tree is clean \
          (--reuse-existing); not building",
@@ -91,6 +106,7 @@ pub(super) async fn existing(
         digest: manifest.digest,
         layers,
         size,
+        platform,
     }))
 }
 

@@ -3,6 +3,7 @@
 //! before any moves, so an immutable conflict leaves the repository as it was).
 
 use super::BuildPush;
+use super::args::PlatformTag;
 use super::error::BuildPushError;
 use super::report::{PushedTag, TagStatus};
 use crate::adapters::registry::Registry;
@@ -11,6 +12,7 @@ use crate::destination::Destination;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::layers;
+use crate::platform::Platform;
 use crate::reference::Digest;
 use std::path::Path;
 
@@ -19,7 +21,8 @@ const TAG_HELP: &str = "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not
      or `-` (leave --tag out for no extra tags)";
 
 /// The tags the flags ask for, in order (`latest`, commit tag, `ref_tag`, `--tag`s), trimmed,
-/// without repeats, each a valid tag; at least one.
+/// without repeats, each a valid tag; at least one. With `--push-by-digest`, the platform tag
+/// alone (or none).
 /// `BUILD_PUSH_TAGS` set to the empty string counts as unset (CI systems export empty variables);
 /// `--tag ''` on the command line is an error.
 pub(super) fn choose(
@@ -27,7 +30,11 @@ pub(super) fn choose(
     commit: &Commit,
     ref_tag: Option<String>,
     env: &Environment,
+    platform: Option<&Platform>,
 ) -> Result<Vec<String>, BuildPushError> {
+    if args.push_by_digest {
+        return platform_tag(args, commit, ref_tag.is_some(), env, platform);
+    }
     let mut tags: Vec<String> = Vec::new();
     if args.latest {
         tags.push("latest".into());
@@ -42,6 +49,49 @@ pub(super) fn choose(
         return Err(BuildPushError::NoTags(args.repository.clone()));
     }
     Ok(tags)
+}
+
+/// `--push-by-digest`'s tag: `<commit tag>-<arch>[-<variant>]`, or none (`--platform-tag none`,
+/// `--commit-tag none`). A shared tag asked for as well is an error: a leg must not move it.
+fn platform_tag(
+    args: &BuildPush,
+    commit: &Commit,
+    ref_tag: bool,
+    env: &Environment,
+    platform: Option<&Platform>,
+) -> Result<Vec<String>, BuildPushError> {
+    let shared = if ref_tag {
+        Some("--ref-tag")
+    } else if !from_empty_variable(&args.tags, env, "BUILD_PUSH_TAGS") && !args.tags.is_empty() {
+        Some("--tag")
+    } else {
+        None
+    };
+    if let Some(flag) = shared {
+        return Err(BuildPushError::Conflict {
+            flags: format!("--push-by-digest and {flag}"),
+            reason: "a platform leg moves no shared tag".into(),
+            help: "tag the merged index instead (`tag-commit index --tag TAG`), and drop the tag \
+                   from this leg"
+                .into(),
+        });
+    }
+    let named = platform
+        .and_then(Platform::named)
+        .ok_or_else(|| BuildPushError::Flag {
+            flag: "--platform",
+            value: platform.map(|p| p.given().to_string()).unwrap_or_default(),
+            reason: "--push-by-digest needs the OS and the architecture of the leg's image".into(),
+            help: "pass --platform OS/ARCH[/VARIANT], as linux/arm64".into(),
+        })?;
+    if args.platform_tag == PlatformTag::None {
+        return Ok(Vec::new());
+    }
+    let tags = args
+        .commit_tag
+        .tag(commit)
+        .map(|t| format!("{t}-{}", named.tag_suffix()));
+    Ok(crate::reference::tag_list(tags)?)
 }
 
 /// The `--tag` values, trimmed, each a valid tag (distribution's `[\w][\w.-]{0,127}`); an empty
@@ -158,7 +208,8 @@ pub(super) fn planned(tags: &[String]) -> Vec<PushedTag> {
 }
 
 /// Puts `manifest` (whose digest is `digest`) under every tag that does not name it yet, after
-/// checking them all; the results are in the order of `tags`.
+/// checking them all; the results are in the order of `tags`. No tags: the manifest is put by its
+/// digest.
 pub(super) async fn publish(
     registry: &Registry,
     dest: &Destination,
@@ -166,6 +217,18 @@ pub(super) async fn publish(
     manifest: &[u8],
     digest: &Digest,
 ) -> Result<Vec<PushedTag>, Error> {
+    if tags.is_empty() {
+        let reference = digest.to_string();
+        registry
+            .put_manifest(
+                &dest.repository,
+                &reference,
+                manifest,
+                layers::MANIFEST_MEDIA_TYPE,
+            )
+            .await?;
+        return Ok(Vec::new());
+    }
     let (mut results, to_put) = check(registry, dest, tags, digest).await?;
     for t in to_put {
         let d = registry
@@ -253,7 +316,7 @@ mod tests {
             ("t\u{e9}", "is invalid"),
         ] {
             let flag = format!("--tag={tag}");
-            let e = choose(&args(&[&flag]), &commit, None, &no_env()).unwrap_err();
+            let e = choose(&args(&[&flag]), &commit, None, &no_env(), None).unwrap_err();
             let text = e.to_string();
             assert!(
                 text.contains("as --tag") && text.contains(reason),
@@ -262,19 +325,20 @@ mod tests {
             assert!(crate::error::Diagnostic::help(&e).is_some());
         }
         let long = "a".repeat(129);
-        let e = choose(&args(&["--tag", &long]), &commit, None, &no_env()).unwrap_err();
+        let e = choose(&args(&["--tag", &long]), &commit, None, &no_env(), None).unwrap_err();
         assert!(e.to_string().contains("the limit is 128"), "{e}");
         let ok = choose(
             &args(&["--tag", " v1 , v2", "--tag", &"b".repeat(128)]),
             &commit,
             None,
             &no_env(),
+            None,
         )
         .unwrap();
         assert_eq!(ok[2..], ["v1".to_string(), "v2".into(), "b".repeat(128)]);
         // An empty BUILD_PUSH_TAGS is unset; `--tag ''` with it is still read as the variable.
         let empty = Environment::new([("BUILD_PUSH_TAGS", "")], "/");
-        let tags = choose(&args(&["--tag", ""]), &commit, None, &empty).unwrap();
+        let tags = choose(&args(&["--tag", ""]), &commit, None, &empty, None).unwrap();
         assert_eq!(tags.len(), 2, "{tags:?}");
     }
 

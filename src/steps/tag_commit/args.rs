@@ -12,12 +12,22 @@ use std::path::PathBuf;
 ///   tag-commit --from imageDetail.json --tag latest --commit-tag none   # promote after the gate
 ///   tag-commit -r dev/app --source v1.2 --to prod/app --tag v1.2     # promote across repositories
 ///   tag-commit -r app --source latest --via ecr-api   # BatchGetImage + PutImage only
+///   tag-commit index --from 'out/**/platform-image.json' --require linux/amd64,linux/arm64
 ///
 /// Exit codes: 0 tagged (or already tagged) · 2 bad flag, unknown source or repository, immutable tag
 /// conflict · 3 credentials refused · 4 registry or ECR failed after retries.
 #[derive(Debug, clap::Parser)]
-#[command(name = "tag-commit", version, verbatim_doc_comment)]
+#[command(
+    name = "tag-commit",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    verbatim_doc_comment
+)]
 pub struct TagCommit {
+    #[command(subcommand)]
+    pub(super) command: Option<Command>,
+
     /// The repository holding the source image: a name (your ECR registry) or a full URI.
     #[arg(
         short = 'r',
@@ -85,6 +95,138 @@ pub struct TagCommit {
     /// Write an imageDetail.json naming the tagged image (digest-pinned) here.
     #[arg(long, value_name = "PATH", env = "TAG_COMMIT_IMAGE_DETAIL")]
     pub(super) image_detail: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(super) output: OutputArgs,
+}
+
+// The subcommands besides tagging one image.
+#[derive(Debug, clap::Subcommand)]
+pub(super) enum Command {
+    /// Merge platform images (build-push --push-by-digest legs) into one image index and tag it.
+    Index(IndexArgs),
+}
+
+/// Merge platform images into one multi-platform image index, and tag it with `latest` and the
+/// commit tags.
+///
+///   tag-commit index --from 'out/**/platform-image.json' --require linux/amd64,linux/arm64
+///   tag-commit index -r app --source "$COMMIT-amd64" --source "$COMMIT-arm64" --tag v1.2.0
+///   tag-commit index --from amd64/platform-image.json --from arm64/platform-image.json \
+///                    --latest false --container web     # move latest after the scan gate
+///
+/// Each platform image is read back from the registry: its manifest must be the descriptor's bytes
+/// and its config the platform the descriptor claims. The index lists them sorted by platform, so
+/// the same images give the same index digest on every run; it is a Docker manifest list when every
+/// image is a Docker v2 manifest (what build-push pushes), else an OCI image index. The images are
+/// put into the repository by digest first (mounted from another repository of the registry when a
+/// descriptor names one), then the index under each tag that does not name it yet: a re-run is a
+/// no-op that reports `present`, and an IMMUTABLE repository accepts the same index again. Missing
+/// or repeated platforms fail before anything is pushed. Writes imageDetail.json (the index by
+/// digest) and, with --container, imagedefinitions.json.
+///
+/// Exit codes: 0 merged (or already merged) · 2 bad flag or descriptor, missing or repeated
+/// platform, an image that is not what its descriptor says, immutable tag conflict · 3 credentials
+/// refused · 4 registry or ECR failed after retries.
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct IndexArgs {
+    /// A platform-image.json that build-push --push-by-digest wrote, or a glob of them
+    /// (`out/**/platform-image.json`; repeatable, comma-separated).
+    #[arg(
+        long = "from",
+        value_name = "FILE|GLOB",
+        env = "TAG_COMMIT_INDEX_FROM",
+        value_delimiter = ','
+    )]
+    pub(super) from: Vec<String>,
+
+    /// A platform image in --repository by tag or digest (repeatable, comma-separated); its
+    /// platform is what its config says.
+    #[arg(
+        short = 's',
+        long = "source",
+        value_name = "TAG|DIGEST",
+        env = "TAG_COMMIT_INDEX_SOURCES",
+        value_delimiter = ','
+    )]
+    pub(super) sources: Vec<String>,
+
+    /// The repository of the index: a name (your ECR registry) or a full URI [default: the one
+    /// the descriptors name].
+    #[arg(
+        short = 'r',
+        long,
+        value_name = "REPOSITORY",
+        env = "TAG_COMMIT_REPOSITORY"
+    )]
+    pub(super) repository: Option<String>,
+
+    /// Platforms that must be there, one image each (comma-separated: linux/amd64,linux/arm64).
+    #[arg(
+        long,
+        value_name = "PLATFORMS",
+        env = "TAG_COMMIT_REQUIRE",
+        value_delimiter = ','
+    )]
+    pub(super) require: Vec<String>,
+
+    /// More tags for the index (repeatable, comma-separated).
+    #[arg(
+        short = 't',
+        long = "tag",
+        value_name = "TAG",
+        env = "TAG_COMMIT_TAGS",
+        value_delimiter = ','
+    )]
+    pub(super) tags: Vec<String>,
+
+    /// Also tag the index `latest`.
+    #[arg(long, value_name = "BOOL", env = "TAG_COMMIT_LATEST", default_value_t = true, action = clap::ArgAction::Set)]
+    pub(super) latest: bool,
+
+    /// The commit tag's form: `full`, `short`, `sha-short`, `sha-full`, or `none`.
+    #[arg(
+        long,
+        value_name = "FORM",
+        env = "TAG_COMMIT_COMMIT_TAG",
+        default_value = "full"
+    )]
+    pub(super) commit_tag: CommitTag,
+
+    /// The commit ID [default: from CI variables or git].
+    #[arg(long, value_name = "SHA", env = "BUILDSTEPS_COMMIT")]
+    pub(super) commit: Option<String>,
+
+    /// The region of your ECR registry, for a bare repository name [default: the SDK chain].
+    #[arg(long, value_name = "REGION", env = "TAG_COMMIT_REGION", value_parser = crate::ecr_host::parse_region)]
+    pub(super) region: Option<String>,
+
+    /// Where to write imageDetail.json (the index, by digest).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TAG_COMMIT_IMAGE_DETAIL",
+        default_value = "imageDetail.json"
+    )]
+    pub(super) image_detail: PathBuf,
+
+    /// Write imagedefinitions.json for this container (the ECS rolling-deploy action).
+    #[arg(long, value_name = "NAME", env = "TAG_COMMIT_CONTAINER")]
+    pub(super) container: Option<String>,
+
+    /// Where to write imagedefinitions.json.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TAG_COMMIT_IMAGE_DEFINITIONS",
+        default_value = "imagedefinitions.json"
+    )]
+    pub(super) image_definitions: PathBuf,
+
+    /// Check every image and print the index that would be pushed; change nothing.
+    #[arg(long)]
+    pub(super) dry_run: bool,
 
     #[command(flatten)]
     pub(super) output: OutputArgs,

@@ -10,12 +10,14 @@
 //!
 //! - `args`: the flags; `plan`: the source, the tags and the destination, decided first.
 //! - `registry`: the registry path (and the mounts of a promotion); `ecr_api`: the ECR API path.
+//! - `index`: `tag-commit index`, the merge of platform images into one image index.
 //! - `report`: the result (`--json`, the summary, `--format env`, GitHub outputs); `error`: what can
 //!   go wrong.
 
 mod args;
 mod ecr_api;
 mod error;
+mod index;
 mod plan;
 mod registry;
 mod report;
@@ -27,7 +29,7 @@ use crate::error::Error;
 use crate::exit::Code;
 use crate::output::OutputArgs;
 use crate::reference::Digest;
-use args::Via;
+use args::{Command, Via};
 use error::TagError;
 use report::{AddedTag, TagReport};
 use std::path::Path;
@@ -36,10 +38,16 @@ impl Step for TagCommit {
     const NAME: &'static str = "tag-commit";
 
     fn output_args(&self) -> &OutputArgs {
-        &self.output
+        match &self.command {
+            Some(Command::Index(a)) => &a.output,
+            None => &self.output,
+        }
     }
 
     async fn run(self, ctx: Context) -> Result<Code, Error> {
+        if let Some(Command::Index(args)) = self.command {
+            return Box::pin(index::run(args, &ctx)).await;
+        }
         plan::combination(&self)?;
         plan::outputs(&self, &ctx)?;
         let (source_repo, reference) = plan::source(&self, &ctx)?;

@@ -47,13 +47,7 @@ pub(super) fn source(args: &TagCommit, ctx: &Context) -> Result<(String, String)
         path: PathBuf::from("--source"),
         reason: "pass --source TAG|DIGEST (or --from imageDetail.json)".into(),
     })?;
-    let reference = if reference.contains(':') {
-        reference.parse::<Digest>()?;
-        reference
-    } else {
-        check_tag("--source", &reference, SOURCE_HELP)?
-    };
-    Ok((repository, reference))
+    Ok((repository, source_reference(&reference)?))
 }
 
 /// What `--source` may be, for the help line of a bad one.
@@ -63,6 +57,16 @@ const SOURCE_HELP: &str = "pass a tag (letters, digits, `_`, `.`, `-`; up to 128
 /// What a tag may be, for the help line of a bad `--tag`.
 const TAG_HELP: &str = "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not starting with `.` \
      or `-` (leave --tag out for no extra tags)";
+
+/// `--source`'s value: a digest, or a tag checked as [`check_tag`] checks it.
+pub(super) fn source_reference(value: &str) -> Result<String, TagError> {
+    if value.contains(':') {
+        value.parse::<Digest>()?;
+        Ok(value.to_string())
+    } else {
+        check_tag("--source", value, SOURCE_HELP)
+    }
+}
 
 /// `value` as a tag (distribution's `[\w][\w.-]{0,127}`), trimmed; an empty one is an error as in
 /// docker, never dropped.
@@ -110,28 +114,40 @@ pub(super) fn tags(
     args: &TagCommit,
     ctx: &Context,
 ) -> Result<(Option<Commit>, Vec<String>), Error> {
-    let commit = match args.commit_tag {
+    tag_list(
+        args.commit_tag,
+        args.commit.as_deref(),
+        &args.tags,
+        false,
+        ctx,
+    )
+}
+
+/// The tags (`latest` when asked, the commit tag of the form `commit_tag`, the `--tag`s), checked
+/// and deduplicated, and the commit the commit tag came from. No tag at all is
+/// [`TagError::NoTags`].
+pub(super) fn tag_list(
+    commit_tag: CommitTag,
+    commit: Option<&str>,
+    flags: &[String],
+    latest: bool,
+    ctx: &Context,
+) -> Result<(Option<Commit>, Vec<String>), Error> {
+    let commit = match commit_tag {
         CommitTag::None => None,
-        _ => Some(commit::resolve(
-            args.commit.as_deref(),
-            &ctx.env,
-            ctx.env.cwd(),
-        )?),
+        _ => Some(commit::resolve(commit, &ctx.env, ctx.env.cwd())?),
     };
-    let mut tags: Vec<String> = commit
-        .as_ref()
-        .and_then(|c| args.commit_tag.tag(c))
-        .into_iter()
-        .collect();
+    let mut tags: Vec<String> = latest.then(|| "latest".to_string()).into_iter().collect();
+    tags.extend(commit.as_ref().and_then(|c| commit_tag.tag(c)));
     // An empty TAG_COMMIT_TAGS counts as unset (CI systems export empty variables); `--tag ''` on
     // the command line is an error.
-    let from_empty_variable = args.tags.iter().all(String::is_empty)
+    let from_empty_variable = flags.iter().all(String::is_empty)
         && ctx
             .env
             .vars()
             .any(|(k, v)| k == "TAG_COMMIT_TAGS" && v.is_empty());
     if !from_empty_variable {
-        for t in &args.tags {
+        for t in flags {
             tags.push(check_tag("--tag", t, TAG_HELP)?);
         }
     }

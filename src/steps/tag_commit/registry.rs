@@ -169,7 +169,7 @@ async fn mount_children(
 }
 
 /// An image manifest's config and layers, each mounted unless `to` has it already.
-async fn mount_blobs(
+pub(super) async fn mount_blobs(
     registry: &Registry,
     from: &str,
     to: &str,

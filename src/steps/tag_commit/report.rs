@@ -17,6 +17,8 @@ pub(crate) enum TagStatus {
     Created,
     /// The tag already named the digest: nothing was written.
     Present,
+    /// A dry run: the tag would be written.
+    Planned,
 }
 
 impl TagStatus {
@@ -25,6 +27,7 @@ impl TagStatus {
         match self {
             TagStatus::Created => "created",
             TagStatus::Present => "present",
+            TagStatus::Planned => "planned",
         }
     }
 }

@@ -28,7 +28,9 @@ pub(super) async fn push(
         return Ok(None);
     };
     if let Some(platform) = image.platform {
-        platform.check(&raw)?;
+        platform
+            .check(&raw)
+            .map_err(|built| super::super::error::BuildPushError::mismatch(platform, built))?;
     }
     let config = layers::normalise_config(&raw, image.created);
     let config_digest = Digest::sha256_of(&config);

@@ -13,7 +13,6 @@
 mod cached;
 mod upload;
 
-use super::platform::Platform;
 use super::report::{LayerResult, LayerStatus};
 use crate::adapters::docker::Engine;
 use crate::adapters::registry::Registry;
@@ -21,6 +20,7 @@ use crate::cli::Context;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::layers::{self, Blob};
+use crate::platform::{ImagePlatform, Platform};
 use crate::reference::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +38,8 @@ pub(super) struct Pushed {
     pub(super) layers: Vec<LayerResult>,
     /// Compressed bytes of the layers and the config.
     pub(super) size: u64,
+    /// The platform the config names.
+    pub(super) platform: Option<ImagePlatform>,
 }
 
 impl Pushed {
@@ -55,6 +57,7 @@ impl Pushed {
             manifest,
             layers,
             size: blobs.iter().map(|b| b.size).sum::<u64>() + config.len() as u64,
+            platform: ImagePlatform::from_config(config),
         }
     }
 }
@@ -117,7 +120,9 @@ async fn from_export(
     let mut streamed =
         upload::export_and_upload(engine, registry, repo, image.id, stream, ctx).await?;
     if let Some(platform) = image.platform {
-        platform.check(&streamed.exported.config)?;
+        platform
+            .check(&streamed.exported.config)
+            .map_err(|built| super::error::BuildPushError::mismatch(platform, built))?;
     }
     upload::remaining(registry, repo, &streamed.exported, &mut streamed.statuses).await?;
     let exported = &streamed.exported;

@@ -1,12 +1,16 @@
-//! `--platform`: the platform asked for, read as docker reads it (containerd's specifier syntax,
+//! Platforms: the one asked for (`--platform`, `--require`), read as docker reads it (containerd's specifier syntax,
 //! `OS/ARCH[/VARIANT]` or an OS or architecture alone, and its normalisation: `x86_64` → `amd64`,
 //! `aarch64` → `arm64`, `armhf` → `arm/v7`, `macos` → `darwin`), refused unless the OS, the
 //! architecture and the variant are values of the OCI platform vocabulary (Go's `GOOS` and `GOARCH`
 //! lists, and the variants containerd orders); and the check that the image the engine built is that
 //! platform. An engine that cannot build for a platform may quietly build for its own — from a local
-//! base image, say — so the config is read before anything is pushed.
+//! base image, say — so the config is read before anything is pushed. [`ImagePlatform`] is what an
+//! image's config says it is, as an OCI index names it.
 
-use super::error::BuildPushError;
+use crate::error::Diagnostic;
+use crate::exit::Code;
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// The operating systems containerd knows (Go's `GOOS` list).
 const OSES: &[&str] = &[
@@ -58,9 +62,31 @@ const ARCHITECTURES: &[&str] = &[
     "wasm",
 ];
 
+/// A platform value that is not one: the flag, the value and why.
+#[derive(Debug, thiserror::Error)]
+#[error("use `{value}` as {flag}: {reason}")]
+pub struct PlatformError {
+    /// The flag (`--platform`).
+    pub flag: &'static str,
+    /// The value given.
+    pub value: String,
+    /// Why it is not a platform.
+    pub reason: String,
+}
+
+impl Diagnostic for PlatformError {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+
+    fn help(&self) -> Option<String> {
+        Some("pass one platform, OS/ARCH[/VARIANT]: linux/amd64, linux/arm64, linux/arm/v7".into())
+    }
+}
+
 /// A platform as asked for: the parts given, normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Platform {
+pub struct Platform {
     /// The value as given (for messages and the engine).
     given: String,
     /// The OS, unless only an architecture was given.
@@ -74,22 +100,21 @@ pub(super) struct Platform {
 }
 
 impl Platform {
-    /// Parses `--platform`; an empty value is no platform (the engine's own), as for docker.
-    pub(super) fn parse(value: &str) -> Result<Option<Platform>, BuildPushError> {
+    /// Parses `flag`'s value; an empty value is no platform (the engine's own), as for docker.
+    pub fn parse(flag: &'static str, value: &str) -> Result<Option<Platform>, PlatformError> {
         let given = value.trim();
         if given.is_empty() {
             return Ok(None);
         }
-        let bad = |reason: String| BuildPushError::Flag {
-            flag: "--platform",
+        let bad = |reason: String| PlatformError {
+            flag,
             value: value.to_string(),
             reason,
-            help: "pass one platform, OS/ARCH[/VARIANT]: linux/amd64, linux/arm64, linux/arm/v7"
-                .into(),
         };
         if given.contains(',') {
             return Err(bad(
-                "build-push pushes one image, for one platform (a multi-platform index needs docker buildx)"
+                "one image is one platform (build one leg per platform with --push-by-digest, then \
+                 merge them with `tag-commit index`)"
                     .into(),
             ));
         }
@@ -108,7 +133,7 @@ impl Platform {
                 )));
             }
         }
-        let known_os = |os: &str| -> Result<String, BuildPushError> {
+        let known_os = |os: &str| -> Result<String, PlatformError> {
             let os = normalise_os(os);
             if OSES.contains(&os.as_str()) {
                 Ok(os)
@@ -119,7 +144,7 @@ impl Platform {
                 )))
             }
         };
-        let known_arch = |arch: &str, variant: &str| -> Result<(String, String), BuildPushError> {
+        let known_arch = |arch: &str, variant: &str| -> Result<(String, String), PlatformError> {
             let (arch, variant) = normalise_arch(arch, variant);
             if !ARCHITECTURES.contains(&arch.as_str()) {
                 return Err(bad(format!(
@@ -172,36 +197,104 @@ impl Platform {
     }
 
     /// The value as given, which the engine is asked for.
-    pub(super) fn given(&self) -> &str {
+    pub fn given(&self) -> &str {
         &self.given
     }
 
-    /// Checks that an image config (`os`, `architecture`, `variant`) is this platform.
-    pub(super) fn check(&self, config: &[u8]) -> Result<(), BuildPushError> {
-        let doc: serde_json::Value = serde_json::from_slice(config).unwrap_or_default();
-        let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        let os = normalise_os(field("os"));
-        let (arch, variant) = normalise_arch(field("architecture"), field("variant"));
-        let matches = self.os.as_ref().is_none_or(|o| *o == os)
-            && self.architecture.as_ref().is_none_or(|a| *a == arch)
-            && (!self.variant_matters || self.variant == variant);
-        if matches {
-            return Ok(());
-        }
-        let built = [os.as_str(), arch.as_str(), variant.as_str()]
-            .iter()
-            .filter(|p| !p.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("/");
-        Err(BuildPushError::PlatformMismatch {
-            asked: self.given.clone(),
-            built: if built.is_empty() {
-                "an image whose config names no platform".into()
-            } else {
-                built
-            },
+    /// The platform as an image names it, when an OS and an architecture were given.
+    pub fn named(&self) -> Option<ImagePlatform> {
+        let architecture = self.architecture.clone()?;
+        Some(ImagePlatform {
+            os: self.os.clone()?,
+            architecture,
+            variant: (!self.variant.is_empty()).then(|| self.variant.clone()),
         })
+    }
+
+    /// Whether an image of platform `image` is this platform.
+    pub fn matches(&self, image: &ImagePlatform) -> bool {
+        self.os.as_ref().is_none_or(|o| *o == image.os)
+            && self
+                .architecture
+                .as_ref()
+                .is_none_or(|a| *a == image.architecture)
+            && (!self.variant_matters || self.variant == image.variant.as_deref().unwrap_or(""))
+    }
+
+    /// Checks that an image config (`os`, `architecture`, `variant`) is this platform: the platform
+    /// it is, or (`Err`) what it says instead.
+    pub fn check(&self, config: &[u8]) -> Result<ImagePlatform, String> {
+        match ImagePlatform::from_config(config) {
+            Some(image) if self.matches(&image) => Ok(image),
+            Some(image) => Err(image.to_string()),
+            None => Err("an image whose config names no platform".into()),
+        }
+    }
+}
+
+/// The platform an image is, from its config, normalised as containerd normalises it; serialised
+/// as an OCI index's `platform` object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ImagePlatform {
+    /// `architecture` (`amd64`, `arm64`).
+    pub architecture: String,
+    /// `os` (`linux`).
+    pub os: String,
+    /// `variant` (`v7`), absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl ImagePlatform {
+    /// The platform an image config names; `None` when it is not JSON or names no OS or
+    /// architecture.
+    pub fn from_config(config: &[u8]) -> Option<ImagePlatform> {
+        let doc: serde_json::Value = serde_json::from_slice(config).ok()?;
+        let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        ImagePlatform::new(field("os"), field("architecture"), field("variant"))
+    }
+
+    /// The platform `os`/`architecture`/`variant` names, normalised; `None` without an OS or an
+    /// architecture.
+    pub fn new(os: &str, architecture: &str, variant: &str) -> Option<ImagePlatform> {
+        let os = normalise_os(os);
+        let (architecture, variant) = normalise_arch(architecture, variant);
+        if os.is_empty() || architecture.is_empty() {
+            return None;
+        }
+        Some(ImagePlatform {
+            os,
+            architecture,
+            variant: (!variant.is_empty()).then_some(variant),
+        })
+    }
+
+    /// The same platform, normalised (as read from a descriptor or an index someone else wrote).
+    pub fn normalised(&self) -> Option<ImagePlatform> {
+        ImagePlatform::new(
+            &self.os,
+            &self.architecture,
+            self.variant.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// The suffix of a platform tag: the architecture, and `-VARIANT` when there is one
+    /// (`arm64`, `amd64`, `arm-v7`).
+    pub fn tag_suffix(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}-{v}", self.architecture),
+            None => self.architecture.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ImagePlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
     }
 }
 
@@ -267,7 +360,7 @@ mod tests {
     use super::*;
 
     fn parsed(value: &str) -> Platform {
-        Platform::parse(value)
+        Platform::parse("--platform", value)
             .unwrap_or_else(|e| panic!("{value}: {e}"))
             .unwrap_or_else(|| panic!("{value}: no platform"))
     }
@@ -320,8 +413,8 @@ mod tests {
                 "{value}"
             );
         }
-        assert_eq!(Platform::parse("").unwrap(), None);
-        assert_eq!(Platform::parse("  ").unwrap(), None);
+        assert_eq!(Platform::parse("--platform", "").unwrap(), None);
+        assert_eq!(Platform::parse("--platform", "  ").unwrap(), None);
     }
 
     #[test]
@@ -341,7 +434,7 @@ mod tests {
             ("linux/amd 64", "`amd 64` is not a platform component"),
             ("windows(10.0)/amd64", "is not a platform component"),
         ] {
-            let e = Platform::parse(value).unwrap_err();
+            let e = Platform::parse("--platform", value).unwrap_err();
             let text = e.to_string();
             assert!(text.contains("--platform"), "{value}: {text}");
             assert!(text.contains(reason), "{value}: {text}");
@@ -402,16 +495,30 @@ mod tests {
             ),
         ];
         for (asked, cfg, built) in wrong {
-            let e = parsed(asked).check(cfg).unwrap_err();
-            let text = e.to_string();
-            assert!(
-                text.contains(&format!("--platform {asked}")) && text.contains(built),
-                "{asked}: {text}"
-            );
-            assert_eq!(
-                crate::error::Diagnostic::exit_code(&e),
-                crate::exit::Code::Usage
-            );
+            assert_eq!(parsed(asked).check(cfg).unwrap_err(), *built, "{asked}");
         }
+    }
+
+    #[test]
+    fn an_image_platform_reads_as_an_index_names_it() {
+        let p = ImagePlatform::from_config(&config("linux", "aarch64", Some("v8"))).unwrap();
+        assert_eq!(p.to_string(), "linux/arm64");
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"architecture":"arm64","os":"linux"}"#
+        );
+        assert_eq!(p.tag_suffix(), "arm64");
+        let arm = ImagePlatform::from_config(&config("linux", "arm", None)).unwrap();
+        assert_eq!(
+            (arm.to_string(), arm.tag_suffix()),
+            ("linux/arm/v7".into(), "arm-v7".into())
+        );
+        assert_eq!(ImagePlatform::from_config(br#"{"os":"linux"}"#), None);
+        let odd = ImagePlatform {
+            os: "Linux".into(),
+            architecture: "x86_64".into(),
+            variant: Some("v1".into()),
+        };
+        assert_eq!(odd.normalised().unwrap().to_string(), "linux/amd64");
     }
 }

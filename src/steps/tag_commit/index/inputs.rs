@@ -1,0 +1,314 @@
+//! The platform images to merge: descriptors (`--from`, files or globs) and `--source` tags or
+//! digests, each read back from the registry — its manifest must be the bytes the descriptor names
+//! and its config the platform it claims — then checked as a set (one image per platform,
+//! `--require`d ones present) before anything is pushed.
+
+use super::error::IndexError;
+use crate::adapters::registry::Registry;
+use crate::build_context::{is_glob, matching};
+use crate::error::Error;
+use crate::platform::{ImagePlatform, Platform};
+use crate::platform_image::PlatformImage;
+use crate::reference::Digest;
+use std::path::{Path, PathBuf};
+
+/// A platform image, read back from the registry.
+#[derive(Debug, Clone)]
+pub(super) struct Child {
+    /// The platform its config names.
+    pub(super) platform: ImagePlatform,
+    /// Its manifest's digest.
+    pub(super) digest: Digest,
+    /// Its manifest's length.
+    pub(super) size: u64,
+    /// Its manifest's media type.
+    pub(super) media_type: String,
+    /// Its manifest's bytes.
+    pub(super) bytes: Vec<u8>,
+    /// The repository (path in the registry) it was found in.
+    pub(super) repository: String,
+    /// Where it was named, for messages.
+    pub(super) origin: String,
+}
+
+/// A platform image as named, before the registry is asked.
+#[derive(Debug)]
+pub(super) struct Named {
+    /// The repository path in the registry.
+    pub(super) repository: String,
+    /// A tag or digest there.
+    pub(super) reference: String,
+    /// The descriptor's claim, when it came from one.
+    pub(super) claim: Option<PlatformImage>,
+    /// Where it was named, for messages.
+    pub(super) origin: String,
+}
+
+/// The descriptor files `--from` names (globs expanded against `cwd`, sorted; each file once).
+pub(super) fn descriptor_files(
+    patterns: &[String],
+    cwd: &Path,
+) -> Result<Vec<PathBuf>, IndexError> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for pattern in patterns.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        if !is_glob(pattern) {
+            files.push(cwd.join(pattern));
+            continue;
+        }
+        if pattern.split('/').any(|segment| segment == "..") {
+            return Err(IndexError::Descriptor {
+                path: pattern.into(),
+                reason: "a glob cannot hold `..`".into(),
+            });
+        }
+        let found = matching(&[pattern.to_string()], &[], cwd, None);
+        if found.is_empty() {
+            return Err(IndexError::NoMatch(pattern.to_string()));
+        }
+        files.extend(found.into_iter().map(|(_, path)| path));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    Ok(files)
+}
+
+/// The descriptors in `files`, each read and checked.
+pub(super) fn descriptors(files: &[PathBuf]) -> Result<Vec<(PathBuf, PlatformImage)>, IndexError> {
+    files
+        .iter()
+        .map(|path| {
+            PlatformImage::read(path)
+                .map(|image| (path.clone(), image))
+                .map_err(|reason| IndexError::Descriptor {
+                    path: path.clone(),
+                    reason,
+                })
+        })
+        .collect()
+}
+
+/// Fetches `named` from the registry and checks it: an image manifest (not an index) that is, for
+/// a descriptor, the digest, size and media type it names, with a config of the platform it claims.
+pub(super) async fn fetch(registry: &Registry, named: &Named) -> Result<Child, Error> {
+    let bad = |reason: String| IndexError::Child {
+        origin: named.origin.clone(),
+        reason,
+    };
+    let where_ = format!("{}/{}", registry.host(), named.repository);
+    let manifest = registry
+        .get_manifest(&named.repository, &named.reference)
+        .await?
+        .ok_or_else(|| bad(format!("`{}` is not in {where_}", named.reference)))?;
+    if named.reference.starts_with("sha256:") && manifest.digest.to_string() != named.reference {
+        return Err(bad(format!(
+            "{where_} answered {} for {}",
+            manifest.digest, named.reference
+        ))
+        .into());
+    }
+    let media_type = manifest
+        .media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if let Some(claim) = &named.claim
+        && (claim.size != manifest.bytes.len() as u64 || claim.media_type != media_type)
+    {
+        return Err(bad(format!(
+            "the manifest in {where_} is {} bytes of {media_type}, the descriptor says {} \
+                 bytes of {}",
+            manifest.bytes.len(),
+            claim.size,
+            claim.media_type
+        ))
+        .into());
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|_| bad(format!("{} is not a JSON manifest", manifest.digest)))?;
+    let config_digest: Option<Digest> = doc["config"]["digest"]
+        .as_str()
+        .and_then(|d| d.parse().ok());
+    let (Some(config_digest), true) = (
+        config_digest,
+        matches!(
+            media_type.as_str(),
+            super::manifest::DOCKER_MANIFEST | super::manifest::OCI_MANIFEST
+        ),
+    ) else {
+        return Err(bad(format!(
+            "{} is a {media_type}, not one platform's image manifest (merge the platform images \
+             themselves)",
+            manifest.digest
+        ))
+        .into());
+    };
+    let config = registry
+        .get_blob(
+            &named.repository,
+            &config_digest,
+            crate::input::DOCUMENT_LIMIT,
+        )
+        .await?
+        .ok_or_else(|| bad(format!("its config {config_digest} is not in {where_}")))?;
+    let platform = ImagePlatform::from_config(&config).ok_or_else(|| {
+        bad(format!(
+            "its config {config_digest} names no OS or architecture"
+        ))
+    })?;
+    if let Some(claim) = &named.claim
+        && claim.platform != platform
+    {
+        return Err(bad(format!(
+            "the descriptor says {}, the image's config says {platform}",
+            claim.platform
+        ))
+        .into());
+    }
+    Ok(Child {
+        platform,
+        digest: manifest.digest,
+        size: manifest.bytes.len() as u64,
+        media_type,
+        bytes: manifest.bytes,
+        repository: named.repository.clone(),
+        origin: named.origin.clone(),
+    })
+}
+
+/// The children as a set: the same image named twice counts once; two images of one platform, or
+/// a `--require`d platform without an image, is an error. Returns the children sorted by platform.
+pub(super) fn check_set(
+    children: Vec<Child>,
+    required: &[Platform],
+) -> Result<Vec<Child>, IndexError> {
+    let mut set: Vec<Child> = Vec::new();
+    for child in children {
+        match set.iter().find(|c| c.platform == child.platform) {
+            Some(c) if c.digest == child.digest => {}
+            Some(c) => {
+                return Err(IndexError::Platforms(format!(
+                    "two images for {}: {} ({}) and {} ({})",
+                    child.platform, c.digest, c.origin, child.digest, child.origin
+                )));
+            }
+            None => set.push(child),
+        }
+    }
+    set.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let present = || {
+        set.iter()
+            .map(|c| c.platform.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for want in required {
+        let matching: Vec<&Child> = set.iter().filter(|c| want.matches(&c.platform)).collect();
+        match matching.as_slice() {
+            [_] => {}
+            [] => {
+                return Err(IndexError::Platforms(format!(
+                    "no image for {} (--require); the images are for {}",
+                    want.given(),
+                    present()
+                )));
+            }
+            many => {
+                return Err(IndexError::Platforms(format!(
+                    "{} images match {} (--require): {}",
+                    many.len(),
+                    want.given(),
+                    many.iter()
+                        .map(|c| c.platform.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(arch: &str, n: u8) -> Child {
+        Child {
+            platform: ImagePlatform::new("linux", arch, "").unwrap(),
+            digest: Digest::sha256_of(&[n]),
+            size: 1,
+            media_type: super::super::manifest::DOCKER_MANIFEST.into(),
+            bytes: Vec::new(),
+            repository: "app".into(),
+            origin: format!("leg {n}"),
+        }
+    }
+
+    fn require(list: &[&str]) -> Vec<Platform> {
+        list.iter()
+            .map(|p| Platform::parse("--require", p).unwrap().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_image_per_platform_and_every_required_one() {
+        let both = require(&["linux/amd64", "linux/arm64"]);
+        let set = check_set(vec![child("arm64", 1), child("amd64", 2)], &both).unwrap();
+        assert_eq!(set[0].platform.architecture, "amd64");
+        // The same image twice is one.
+        let set = check_set(vec![child("arm64", 1), child("arm64", 1)], &[]).unwrap();
+        assert_eq!(set.len(), 1);
+        let e = check_set(vec![child("arm64", 1), child("arm64", 3)], &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("two images for linux/arm64") && e.to_string().contains("leg 3"),
+            "{e}"
+        );
+        let e = check_set(vec![child("amd64", 2)], &both).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no image for linux/arm64 (--require); the images are for linux/amd64"),
+            "{e}"
+        );
+        let e = check_set(
+            vec![child("amd64", 2), child("arm64", 1)],
+            &require(&["linux"]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("2 images match linux"), "{e}");
+    }
+
+    #[test]
+    fn globs_expand_sorted_and_an_empty_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for leg in ["arm64", "amd64"] {
+            let d = dir.path().join("out").join(leg);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("platform-image.json"), "{}").unwrap();
+        }
+        let files = descriptor_files(
+            &[
+                "out/**/platform-image.json".into(),
+                "out/amd64/platform-image.json".into(),
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        let rel: Vec<String> = files
+            .iter()
+            .map(|f| f.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "out/amd64/platform-image.json",
+                "out/arm64/platform-image.json"
+            ]
+        );
+        let e = descriptor_files(&["none/**/platform-image.json".into()], dir.path()).unwrap_err();
+        assert!(e.to_string().contains("no file matches"), "{e}");
+        let e = descriptor_files(&["../**/x.json".into()], dir.path()).unwrap_err();
+        assert!(e.to_string().contains("`..`"), "{e}");
+    }
+}

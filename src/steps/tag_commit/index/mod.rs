@@ -1,0 +1,331 @@
+//! `tag-commit index`: the merge leg of a multi-platform build. The platform images (`--from`
+//! descriptors that `build-push --push-by-digest` wrote, or `--source` tags and digests) are read
+//! back and checked (`inputs`), the index is built with deterministic bytes (`manifest`), every tag
+//! is checked before anything moves, the images are put into the repository by digest (mounted
+//! when a descriptor names another repository of the registry), then the index under each tag that
+//! does not name it yet, and imageDetail.json / imagedefinitions.json are written (`report` is what
+//! it prints).
+
+mod error;
+mod inputs;
+mod manifest;
+mod report;
+
+use super::args::IndexArgs;
+use super::report::{AddedTag, TagStatus};
+use crate::adapters::registry::Registry;
+use crate::cli::Context;
+use crate::destination::{self, Destination};
+use crate::error::Error;
+use crate::exit::Code;
+use crate::output_path::OutputPaths;
+use crate::platform::Platform;
+use crate::platform_image::PlatformImage;
+use crate::reference::Digest;
+use error::IndexError;
+use inputs::{Child, Named};
+use report::{ChildStatus, IndexChild, IndexReport};
+use std::path::PathBuf;
+
+/// Runs the merge.
+pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
+    let files = inputs::descriptor_files(&args.from, ctx.env.cwd())?;
+    outputs(&args, &files, ctx)?;
+    let required = required(&args.require)?;
+    let descriptors = inputs::descriptors(&files)?;
+    let sources = args
+        .sources
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(super::plan::source_reference)
+        .collect::<Result<Vec<_>, _>>()?;
+    if descriptors.is_empty() && sources.is_empty() {
+        return Err(IndexError::Empty.into());
+    }
+    let (commit, tags) = super::plan::tag_list(
+        args.commit_tag,
+        args.commit.as_deref(),
+        &args.tags,
+        args.latest,
+        ctx,
+    )?;
+    let repository = repository(args.repository.as_deref(), &descriptors)?;
+    let dest = destination::locate(&repository, args.region.as_deref())
+        .await?
+        .connect(ctx)
+        .await?;
+    let named = named(&dest, descriptors, &sources)?;
+    let registry = Registry::new(&dest.registry, dest.creds.clone())?;
+    let fetched =
+        futures_util::future::join_all(named.iter().map(|n| inputs::fetch(&registry, n))).await;
+    let children = inputs::check_set(fetched.into_iter().collect::<Result<_, _>>()?, &required)?;
+    let (media_type, bytes) = manifest::index(&children);
+    let digest = Digest::sha256_of(&bytes);
+    let (mut results, to_put) = check_tags(&registry, &dest, &tags, &digest).await?;
+    let image_uri = format!("{}@{digest}", dest.name());
+    let artifacts = artifact_paths(&args, ctx);
+    let mut report = IndexReport {
+        command: "index",
+        repository: dest.name(),
+        digest: digest.clone(),
+        media_type: media_type.into(),
+        image_uri: image_uri.clone(),
+        manifests: Vec::new(),
+        tags: Vec::new(),
+        commit,
+        artifacts: artifacts
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect(),
+        dry_run: args.dry_run,
+    };
+    if args.dry_run {
+        report.manifests = children
+            .iter()
+            .map(|c| {
+                let status = if c.repository == dest.repository {
+                    ChildStatus::Present
+                } else {
+                    ChildStatus::Planned
+                };
+                child_report(c, status)
+            })
+            .collect();
+        results.extend(to_put.into_iter().map(|tag| AddedTag {
+            tag,
+            status: TagStatus::Planned,
+        }));
+        report.tags = in_order(&tags, results);
+        ctx.out.emit(&report)?;
+        return Ok(Code::Ok);
+    }
+    for child in &children {
+        let status = into_repository(&registry, &dest, child).await?;
+        report.manifests.push(child_report(child, status));
+    }
+    for tag in to_put {
+        registry
+            .put_manifest(&dest.repository, &tag, &bytes, media_type)
+            .await?;
+        results.push(AddedTag {
+            tag,
+            status: TagStatus::Created,
+        });
+    }
+    report.tags = in_order(&tags, results);
+    for (path, bytes) in artifacts_bytes(&artifacts, &image_uri) {
+        crate::atomic::write(&path, &bytes, 0o644).map_err(super::error::TagError::from)?;
+    }
+    ctx.out.emit(&report)?;
+    Ok(Code::Ok)
+}
+
+/// Every path the merge reads and writes, checked before anything is called: the descriptors
+/// are inputs, imageDetail.json (and imagedefinitions.json) outputs.
+fn outputs(args: &IndexArgs, files: &[PathBuf], ctx: &Context) -> Result<(), Error> {
+    let mut paths = OutputPaths::new(ctx.env.cwd());
+    for f in files {
+        paths.input("--from", f);
+    }
+    paths.output("--image-detail", &args.image_detail);
+    if let Some(name) = &args.container {
+        if let Some(reason) = crate::image_detail::container_name_problem(name) {
+            return Err(super::error::TagError::Flag {
+                flag: "--container",
+                value: name.clone(),
+                reason: reason.into(),
+                help: "pass the container's name as the task definition's containerDefinitions \
+                       name it"
+                    .into(),
+            }
+            .into());
+        }
+        paths.output("--image-definitions", &args.image_definitions);
+    }
+    paths.check()?;
+    Ok(())
+}
+
+/// `--require`'s platforms.
+fn required(values: &[String]) -> Result<Vec<Platform>, Error> {
+    let mut out = Vec::new();
+    for v in values {
+        out.extend(Platform::parse("--require", v)?);
+    }
+    Ok(out)
+}
+
+/// The index's repository: `-r`, else the one every descriptor names.
+fn repository(
+    flag: Option<&str>,
+    descriptors: &[(PathBuf, PlatformImage)],
+) -> Result<String, IndexError> {
+    if let Some(r) = flag.map(str::trim).filter(|r| !r.is_empty()) {
+        return Ok(r.to_string());
+    }
+    let Some((first_path, first)) = descriptors.first() else {
+        return Err(IndexError::Repository(
+            "--source names images in -r REPOSITORY, and none is given".into(),
+        ));
+    };
+    if let Some((path, other)) = descriptors
+        .iter()
+        .find(|(_, d)| d.repository != first.repository)
+    {
+        return Err(IndexError::Repository(format!(
+            "the descriptors name two repositories, `{}` ({}) and `{}` ({})",
+            first.repository,
+            first_path.display(),
+            other.repository,
+            path.display()
+        )));
+    }
+    Ok(first.repository.clone())
+}
+
+/// The images to fetch: each descriptor's (in the repository it names, which must be in the
+/// index's registry), then each `--source` in the index's repository.
+fn named(
+    dest: &Destination,
+    descriptors: Vec<(PathBuf, PlatformImage)>,
+    sources: &[String],
+) -> Result<Vec<Named>, Error> {
+    let mut named = Vec::new();
+    for (path, d) in descriptors {
+        let (registry, repository) = destination::parse(&d.repository)?;
+        if registry.as_deref() != Some(dest.registry.as_str()) {
+            return Err(IndexError::Descriptor {
+                path,
+                reason: format!(
+                    "the image is in `{}`, and the index goes to the registry {} (images are \
+                     mounted within one registry, not copied between registries)",
+                    d.repository, dest.registry
+                ),
+            }
+            .into());
+        }
+        named.push(Named {
+            repository,
+            reference: d.digest.to_string(),
+            origin: format!("`{}`", path.display()),
+            claim: Some(d),
+        });
+    }
+    named.extend(sources.iter().map(|s| Named {
+        repository: dest.repository.clone(),
+        reference: s.clone(),
+        claim: None,
+        origin: format!("--source {s}"),
+    }));
+    Ok(named)
+}
+
+/// What each tag names now: the tags that already name the index (`present`) and those to put.
+/// In an immutable repository, a tag naming another image is [`IndexError::Immutable`], before
+/// anything is pushed.
+async fn check_tags(
+    registry: &Registry,
+    dest: &Destination,
+    tags: &[String],
+    digest: &Digest,
+) -> Result<(Vec<AddedTag>, Vec<String>), Error> {
+    let now = futures_util::future::join_all(
+        tags.iter()
+            .map(|t| registry.manifest_digest(&dest.repository, t)),
+    )
+    .await;
+    let (mut present, mut to_put) = (Vec::new(), Vec::new());
+    for (tag, now) in tags.iter().zip(now) {
+        match now? {
+            Some(d) if d == *digest => present.push(AddedTag {
+                tag: tag.clone(),
+                status: TagStatus::Present,
+            }),
+            Some(d) if dest.immutable() => {
+                return Err(IndexError::Immutable {
+                    repository: dest.name(),
+                    tag: tag.clone(),
+                    existing: d.to_string(),
+                    index: digest.to_string(),
+                }
+                .into());
+            }
+            _ => to_put.push(tag.clone()),
+        }
+    }
+    Ok((present, to_put))
+}
+
+/// Puts a platform image into the index's repository by digest: `present` when it is there (a leg
+/// pushed it there), else its blobs mounted from the repository it was found in and its manifest
+/// put.
+async fn into_repository(
+    registry: &Registry,
+    dest: &Destination,
+    child: &Child,
+) -> Result<ChildStatus, Error> {
+    if child.repository == dest.repository
+        || registry
+            .manifest_digest(&dest.repository, &child.digest.to_string())
+            .await?
+            .is_some()
+    {
+        return Ok(ChildStatus::Present);
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&child.bytes)
+        .map_err(|_| super::error::TagError::Manifest(child.digest.clone()))?;
+    super::registry::mount_blobs(registry, &child.repository, &dest.repository, &doc).await?;
+    registry
+        .put_manifest(
+            &dest.repository,
+            &child.digest.to_string(),
+            &child.bytes,
+            &child.media_type,
+        )
+        .await?;
+    Ok(ChildStatus::Mounted)
+}
+
+/// The report line of a platform image.
+fn child_report(child: &Child, status: ChildStatus) -> IndexChild {
+    IndexChild {
+        platform: child.platform.clone(),
+        digest: child.digest.clone(),
+        media_type: child.media_type.clone(),
+        from: child.origin.trim_matches('`').to_string(),
+        status,
+    }
+}
+
+/// The tags' results in the order of `tags`.
+fn in_order(tags: &[String], mut results: Vec<AddedTag>) -> Vec<AddedTag> {
+    results.sort_by_key(|r| tags.iter().position(|t| *t == r.tag));
+    results
+}
+
+/// The artifacts to write: imageDetail.json, and imagedefinitions.json for `--container`.
+fn artifact_paths(args: &IndexArgs, ctx: &Context) -> Vec<(PathBuf, Option<String>)> {
+    let mut out = vec![(ctx.env.resolve(&args.image_detail), None)];
+    if let Some(name) = &args.container {
+        out.push((ctx.env.resolve(&args.image_definitions), Some(name.clone())));
+    }
+    out
+}
+
+/// Each artifact's bytes for the index `image_uri`.
+fn artifacts_bytes(
+    artifacts: &[(PathBuf, Option<String>)],
+    image_uri: &str,
+) -> Vec<(PathBuf, Vec<u8>)> {
+    artifacts
+        .iter()
+        .map(|(path, container)| {
+            let bytes = match container {
+                None => crate::image_detail::minimal(image_uri),
+                Some(name) => crate::image_detail::definitions(name, image_uri),
+            };
+            (path.clone(), bytes)
+        })
+        .collect()
+}
