@@ -38,6 +38,7 @@ mod on_the_rig {
     mod build_push;
     mod ecr_login;
     mod github_actions;
+    mod multiarch;
     mod rig;
     mod tag_commit;
 }

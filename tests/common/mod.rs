@@ -15,6 +15,9 @@ pub(crate) struct Rig {
     pub(crate) ca: String,
     /// An image in the engine that needs no pull (`local/busybox:1`).
     pub(crate) base_image: String,
+    /// The same files as a linux/arm64 image (`local/busybox-arm64:1`): a `FROM` + `COPY` build
+    /// for arm64 needs no emulation (a `RUN` would).
+    pub(crate) arm64_base_image: String,
     /// `unix:///var/run/docker.sock`
     pub(crate) docker_host: String,
     /// The registry password moto's `GetAuthorizationToken` hands out (user `AWS`).
@@ -44,6 +47,7 @@ pub(crate) fn rig() -> Rig {
         moto: var("BUILDSTEPS_RIG_MOTO"),
         ca: var("BUILDSTEPS_RIG_CA"),
         base_image: var("BUILDSTEPS_RIG_BASE_IMAGE"),
+        arm64_base_image: var("BUILDSTEPS_RIG_ARM64_BASE_IMAGE"),
         docker_host: var("DOCKER_HOST"),
         password: var("BUILDSTEPS_RIG_PASSWORD"),
     }

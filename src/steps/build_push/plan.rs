@@ -42,7 +42,8 @@ impl Plan {
         let dockerfile = dockerfile(args, ctx, &context_dir)?;
         artifacts::check(args, &ctx.env)?;
         let commit = commit::resolve(args.commit.as_deref(), &ctx.env, &context_dir)?;
-        let ref_tag = if args.ref_tag {
+        // A leg pushed by digest takes no ref tag (`tags::choose` says why).
+        let ref_tag = if args.ref_tag && !args.push_by_digest {
             Some(tags::ref_tag(&commit, &ctx.env, &context_dir)?)
         } else {
             None

@@ -33,7 +33,7 @@ pub(super) fn choose(
     platform: Option<&Platform>,
 ) -> Result<Vec<String>, BuildPushError> {
     if args.push_by_digest {
-        return platform_tag(args, commit, ref_tag.is_some(), env, platform);
+        return platform_tag(args, commit, env, platform);
     }
     let mut tags: Vec<String> = Vec::new();
     if args.latest {
@@ -56,11 +56,10 @@ pub(super) fn choose(
 fn platform_tag(
     args: &BuildPush,
     commit: &Commit,
-    ref_tag: bool,
     env: &Environment,
     platform: Option<&Platform>,
 ) -> Result<Vec<String>, BuildPushError> {
-    let shared = if ref_tag {
+    let shared = if args.ref_tag {
         Some("--ref-tag")
     } else if !from_empty_variable(&args.tags, env, "BUILD_PUSH_TAGS") && !args.tags.is_empty() {
         Some("--tag")
