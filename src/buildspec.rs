@@ -1,6 +1,10 @@
 //! CodeBuild buildspec files (version 0.2): the model `run-buildspec` runs, read strictly — every
 //! problem names its line, the key and what is allowed.
 
+mod batch;
+
+pub use batch::{Batch, BatchKind, Leg};
+
 use crate::document::{self, JsonPath, Positions};
 use serde_json::Value;
 use std::fmt;
@@ -81,6 +85,8 @@ pub struct Buildspec {
     pub artifacts: Vec<Artifact>,
     /// `reports`.
     pub reports: Vec<ReportGroup>,
+    /// `batch`: the legs of a batch build, when it has them.
+    pub batch: Option<Batch>,
 }
 
 /// Why a buildspec cannot be run.
@@ -316,6 +322,9 @@ pub fn parse(text: &str) -> Result<Buildspec, SpecError> {
         });
     }
     read_outputs(&r, top, &root, &mut spec)?;
+    if let Some(b) = top.get("batch") {
+        spec.batch = Some(batch::read(&r, b, &root.key("batch"))?);
+    }
     Ok(spec)
 }
 

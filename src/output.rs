@@ -120,6 +120,8 @@ pub struct Output {
     github: Option<github::Files>,
     ci: Ci,
     stderr_is_terminal: bool,
+    /// Put before every log line (`[build_arm64] `): one build's lines among others'.
+    prefix: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Output {
@@ -188,6 +190,18 @@ impl Output {
             github: github::Files::from_env(env),
             ci: env.ci(),
             stderr_is_terminal: env.stderr_is_terminal(),
+            prefix: None,
+        }
+    }
+
+    /// The same output, with `prefix` before each of its log lines (a GitHub workflow command keeps
+    /// its place at the start of the line, with the prefix in its message).
+    #[must_use]
+    pub fn prefixed(&self, prefix: &str) -> Output {
+        Output {
+            prefix: Some(Arc::from(prefix)),
+            stderr_is_terminal: false,
+            ..self.clone()
         }
     }
 
@@ -214,7 +228,16 @@ impl Output {
     /// Writes one line to stderr. Write failures on stderr are ignored: there is nowhere to report them.
     pub fn line(&self, text: &str) {
         if let Ok(mut w) = self.stderr.lock() {
-            let _ = writeln!(w, "{text}");
+            match &self.prefix {
+                None => {
+                    let _ = writeln!(w, "{text}");
+                }
+                Some(prefix) => {
+                    for line in text.split('\n') {
+                        let _ = writeln!(w, "{prefix}{line}");
+                    }
+                }
+            }
         }
     }
 
@@ -226,9 +249,17 @@ impl Output {
     /// A warning: `warning: …` on stderr, and a `::warning::` annotation in GitHub Actions.
     pub fn warn(&self, text: &str) {
         if self.ci == Ci::GithubActions {
-            self.line(&github::command("warning", &[], text));
+            let text = format!("{}{text}", self.prefix.as_deref().unwrap_or(""));
+            self.command_line(&github::command("warning", &[], &text));
         } else {
             self.line(&format!("warning: {text}"));
+        }
+    }
+
+    /// Writes a GitHub workflow command: at the start of its line, whatever the prefix.
+    fn command_line(&self, command: &str) {
+        if let Ok(mut w) = self.stderr.lock() {
+            let _ = writeln!(w, "{command}");
         }
     }
 
@@ -236,7 +267,7 @@ impl Output {
     pub fn mask(&self, secret: &str) {
         if self.ci == Ci::GithubActions {
             for line in secret.lines().filter(|l| !l.trim().is_empty()) {
-                self.line(&github::command("add-mask", &[], line));
+                self.command_line(&github::command("add-mask", &[], line));
             }
         }
     }
@@ -257,7 +288,7 @@ impl Output {
             text.push_str(help);
         }
         if self.ci == Ci::GithubActions {
-            self.line(&github::command(
+            self.command_line(&github::command(
                 "error",
                 &[("title", &format!("{step} failed"))],
                 &text,

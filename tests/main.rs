@@ -19,6 +19,7 @@
 
 mod common;
 
+mod batch;
 mod examples;
 mod hostile;
 mod install;

@@ -8,6 +8,16 @@ use std::path::PathBuf;
 ///   run-buildspec                                   # ./buildspec.yml on this directory, artifacts in ./out
 ///   run-buildspec ci/buildspec.yml --src app --out build/out
 ///   run-buildspec --env DB_PASSWORD=… --env IMAGE_REPO_NAME=app   # set or override variables
+///   run-buildspec examples/multiarch/buildspec.yml --parallel 2   # a batch: its legs, then a table
+///
+/// A buildspec with `batch:` (build-graph, build-list or build-matrix) runs as a batch build: each
+/// leg is a build of its own, in its own copy of the source (the files git does not ignore), with
+/// its own shell, CODEBUILD_BUILD_ID, CODEBUILD_BATCH_BUILD_IDENTIFIER and
+/// CODEBUILD_BUILD_BATCH_ARN, its env.variables over the buildspec's; legs start once the legs
+/// they depend on succeeded, up to --parallel at once; each log line starts with `[IDENTIFIER]`,
+/// and each leg's artifacts go to OUT/IDENTIFIER/. A leg's image and compute type are reported
+/// (with the platform they imply: ARM_CONTAINER is linux/arm64), not emulated. fast-fail stops the
+/// other legs when one fails; a leg with ignore-failure does not fail the batch.
 ///
 /// Variables: the process environment, then the CodeBuild ones (CODEBUILD_BUILD_ID,
 /// CODEBUILD_SRC_DIR, CODEBUILD_RESOLVED_SOURCE_VERSION from git, CODEBUILD_BUILD_NUMBER,
@@ -22,7 +32,7 @@ use std::path::PathBuf;
     clippy::doc_markdown,
     reason = "the help text names variables and API calls as users type them, without backticks"
 )]
-#[derive(Debug, clap::Parser)]
+#[derive(Debug, Clone, clap::Parser)]
 #[command(name = "run-buildspec", version, verbatim_doc_comment)]
 pub struct RunBuildspec {
     /// The buildspec to run.
@@ -70,6 +80,20 @@ pub struct RunBuildspec {
         env = "RUN_BUILDSPEC_BUILD_NUMBER"
     )]
     pub(super) build_number: u64,
+
+    /// Run the buildspec's phases as one build, leaving its `batch` section aside (as CodeBuild's
+    /// StartBuild does; StartBuildBatch runs the legs).
+    #[arg(long, env = "RUN_BUILDSPEC_NO_BATCH")]
+    pub(super) no_batch: bool,
+
+    /// How many legs of a batch run at once [default: the number of CPUs].
+    #[arg(long, value_name = "N", env = "RUN_BUILDSPEC_PARALLEL", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(super) parallel: Option<u16>,
+
+    /// Report the legs' primary artifacts as one artifact (the CodeBuild project's "combine
+    /// artifacts" batch setting); each leg's files are in OUT/IDENTIFIER/ either way.
+    #[arg(long, env = "RUN_BUILDSPEC_COMBINE_ARTIFACTS")]
+    pub(super) combine_artifacts: bool,
 
     /// AWS_REGION and AWS_DEFAULT_REGION for the commands (default: AWS_REGION, else us-east-1).
     #[arg(long, value_name = "REGION", env = "RUN_BUILDSPEC_REGION")]

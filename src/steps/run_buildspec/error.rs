@@ -77,6 +77,15 @@ pub(crate) enum RunError {
         /// Where its links lead.
         target: PathBuf,
     },
+    /// A batch leg's copy of the source could not be made.
+    #[error("copy the source for a batch leg: `{}`", path.display())]
+    Workspace {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The source directory is not a directory.
     #[error("use `{}` as the source directory (--src): it is not a directory", path.display())]
     NotADirectory {
@@ -124,6 +133,9 @@ impl Diagnostic for RunError {
                 "set AWS credentials to read them from SSM Parameter Store / Secrets Manager, or pass them with {}",
                 names.iter().map(|n| format!("--env {n}=…")).collect::<Vec<_>>().join(" ")
             )),
+            RunError::Spec { error, .. } if error.message.starts_with("`batch") => Some(
+                "the batch buildspec reference: https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html".into(),
+            ),
             RunError::Spec { .. } => Some(
                 "the buildspec reference: https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html".into(),
             ),

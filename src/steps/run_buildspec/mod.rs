@@ -12,16 +12,20 @@
 //! - `session`: the shell process the commands are fed to, and its log.
 //! - `phases`: CodeBuild's phase transitions.
 //! - `artifacts`: artifact and report files.
+//! - `batch`: a buildspec's `batch` — the legs, each a build of its own in a copy of the source,
+//!   run in dependency order, in parallel up to `--parallel`.
 //! - `report`: the result (`--json`, the summary, `--format env`); `error`: what can go wrong.
 
 mod args;
 mod artifacts;
+mod batch;
 mod error;
 mod phases;
 mod report;
 mod secrets;
 mod session;
 mod variables;
+mod workspace;
 
 pub use args::RunBuildspec;
 
@@ -36,6 +40,8 @@ use error::RunError;
 use report::RunReport;
 use secrets::Resolved;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 impl Step for RunBuildspec {
@@ -47,9 +53,12 @@ impl Step for RunBuildspec {
 
     async fn run(self, ctx: Context) -> Result<Code, Error> {
         let spec = read(&ctx.env.resolve(&self.buildspec), &self.buildspec)?;
+        if let Some(batch) = spec.batch.clone().filter(|_| !self.no_batch) {
+            return batch::run(self, ctx, spec, batch).await;
+        }
         let secrets = secrets::resolve(&spec, &self.env, self.region.as_deref()).await?;
         let out = ctx.out.clone();
-        let report = tokio::task::spawn_blocking(move || build(&self, &ctx, &spec, &secrets))
+        let report = tokio::task::spawn_blocking(move || build(&self, &ctx, &spec, &secrets, None))
             .await
             .map_err(|e| crate::error::TaskFailed(e.to_string()))??;
         out.info(report.timings().trim_end());
@@ -87,6 +96,23 @@ struct Plan {
     build_id: String,
     /// Every variable of the build shell.
     env: Vec<(String, String)>,
+    /// Set when the build is to stop (a batch leg, on fast-fail).
+    stop: Option<Arc<AtomicBool>>,
+}
+
+/// A leg of a batch, as its build sees it.
+#[derive(Debug)]
+pub(super) struct LegRun<'a> {
+    /// `CODEBUILD_BATCH_BUILD_IDENTIFIER`.
+    pub(super) identifier: &'a str,
+    /// `CODEBUILD_BUILD_BATCH_ARN`.
+    pub(super) batch_arn: &'a str,
+    /// The leg's `env.image` (`CODEBUILD_BUILD_IMAGE`), reported, not run.
+    pub(super) image: Option<&'a str>,
+    /// The leg's `env.variables`.
+    pub(super) variables: &'a [(String, String)],
+    /// Set to stop the leg.
+    pub(super) stop: Arc<AtomicBool>,
 }
 
 /// The source directory, its commit, the build ID and the variables.
@@ -95,6 +121,7 @@ fn plan(
     ctx: &Context,
     spec: &Buildspec,
     secrets: &Resolved,
+    leg: Option<&LegRun<'_>>,
 ) -> Result<Plan, RunError> {
     let src =
         std::fs::canonicalize(ctx.env.resolve(&args.src)).map_err(|source| RunError::Read {
@@ -111,13 +138,14 @@ fn plan(
     }
     let head = git::head(&src).ok().flatten();
     let build_id = variables::build_id(args.project.as_deref(), &src);
-    let codebuild = variables::codebuild(args, &ctx.env, &src, &build_id, head.as_ref());
-    let env = variables::environment(args, &ctx.env, spec, codebuild, &secrets.values);
+    let codebuild = variables::codebuild(args, &ctx.env, &src, &build_id, head.as_ref(), leg);
+    let env = variables::environment(args, &ctx.env, spec, codebuild, &secrets.values, leg);
     Ok(Plan {
         src,
         head,
         build_id,
         env,
+        stop: leg.map(|l| Arc::clone(&l.stop)),
     })
 }
 
@@ -127,9 +155,10 @@ fn build(
     ctx: &Context,
     spec: &Buildspec,
     secrets: &Resolved,
+    leg: Option<&LegRun<'_>>,
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
-    let plan = plan(args, ctx, spec, secrets)?;
+    let plan = plan(args, ctx, spec, secrets, leg)?;
     ctx.out.info(&format!(
         "[Container] Running {} as build {} in {}",
         args.buildspec.display(),
@@ -157,6 +186,7 @@ fn build(
         .collect();
     Ok(RunReport {
         succeeded: outcome.succeeded && upload_error.is_none(),
+        stopped: outcome.stopped,
         build_id: plan.build_id,
         build_number: args.build_number,
         source_version: plan.head.map(|h| h.commit),

@@ -23,6 +23,8 @@ pub(super) struct Outcome {
     pub(super) uploads: bool,
     /// `env.exported-variables` that are set at the end.
     pub(super) exported: BTreeMap<String, String>,
+    /// Whether the build was stopped (a batch's fast-fail) before it ended by itself.
+    pub(super) stopped: bool,
 }
 
 /// Which phases still run.
@@ -64,7 +66,8 @@ pub(super) fn run(
     masks: &[String],
     out: &Output,
 ) -> Result<Outcome, RunError> {
-    let mut session = Session::start(&spec.shell, &plan.src, &plan.env, out, masks)?;
+    let stop = plan.stop.as_deref();
+    let mut session = Session::start(&spec.shell, &plan.src, &plan.env, out, masks, stop)?;
     let mut phases = Vec::new();
     let mut succeeded = true;
     let mut flow = Flow::All;
@@ -72,6 +75,9 @@ pub(super) fn run(
         let Some(phase) = spec.phases.iter().find(|p| p.name == name.as_str()) else {
             continue;
         };
+        if session.stopping() {
+            flow = Flow::Stopped;
+        }
         if !flow.runs(name) {
             phases.push(PhaseReport::skipped(name));
             out.info(&format!("[Container] Phase {} skipped", name.upper()));
@@ -85,13 +91,19 @@ pub(super) fn run(
             flow = flow.after_failure(name, phase.on_failure);
         }
     }
-    let exported = session.exported(&spec.exported);
+    let stopped = session.stopping();
+    let exported = if stopped {
+        BTreeMap::new()
+    } else {
+        session.exported(&spec.exported)
+    };
     session.finish();
     Ok(Outcome {
         phases,
-        succeeded,
-        uploads: flow != Flow::Stopped,
+        succeeded: succeeded && !stopped,
+        uploads: flow != Flow::Stopped && !stopped,
         exported,
+        stopped,
     })
 }
 

@@ -137,6 +137,9 @@ pub(crate) struct ReportFiles {
 pub(crate) struct RunReport {
     /// Whether the build succeeded.
     pub(crate) succeeded: bool,
+    /// Whether it was stopped before it ended (a batch leg, on fast-fail); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) stopped: bool,
     /// `CODEBUILD_BUILD_ID`.
     pub(crate) build_id: String,
     /// `CODEBUILD_BUILD_NUMBER`.
@@ -222,6 +225,208 @@ impl Report for RunReport {
     }
 }
 
+/// How a batch leg ended, in CodeBuild's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum LegStatus {
+    /// The leg's build succeeded.
+    Succeeded,
+    /// It failed (see its build's phases, or `reason`).
+    Failed,
+    /// It did not run, or was ended: a leg it depends on did not succeed, or fast-fail.
+    Stopped,
+}
+
+impl LegStatus {
+    /// The status as `--json` and the log write it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LegStatus::Succeeded => "SUCCEEDED",
+            LegStatus::Failed => "FAILED",
+            LegStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+impl fmt::Display for LegStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// One leg of a batch.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LegReport {
+    /// `identifier`.
+    pub(crate) identifier: String,
+    /// How it ended.
+    pub(crate) status: LegStatus,
+    /// Why it did not run, was stopped, or could not build; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
+    /// `ignore-failure`.
+    pub(crate) ignore_failure: bool,
+    /// `depend-on`.
+    pub(crate) depend_on: Vec<String>,
+    /// The buildspec it ran.
+    pub(crate) buildspec: String,
+    /// `env.image`, reported (the leg ran on this machine).
+    pub(crate) image: Option<String>,
+    /// `env.compute-type`, reported.
+    pub(crate) compute_type: Option<String>,
+    /// `env.type`, reported.
+    pub(crate) environment_type: Option<String>,
+    /// The platform the environment implies (`linux/arm64` for `ARM_CONTAINER`), if it says.
+    pub(crate) platform: Option<String>,
+    /// When it started, in milliseconds after the batch did (absent when it did not run).
+    pub(crate) started_ms: Option<u64>,
+    /// Its wall time.
+    pub(crate) duration_ms: u64,
+    /// Its artifacts' directory (`OUT/IDENTIFIER`), when it ran.
+    pub(crate) out: Option<String>,
+    /// Its build, as a single run-buildspec reports one; absent when it did not run.
+    pub(crate) build: Option<RunReport>,
+}
+
+impl LegReport {
+    /// A leg that did not run, for `reason`.
+    pub(crate) fn not_run(leg: &crate::buildspec::Leg, reason: String) -> LegReport {
+        LegReport {
+            identifier: leg.identifier.clone(),
+            status: LegStatus::Stopped,
+            reason: (!reason.is_empty()).then_some(reason),
+            ignore_failure: leg.ignore_failure,
+            depend_on: leg.depend_on.clone(),
+            buildspec: leg.buildspec.clone().unwrap_or_default(),
+            image: leg.image.clone(),
+            compute_type: leg.compute_type.clone(),
+            environment_type: leg.environment_type.clone(),
+            platform: leg.platform().map(str::to_string),
+            started_ms: None,
+            duration_ms: 0,
+            out: None,
+            build: None,
+        }
+    }
+}
+
+/// The result of a batch (`schema_version` 1, `batch_id` set); `docs/json.md`, run-buildspec
+/// lists its fields.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BatchReport {
+    /// `project:uuid`.
+    pub(crate) batch_id: String,
+    /// `CODEBUILD_BUILD_BATCH_ARN`.
+    pub(crate) batch_arn: String,
+    /// `build-graph`, `build-list` or `build-matrix`.
+    pub(crate) kind: crate::buildspec::BatchKind,
+    /// `fast-fail`.
+    pub(crate) fast_fail: bool,
+    /// How many legs could run at once.
+    pub(crate) parallel: usize,
+    /// Whether every leg without `ignore-failure` succeeded.
+    pub(crate) succeeded: bool,
+    /// With --combine-artifacts: the one directory that holds every leg's artifacts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) combined_artifact: Option<String>,
+    /// The legs, in the buildspec's order.
+    pub(crate) legs: Vec<LegReport>,
+    /// Total wall time.
+    pub(crate) duration_ms: u64,
+}
+
+impl BatchReport {
+    /// The summary table (logged whatever the output format): each leg's status, time and
+    /// environment.
+    pub(crate) fn table(&self) -> String {
+        let width = self
+            .legs
+            .iter()
+            .map(|l| l.identifier.len())
+            .max()
+            .unwrap_or(0)
+            .max("leg".len());
+        let mut s = format!("\n{:<width$}  status     duration  environment\n", "leg");
+        for l in &self.legs {
+            let mut env: Vec<String> = [&l.image, &l.environment_type, &l.compute_type]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            if let Some(p) = &l.platform {
+                env.push(format!("({p}, not emulated)"));
+            }
+            let note = match (
+                &l.reason,
+                l.ignore_failure && l.status != LegStatus::Succeeded,
+            ) {
+                (Some(r), _) => format!("  {r}"),
+                (None, true) => "  (ignore-failure)".into(),
+                (None, false) => String::new(),
+            };
+            s.push_str(&format!(
+                "{:<width$}  {:<9}  {:>7.2}s  {}{note}\n",
+                l.identifier,
+                l.status,
+                l.duration_ms as f64 / 1000.0,
+                if env.is_empty() {
+                    "-".into()
+                } else {
+                    env.join(" ")
+                }
+            ));
+        }
+        s.push_str(&format!(
+            "batch {} {} in {:.2}s\n",
+            self.batch_id,
+            if self.succeeded {
+                "SUCCEEDED"
+            } else {
+                "FAILED"
+            },
+            self.duration_ms as f64 / 1000.0
+        ));
+        s
+    }
+}
+
+impl Report for BatchReport {
+    const STEP: &'static str = "run-buildspec";
+    const SCHEMA_VERSION: u32 = 1;
+
+    fn human(&self) -> String {
+        let mut s = String::new();
+        for l in &self.legs {
+            if let Some(out) = &l.out {
+                s.push_str(&format!(
+                    "leg {} {}: artifacts in {out}\n",
+                    l.identifier, l.status
+                ));
+            }
+        }
+        if let Some(dir) = &self.combined_artifact {
+            s.push_str(&format!("combined artifact: {dir}\n"));
+        }
+        s.push_str(&format!(
+            "batch {} {}",
+            self.batch_id,
+            if self.succeeded {
+                "SUCCEEDED"
+            } else {
+                "FAILED"
+            }
+        ));
+        s
+    }
+
+    fn variables(&self) -> Vec<(String, String)> {
+        vec![
+            ("BATCH_SUCCEEDED".into(), self.succeeded.to_string()),
+            ("BATCH_ID".into(), self.batch_id.clone()),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +460,7 @@ mod tests {
     fn the_timing_table() {
         let report = RunReport {
             succeeded: false,
+            stopped: false,
             build_id: "p:1".into(),
             build_number: 1,
             source_version: None,

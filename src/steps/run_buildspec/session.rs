@@ -21,6 +21,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub(super) struct Session<'a> {
     state: tempfile::TempDir,
     /// The process groups of every shell this session started.
     groups: Vec<i32>,
+    /// Set when the build is to stop (a batch's fast-fail): the running command is ended and no
+    /// other starts.
+    stop: Option<&'a AtomicBool>,
 }
 
 /// What the reader threads saw.
@@ -70,6 +74,7 @@ impl<'a> Session<'a> {
         env: &'a [(String, String)],
         out: &'a Output,
         secrets: &'a [String],
+        stop: Option<&'a AtomicBool>,
     ) -> Result<Session<'a>, RunError> {
         let state = tempfile::Builder::new()
             .prefix(".run-buildspec.")
@@ -95,6 +100,7 @@ impl<'a> Session<'a> {
             results,
             marker,
             state,
+            stop,
         };
         session.prelude(false);
         Ok(session)
@@ -131,6 +137,13 @@ impl<'a> Session<'a> {
     /// 0. A command that ended the shell failed; a new shell continues from its state.
     pub(super) fn command(&mut self, command: &str) -> Result<bool, RunError> {
         let out = self.out;
+        if self.stopping() {
+            out.info(&format!(
+                "[Container] Command not run, the build is stopping: {}",
+                self.mask(command)
+            ));
+            return Ok(false);
+        }
         out.info(&format!(
             "[Container] Running command {}",
             self.mask(command)
@@ -147,10 +160,34 @@ impl<'a> Session<'a> {
             "[Container] Command did not exit successfully {} exit status {shown}",
             self.mask(command),
         ));
-        if !matches!(status, Some(Ended::Status(_))) {
+        if !matches!(status, Some(Ended::Status(_))) && !self.stopping() {
             self.restart()?;
         }
         Ok(false)
+    }
+
+    /// Whether the build is to stop.
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+
+    /// Ends every process group of the session (TERM, then KILL for what is left).
+    fn end_groups(&self) {
+        for signal in [libc::SIGTERM, libc::SIGKILL] {
+            let alive: Vec<i32> = self
+                .groups
+                .iter()
+                .copied()
+                .filter(|g| signal_group(*g, 0))
+                .collect();
+            if alive.is_empty() {
+                break;
+            }
+            for group in alive {
+                signal_group(group, signal);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Runs one command: how it ended, `None` when the shell died without its trap (a signal).
@@ -167,6 +204,13 @@ impl<'a> Session<'a> {
         // The status comes from stdout, the sync from stderr; a command that ends the shell sends
         // no sync, and its stderr closes instead.
         while status.is_none() || !synced {
+            if self.stopping() {
+                self.out
+                    .info("[Container] Stopping the build: ending the running command");
+                self.end_groups();
+                let _ = self.child.wait();
+                return None;
+            }
             let event = match self.results.recv_timeout(Duration::from_secs(1)) {
                 Ok(event) => event,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -258,21 +302,7 @@ impl<'a> Session<'a> {
         let _ = self.stdin.write_all(b"trap - EXIT\nexit 0\n");
         let _ = self.stdin.flush();
         let _ = self.child.wait();
-        for signal in [libc::SIGTERM, libc::SIGKILL] {
-            let alive: Vec<i32> = self
-                .groups
-                .iter()
-                .copied()
-                .filter(|g| signal_group(*g, 0))
-                .collect();
-            if alive.is_empty() {
-                break;
-            }
-            for group in alive {
-                signal_group(group, signal);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        self.end_groups();
         // Both readers end when the last holder of the pipes is gone.
         let deadline = std::time::Instant::now() + DRAIN;
         let mut closed = 0;

@@ -3,6 +3,7 @@
 //! `env.variables`, `--env`, and last the parameter-store and secrets-manager values. Also the build
 //! ID (`project:uuid`).
 
+use super::LegRun;
 use super::args::RunBuildspec;
 use crate::adapters::git;
 use crate::buildspec::Buildspec;
@@ -11,13 +12,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every variable for the build shell: `process`, then `codebuild`, then `spec`'s `env.variables`,
-/// then `--env`, then `secrets` (each replacing a variable of the same name).
+/// then a batch leg's `env.variables`, then `--env`, then `secrets` (each replacing a variable of
+/// the same name).
 pub(super) fn environment(
     args: &RunBuildspec,
     process: &Environment,
     spec: &Buildspec,
     codebuild: Vec<(&'static str, String)>,
     secrets: &[(String, String)],
+    leg: Option<&LegRun<'_>>,
 ) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = process
         .vars()
@@ -27,6 +30,10 @@ pub(super) fn environment(
         env.insert(k.to_string(), v);
     }
     for (k, v) in &spec.variables {
+        env.insert(k.clone(), v.clone());
+    }
+    // A batch leg's `env.variables` are the overrides its build starts with: over the buildspec's.
+    for (k, v) in leg.map_or(&[][..], |l| l.variables) {
         env.insert(k.clone(), v.clone());
     }
     for (k, v) in &args.env {
@@ -47,13 +54,15 @@ pub(super) fn codebuild(
     src: &Path,
     build_id: &str,
     head: Option<&git::Head>,
+    leg: Option<&LegRun<'_>>,
 ) -> Vec<(&'static str, String)> {
     let region = region(args, process);
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     let version = head.map(|h| h.commit.clone()).unwrap_or_default();
-    vec![
+    let image = leg.and_then(|l| l.image).unwrap_or("local").to_string();
+    let mut vars = vec![
         ("CODEBUILD_CI", "true".to_string()),
         ("CODEBUILD_BUILD_ID", build_id.to_string()),
         ("CODEBUILD_BUILD_NUMBER", args.build_number.to_string()),
@@ -66,14 +75,22 @@ pub(super) fn codebuild(
         ("CODEBUILD_BUILD_SUCCEEDING", "1".to_string()),
         ("CODEBUILD_START_TIME", start.to_string()),
         ("CODEBUILD_INITIATOR", "run-buildspec".to_string()),
-        ("CODEBUILD_BUILD_IMAGE", "local".to_string()),
+        ("CODEBUILD_BUILD_IMAGE", image),
         ("AWS_REGION", region.clone()),
         ("AWS_DEFAULT_REGION", region),
-    ]
+    ];
+    if let Some(leg) = leg {
+        vars.push((
+            "CODEBUILD_BATCH_BUILD_IDENTIFIER",
+            leg.identifier.to_string(),
+        ));
+        vars.push(("CODEBUILD_BUILD_BATCH_ARN", leg.batch_arn.to_string()));
+    }
+    vars
 }
 
 /// `--region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
-fn region(args: &RunBuildspec, process: &Environment) -> String {
+pub(super) fn region(args: &RunBuildspec, process: &Environment) -> String {
     args.region
         .clone()
         .or_else(|| process.var("AWS_REGION").map(str::to_string))
@@ -84,18 +101,22 @@ fn region(args: &RunBuildspec, process: &Environment) -> String {
 /// `CODEBUILD_BUILD_ID`: `project:uuid`, the project being `--project` or the source directory's
 /// name.
 pub(super) fn build_id(project: Option<&str>, src: &Path) -> String {
-    let project = project.map_or_else(
+    format!("{}:{}", project_name(project, src), uuid())
+}
+
+/// The project's name: `--project`, else the source directory's name.
+pub(super) fn project_name(project: Option<&str>, src: &Path) -> String {
+    project.map_or_else(
         || {
             src.file_name()
                 .map_or_else(|| "local".into(), |n| n.to_string_lossy().into_owned())
         },
         str::to_string,
-    );
-    format!("{project}:{}", uuid())
+    )
 }
 
 /// A random build UUID (version 4 layout) from the OS generator.
-fn uuid() -> String {
+pub(super) fn uuid() -> String {
     let mut b = [0u8; 16];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut f, &mut b);
@@ -137,13 +158,14 @@ mod tests {
             variables: vec![("A".into(), "spec".into()), ("B".into(), "spec".into())],
             ..Buildspec::default()
         };
-        let codebuild = codebuild(&args, &process, Path::new("/src"), "p:1", None);
+        let codebuild = codebuild(&args, &process, Path::new("/src"), "p:1", None, None);
         let env = environment(
             &args,
             &process,
             &spec,
             codebuild,
             &[("S".into(), "secret".into())],
+            None,
         );
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("A"), Some("spec"));
