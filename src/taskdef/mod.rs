@@ -8,6 +8,7 @@
 pub mod appspec;
 pub mod edit;
 mod model;
+pub mod platforms;
 pub mod schema;
 pub mod template;
 pub mod validate;

@@ -22,6 +22,7 @@
 //! | `leftover` | `${…}`, `{{…}}`, `<TASK_DEFINITION>`, `<IMAGEn_NAME>` left in the file |
 //! | `secret-in-environment` | secret-looking names with literal values (warning) |
 //! | `size` | the request ECS receives (compact JSON) is at most 64 KiB |
+//! | `runtime-platform` | with `--platform-images`: `runtimePlatform` is a platform the image has ([`super::platforms`]) |
 
 use super::model::REGISTER_TASK_DEFINITION_REQUEST;
 use super::schema::{self, Ty};

@@ -132,6 +132,18 @@ pub(crate) struct RenderArgs {
     #[arg(long, value_name = "DIR", requires = "codedeploy")]
     pub(crate) image_detail_dir: Option<PathBuf>,
 
+    /// The platform images of a multi-platform build (the platform-image.json files build-push
+    /// --push-by-digest wrote; paths or globs, repeatable, comma-separated): the task's
+    /// runtimePlatform must be one that each container image pinned to their index (or to one of
+    /// them) has — rule `runtime-platform`.
+    #[arg(
+        long = "platform-images",
+        value_name = "FILE|GLOB",
+        env = "RENDER_TASKDEF_PLATFORM_IMAGES",
+        value_delimiter = ','
+    )]
+    pub(crate) platform_images: Vec<String>,
+
     /// Also write imagedefinitions.json (the ECS rolling-deploy action's input) for the images given.
     #[arg(long, value_name = "PATH")]
     pub(crate) imagedefinitions: Option<PathBuf>,

@@ -57,6 +57,14 @@ pub(crate) enum RenderError {
         /// What is wrong.
         reason: String,
     },
+    /// A `--platform-images` descriptor that cannot be used.
+    #[error("read the platform images from `{}`: {reason}", path.display())]
+    PlatformImages {
+        /// The file (or the glob that matched nothing).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Flags that do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -86,6 +94,9 @@ impl Diagnostic for RenderError {
             RenderError::EnvFile { .. } => Some("write one NAME=VALUE per line; `#` starts a comment".into()),
             RenderError::ImageDetail { .. } => Some(
                 "pass the imageDetail.json build-push wrote ({\"ImageURI\": \"…@sha256:…\"}), or the URI itself".into(),
+            ),
+            RenderError::PlatformImages { .. } => Some(
+                "pass the platform-image.json files the build's legs wrote (build-push --push-by-digest)".into(),
             ),
             RenderError::Edit(e) => e.help(),
             RenderError::Write(e) => e.help(),

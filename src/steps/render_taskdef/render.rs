@@ -12,6 +12,7 @@ use crate::cli::Context;
 use crate::document;
 use crate::error::Error;
 use crate::exit::Code;
+use crate::platform_image::PlatformImage;
 use crate::taskdef::edit::{self, ImageMode, Placeholder};
 use crate::taskdef::{self, validate};
 use serde_json::Value;
@@ -22,7 +23,8 @@ pub(crate) fn run(args: &RenderArgs, ctx: &Context) -> Result<Code, Error> {
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     let mut td = input::read_task_definition(ctx, &input)?;
     let applied = apply_flags(args, ctx, &mut td.value)?;
-    let mut report = judge(args, &td, &applied);
+    let descriptors = platform_images(args, ctx)?;
+    let mut report = judge(args, &td, &applied, &descriptors);
     if report.errors > 0 {
         return conclude(ctx, &report);
     }
@@ -52,7 +54,12 @@ fn apply_flags(
 }
 
 /// The report before anything is written: what was read and rendered, and the findings.
-fn judge(args: &RenderArgs, td: &TaskDefinition, applied: &edit::Applied) -> RenderReport {
+fn judge(
+    args: &RenderArgs,
+    td: &TaskDefinition,
+    applied: &edit::Applied,
+    descriptors: &[PlatformImage],
+) -> RenderReport {
     let mut report = RenderReport {
         output: Some(display(&args.output)),
         variables: td.expanded.used.clone(),
@@ -62,15 +69,56 @@ fn judge(args: &RenderArgs, td: &TaskDefinition, applied: &edit::Applied) -> Ren
         placeholders: applied.placeholders.clone(),
         ..RenderReport::new(CommandName::Render, &td.path)
     };
-    let findings = validate::task_definition(
+    let mut findings = validate::task_definition(
         &td.value,
         &validate::Options {
             codedeploy: args.codedeploy,
             literal: td.expanded.literal.clone(),
         },
     );
+    findings.extend(taskdef::platforms::check(
+        &td.value,
+        &rendered_images(&td.value, applied),
+        descriptors,
+    ));
     report.tally(findings, args.common.strict);
     report
+}
+
+/// `--platform-images`: the descriptors, each read and checked.
+fn platform_images(args: &RenderArgs, ctx: &Context) -> Result<Vec<PlatformImage>, RenderError> {
+    let files = crate::platform_image::files(&args.platform_images, ctx.env.cwd()).map_err(
+        |(pattern, reason)| RenderError::PlatformImages {
+            path: pattern.into(),
+            reason: reason.unwrap_or("no file matches").into(),
+        },
+    )?;
+    files
+        .into_iter()
+        .map(|path| {
+            PlatformImage::read(&path)
+                .map_err(|reason| RenderError::PlatformImages { path, reason })
+        })
+        .collect()
+}
+
+/// Each container's image as it will run: the URI given for it (which a CodeDeploy placeholder
+/// stands for), else its `image`.
+fn rendered_images(td: &Value, applied: &edit::Applied) -> Vec<(String, String)> {
+    taskdef::containers(td)
+        .iter()
+        .filter_map(|c| {
+            let name = c.get("name")?.as_str()?.to_string();
+            let uri = applied
+                .images
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == name)
+                .map(|(_, uri)| uri.clone())
+                .or_else(|| c.get("image")?.as_str().map(str::to_string))?;
+            Some((name, uri))
+        })
+        .collect()
 }
 
 /// Each container's name and `image` as rendered.

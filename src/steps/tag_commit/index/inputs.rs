@@ -5,7 +5,6 @@
 
 use super::error::IndexError;
 use crate::adapters::registry::Registry;
-use crate::build_context::{is_glob, matching};
 use crate::error::Error;
 use crate::platform::{ImagePlatform, Platform};
 use crate::platform_image::PlatformImage;
@@ -31,6 +30,20 @@ pub(super) struct Child {
     pub(super) origin: String,
 }
 
+impl Child {
+    /// The image as an index names it.
+    pub(super) fn descriptor(&self) -> PlatformImage {
+        PlatformImage {
+            repository: self.repository.clone(),
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.size,
+            platform: self.platform.clone(),
+            tag: None,
+        }
+    }
+}
+
 /// A platform image as named, before the registry is asked.
 #[derive(Debug)]
 pub(super) struct Named {
@@ -49,27 +62,13 @@ pub(super) fn descriptor_files(
     patterns: &[String],
     cwd: &Path,
 ) -> Result<Vec<PathBuf>, IndexError> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    for pattern in patterns.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        if !is_glob(pattern) {
-            files.push(cwd.join(pattern));
-            continue;
-        }
-        if pattern.split('/').any(|segment| segment == "..") {
-            return Err(IndexError::Descriptor {
-                path: pattern.into(),
-                reason: "a glob cannot hold `..`".into(),
-            });
-        }
-        let found = matching(&[pattern.to_string()], &[], cwd, None);
-        if found.is_empty() {
-            return Err(IndexError::NoMatch(pattern.to_string()));
-        }
-        files.extend(found.into_iter().map(|(_, path)| path));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    files.retain(|f| seen.insert(f.clone()));
-    Ok(files)
+    crate::platform_image::files(patterns, cwd).map_err(|(pattern, reason)| match reason {
+        None => IndexError::NoMatch(pattern),
+        Some(reason) => IndexError::Descriptor {
+            path: pattern.into(),
+            reason: reason.into(),
+        },
+    })
 }
 
 /// The descriptors in `files`, each read and checked.
@@ -134,7 +133,7 @@ pub(super) async fn fetch(registry: &Registry, named: &Named) -> Result<Child, E
         config_digest,
         matches!(
             media_type.as_str(),
-            super::manifest::DOCKER_MANIFEST | super::manifest::OCI_MANIFEST
+            crate::platform_image::DOCKER_MANIFEST | crate::platform_image::OCI_MANIFEST
         ),
     ) else {
         return Err(bad(format!(
@@ -239,7 +238,7 @@ mod tests {
             platform: ImagePlatform::new("linux", arch, "").unwrap(),
             digest: Digest::sha256_of(&[n]),
             size: 1,
-            media_type: super::super::manifest::DOCKER_MANIFEST.into(),
+            media_type: crate::platform_image::DOCKER_MANIFEST.into(),
             bytes: Vec::new(),
             repository: "app".into(),
             origin: format!("leg {n}"),

@@ -1,6 +1,7 @@
 //! `tag-commit index`: the merge leg of a multi-platform build. The platform images (`--from`
 //! descriptors that `build-push --push-by-digest` wrote, or `--source` tags and digests) are read
-//! back and checked (`inputs`), the index is built with deterministic bytes (`manifest`), every tag
+//! back and checked (`inputs`), the index is built with deterministic bytes
+//! (`platform_image::index`), every tag
 //! is checked before anything moves, the images are put into the repository by digest (mounted
 //! when a descriptor names another repository of the registry), then the index under each tag that
 //! does not name it yet, and imageDetail.json / imagedefinitions.json are written (`report` is what
@@ -8,7 +9,6 @@
 
 mod error;
 mod inputs;
-mod manifest;
 mod report;
 
 use super::args::IndexArgs;
@@ -60,7 +60,8 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
     let fetched =
         futures_util::future::join_all(named.iter().map(|n| inputs::fetch(&registry, n))).await;
     let children = inputs::check_set(fetched.into_iter().collect::<Result<_, _>>()?, &required)?;
-    let (media_type, bytes) = manifest::index(&children);
+    let descriptors: Vec<PlatformImage> = children.iter().map(Child::descriptor).collect();
+    let (media_type, bytes) = crate::platform_image::index(&descriptors.iter().collect::<Vec<_>>());
     let digest = Digest::sha256_of(&bytes);
     let (mut results, to_put) = check_tags(&registry, &dest, &tags, &digest).await?;
     let image_uri = format!("{}@{digest}", dest.name());
