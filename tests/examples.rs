@@ -366,4 +366,126 @@ mod on_the_rig {
             "latest was not moved to an image that failed the gate"
         );
     }
+
+    /// The multi-platform example (examples/multiarch) as a CodeBuild batch, run by run-buildspec
+    /// on a checkout of its files: the amd64 and arm64 legs at once, then the merge leg — an index
+    /// with exactly both platforms under `latest` (moved after the gate), each child's config its
+    /// platform, and the deploy files of the merge leg naming the index.
+    #[test]
+    fn the_multiarch_example_batch_builds_both_platforms_and_merges_them() {
+        let rig = rig();
+        let mut sb = Scratch::rig();
+        unset(&mut sb.env, "BUILDSTEPS_COMMIT");
+        let bin_dir = Path::new(BUILD_PUSH).parent().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        set(&mut sb.env, "PATH", &path);
+        let src = sb.p("src");
+        for file in ["appspec.yaml", "examples/app", "examples/multiarch"] {
+            copy_tree(&Path::new(ROOT).join(file), &sb.path("src").join(file));
+        }
+        git(Path::new(&src), &["init", "-q"]);
+        git(Path::new(&src), &["add", "."]);
+        git(Path::new(&src), &["commit", "-q", "-m", "example"]);
+        let commit = git(Path::new(&src), &["rev-parse", "HEAD"]);
+        let repo = unique("example/multiarch");
+        create_repository(&repo, "MUTABLE");
+
+        let out = run(
+            RUN_BUILDSPEC,
+            &[
+                &format!("{src}/examples/multiarch/buildspec.yml"),
+                "--src",
+                &src,
+                "--out",
+                &sb.p("out"),
+                "--parallel",
+                "2",
+                "--env",
+                &format!("REPOSITORY={repo}"),
+                "--env",
+                &format!("BASE_IMAGE_amd64={}", rig.base_image),
+                "--env",
+                &format!("BASE_IMAGE_arm64={}", rig.arm64_base_image),
+                "--env",
+                "FAIL_ON=CRITICAL",
+                "--json",
+            ],
+            &sb.env,
+            None,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        let legs = v["legs"].as_array().unwrap();
+        let ids: Vec<&str> = legs
+            .iter()
+            .map(|l| l["identifier"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["build_amd64", "build_arm64", "merge"]);
+        for l in legs {
+            assert_eq!(l["status"], "SUCCEEDED", "{l}");
+        }
+        assert_eq!(legs[1]["platform"], "linux/arm64");
+        let end =
+            |l: &Value| l["started_ms"].as_u64().unwrap() + l["duration_ms"].as_u64().unwrap();
+        assert!(legs[2]["started_ms"].as_u64().unwrap() >= end(&legs[0]).max(end(&legs[1])));
+
+        // `latest` is the index of exactly the two platform images, each pushed under its tag.
+        let creds = rig.login();
+        let skopeo = |args: &[&str]| {
+            let mut all = vec![args[0], "--creds", &creds];
+            all.extend_from_slice(&args[1..]);
+            let out = run("skopeo", &all, &sb.env, None).ok();
+            serde_json::from_str::<Value>(&out.stdout).unwrap()
+        };
+        let uri = format!("{}/{repo}", rig.registry);
+        let index = skopeo(&["inspect", "--raw", &format!("docker://{uri}:latest")]);
+        let children = index["manifests"].as_array().unwrap();
+        let platforms: Vec<String> = children
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}/{}",
+                    m["platform"]["os"].as_str().unwrap(),
+                    m["platform"]["architecture"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+        for (child, arch) in children.iter().zip(["amd64", "arm64"]) {
+            let by_tag = skopeo(&[
+                "inspect",
+                &format!("docker://{uri}:{}-{arch}", commit.trim()),
+            ]);
+            assert_eq!(
+                by_tag["Digest"], child["digest"],
+                "the leg's tag names the child"
+            );
+            assert_eq!(by_tag["Architecture"], arch);
+        }
+
+        // The merge leg's deploy files name the index; the task definition template keeps its
+        // placeholder, and its ARM64 runtimePlatform passed the check against the index.
+        let artifact =
+            |name: &str| std::fs::read_to_string(sb.path("out/merge").join(name)).unwrap();
+        let detail: Value = serde_json::from_str(&artifact("imageDetail.json")).unwrap();
+        let digest = tag_digest(&rig.registry, &repo, "latest").unwrap();
+        assert_eq!(detail["ImageURI"], format!("{uri}@{digest}"));
+        let taskdef: Value = serde_json::from_str(&artifact("taskdef.json")).unwrap();
+        assert_eq!(taskdef["containerDefinitions"][0]["image"], "<IMAGE1_NAME>");
+        assert_eq!(taskdef["runtimePlatform"]["cpuArchitecture"], "ARM64");
+        let arm: Value = serde_json::from_str(
+            &std::fs::read_to_string(sb.path("out/build_arm64/platform-image.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(arm["digest"], children[1]["digest"]);
+        assert!(
+            out.stderr.contains("[merge] scan-gate: PASSED"),
+            "every platform image was gated: {}",
+            out.stderr
+        );
+    }
 }

@@ -250,6 +250,48 @@ fn two_legs_and_a_merge_make_one_index_that_clients_resolve_per_platform() {
     assert_eq!(pulled.stdout.trim(), "amd64");
     c.run("docker", &["image", "rm", "-f", &by_digest]).ok();
 
+    // render-taskdef checks a task's runtimePlatform against the index, offline: ARM64 is one of
+    // its platforms; an index of the amd64 leg alone has none for it.
+    let taskdef = c.root().join("taskdef.json");
+    std::fs::write(
+        &taskdef,
+        r#"{"family": "f", "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+            "containerDefinitions": [{"name": "web", "image": "x", "memory": 128}]}"#,
+    )
+    .unwrap();
+    let render = |descriptors: &str, image: &str| {
+        c.run(
+            env!("CARGO_BIN_EXE_render-taskdef"),
+            &[
+                "taskdef.json",
+                "--image",
+                &format!("web={image}"),
+                "--platform-images",
+                descriptors,
+                "-o",
+                "rendered.json",
+                "--json",
+            ],
+        )
+    };
+    render(
+        "out/**/platform-image.json",
+        &format!("{repo}@{index_digest}"),
+    )
+    .ok();
+    let amd64 = read_json(&c.descriptor("amd64"));
+    let only_amd = render(
+        "out/amd64/platform-image.json",
+        amd64["imageUri"].as_str().unwrap(),
+    );
+    assert_eq!(only_amd.code, 1, "{}", only_amd.stderr);
+    assert!(
+        only_amd.stdout.contains("runtime-platform")
+            && only_amd.stdout.contains("linux/amd64 only"),
+        "{}",
+        only_amd.stdout
+    );
+
     // The artifacts name the index by digest.
     let detail = read_json(&c.root().join("imageDetail.json"));
     assert_eq!(detail["ImageURI"], format!("{repo}@{index_digest}"));

@@ -224,6 +224,12 @@ pub(crate) struct IndexArgs {
     )]
     pub(super) image_definitions: PathBuf,
 
+    /// Also write each platform image's descriptor, as read back from the registry, to
+    /// DIR/ARCH/platform-image.json (for render-taskdef --platform-images, in a merge leg that
+    /// has no files of the other legs).
+    #[arg(long, value_name = "DIR", env = "TAG_COMMIT_WRITE_PLATFORM_IMAGES")]
+    pub(super) write_platform_images: Option<PathBuf>,
+
     /// Check every image and print the index that would be pushed; change nothing.
     #[arg(long)]
     pub(super) dry_run: bool,

@@ -118,6 +118,27 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
     for (path, bytes) in artifacts_bytes(&artifacts, &image_uri) {
         crate::atomic::write(&path, &bytes, 0o644).map_err(super::error::TagError::from)?;
     }
+    if let Some(dir) = &args.write_platform_images {
+        let dir = ctx.env.resolve(dir);
+        for d in &descriptors {
+            let file = dir
+                .join(d.platform.tag_suffix())
+                .join("platform-image.json");
+            let described = PlatformImage {
+                repository: dest.name(),
+                ..d.clone()
+            };
+            std::fs::create_dir_all(file.parent().unwrap_or(&dir)).map_err(|source| {
+                IndexError::Descriptor {
+                    path: file.clone(),
+                    reason: format!("cannot create its directory: {source}"),
+                }
+            })?;
+            crate::atomic::write(&file, &described.to_bytes(), 0o644)
+                .map_err(super::error::TagError::from)?;
+            report.artifacts.push(file.display().to_string());
+        }
+    }
     ctx.out.emit(&report)?;
     Ok(Code::Ok)
 }
@@ -145,6 +166,9 @@ fn outputs(args: &IndexArgs, files: &[PathBuf], ctx: &Context) -> Result<(), Err
         paths.output("--image-definitions", &args.image_definitions);
     }
     paths.check()?;
+    if let Some(dir) = &args.write_platform_images {
+        crate::output_path::check_directory("--write-platform-images", dir, ctx.env.cwd())?;
+    }
     Ok(())
 }
 
