@@ -119,25 +119,8 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
         crate::atomic::write(&path, &bytes, 0o644).map_err(super::error::TagError::from)?;
     }
     if let Some(dir) = &args.write_platform_images {
-        let dir = ctx.env.resolve(dir);
-        for d in &descriptors {
-            let file = dir
-                .join(d.platform.tag_suffix())
-                .join("platform-image.json");
-            let described = PlatformImage {
-                repository: dest.name(),
-                ..d.clone()
-            };
-            std::fs::create_dir_all(file.parent().unwrap_or(&dir)).map_err(|source| {
-                IndexError::Descriptor {
-                    path: file.clone(),
-                    reason: format!("cannot create its directory: {source}"),
-                }
-            })?;
-            crate::atomic::write(&file, &described.to_bytes(), 0o644)
-                .map_err(super::error::TagError::from)?;
-            report.artifacts.push(file.display().to_string());
-        }
+        let written = write_descriptors(&ctx.env.resolve(dir), &dest.name(), &descriptors)?;
+        report.artifacts.extend(written);
     }
     ctx.out.emit(&report)?;
     Ok(Code::Ok)
@@ -310,6 +293,35 @@ async fn into_repository(
         )
         .await?;
     Ok(ChildStatus::Mounted)
+}
+
+/// `--write-platform-images DIR`: each image's descriptor, in `repository`, as
+/// DIR/ARCH/platform-image.json; returns the paths.
+fn write_descriptors(
+    dir: &std::path::Path,
+    repository: &str,
+    descriptors: &[PlatformImage],
+) -> Result<Vec<String>, Error> {
+    let mut written = Vec::new();
+    for d in descriptors {
+        let file = dir
+            .join(d.platform.tag_suffix())
+            .join("platform-image.json");
+        let described = PlatformImage {
+            repository: repository.to_string(),
+            ..d.clone()
+        };
+        std::fs::create_dir_all(file.parent().unwrap_or(dir)).map_err(|source| {
+            IndexError::Descriptor {
+                path: file.clone(),
+                reason: format!("cannot create its directory: {source}"),
+            }
+        })?;
+        crate::atomic::write(&file, &described.to_bytes(), 0o644)
+            .map_err(super::error::TagError::from)?;
+        written.push(file.display().to_string());
+    }
+    Ok(written)
 }
 
 /// The report line of a platform image.
