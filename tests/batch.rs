@@ -382,9 +382,9 @@ fn an_invalid_batch_is_exit_2_naming_its_line_and_runs_nothing() {
         ),
         ("fast-fail: true", "line 2", "add one of build-graph"),
         (
-            "combine-artifacts: true\n  build-list:\n    - identifier: a",
+            "combine-artifacts: maybe\n  build-list:\n    - identifier: a",
             "line 3",
-            "pass --combine-artifacts",
+            "expected yes or no",
         ),
         (
             "build-fanout:\n    parallelism: 2",

@@ -517,6 +517,15 @@ fn dry_run_and_print_equivalent_change_nothing() {
     assert!(!app.root().join("imageDetail.json").exists());
 }
 
+/// The platform object (`os`, `architecture`, `variant` when there is one).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractPlatform {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
 /// `build-push --json`, read back with every field the `build-push` section of docs/json.md lists and nothing else.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -527,6 +536,8 @@ struct Contract {
     repository: String,
     image_uri: Option<String>,
     digest: Option<String>,
+    platform: Option<ContractPlatform>,
+    push_by_digest: bool,
     tags: Vec<ContractTag>,
     layers: Vec<ContractLayer>,
     size: u64,
@@ -637,6 +648,7 @@ fn json_output_is_the_documented_contract() {
         ]
     );
     assert!(dry.layers.is_empty());
+    assert!(dry.platform.is_none() && !dry.push_by_digest, "{dry:?}");
     assert_eq!(dry.size, 0);
     assert_eq!((dry.timings.build_ms, dry.timings.push_ms), (0, 0));
     assert!(!app.root().join("imageDetail.json").exists());
@@ -644,6 +656,11 @@ fn json_output_is_the_documented_contract() {
     // The first push uploads every layer, compressed in this run, and pushes every tag.
     let first = contract(&app.build_push(&args).ok());
     assert!(!first.dry_run);
+    // The platform the pushed config names: the engine's own.
+    let (own, _) = engine_and_foreign_platforms(&app);
+    let platform = first.platform.as_ref().unwrap();
+    assert_eq!(format!("{}/{}", platform.os, platform.architecture), own);
+    assert!(platform.variant.is_none() && !first.push_by_digest);
     assert_eq!(
         (first.registry.as_str(), first.repository.as_str()),
         (rig.registry.as_str(), repo.as_str())

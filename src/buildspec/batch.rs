@@ -1,7 +1,7 @@
 //! A buildspec's `batch` section: the legs of a CodeBuild batch build (`build-graph`,
 //! `build-list`, or `build-matrix` expanded into its combinations), and `fast-fail`, read as
-//! strictly as the rest — every problem names its line. (Combining the legs' artifacts is a
-//! project setting, not a buildspec key.)
+//! strictly as the rest — every problem names its line. `combine-artifacts` is read too, though
+//! CodeBuild takes it from the project's batch configuration.
 
 use super::{JsonPath, Reader, SpecError};
 use serde_json::Value;
@@ -36,6 +36,10 @@ pub struct Batch {
     pub kind: BatchKind,
     /// `fast-fail`: a failed leg stops the others.
     pub fast_fail: bool,
+    /// `combine-artifacts`: the legs' artifacts are one artifact. CodeBuild reads this from the
+    /// project's batch configuration (`combineArtifacts`); it is taken here too, as
+    /// `--combine-artifacts`.
+    pub combine_artifacts: bool,
     /// The legs, in file order (a matrix's in the order of its combinations).
     pub legs: Vec<Leg>,
 }
@@ -132,13 +136,9 @@ pub(super) fn read(r: &Reader<'_>, v: &Value, path: &JsonPath) -> Result<Batch, 
             ));
         }
     };
-    if m.contains_key("combine-artifacts") {
-        return Err(r.err(
-            &path.key("combine-artifacts"),
-            "combining the legs' artifacts is a setting of the CodeBuild project \
-             (buildBatchConfig.combineArtifacts), not of the buildspec: pass --combine-artifacts",
-        ));
-    }
+    let combine_artifacts = r
+        .optional(m, path, "combine-artifacts", Reader::boolean)?
+        .unwrap_or(false);
     let fast_fail = r
         .optional(m, path, "fast-fail", Reader::boolean)?
         .unwrap_or(false);
@@ -159,6 +159,7 @@ pub(super) fn read(r: &Reader<'_>, v: &Value, path: &JsonPath) -> Result<Batch, 
     Ok(Batch {
         kind,
         fast_fail,
+        combine_artifacts,
         legs,
     })
 }

@@ -160,6 +160,12 @@ impl<'a> BatchRun<'a> {
     /// Runs every leg and reports the batch.
     fn run(&self, prepared: &[Prepared]) -> BatchReport {
         let log = &self.ctx.out;
+        if self.batch.combine_artifacts && !self.args.combine_artifacts {
+            log.info(
+                "[Container] batch.combine-artifacts: CodeBuild takes this from the project's batch \
+                 configuration (combineArtifacts), not the buildspec; set it there too",
+            );
+        }
         log.info(&format!(
             "[Container] Running batch {} ({}, {} legs, up to {} at once{})",
             self.id,
@@ -227,9 +233,7 @@ impl<'a> BatchRun<'a> {
             fast_fail: self.batch.fast_fail,
             parallel: self.parallel,
             succeeded,
-            combined_artifact: self
-                .args
-                .combine_artifacts
+            combined_artifact: (self.args.combine_artifacts || self.batch.combine_artifacts)
                 .then(|| self.out.display().to_string()),
             legs,
             duration_ms: super::elapsed_ms(self.started),
