@@ -103,33 +103,33 @@ pub struct TagCommit {
 // The subcommands besides tagging one image.
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum Command {
-    /// Merge platform images (build-push --push-by-digest legs) into one image index and tag it.
+    /// Merge platform images into one multi-platform image index, and tag it with `latest` and the
+    /// commit tags.
+    ///
+    ///   tag-commit index --from 'out/**/platform-image.json' --require linux/amd64,linux/arm64
+    ///   tag-commit index -r app --source "$COMMIT-amd64" --source "$COMMIT-arm64" --tag v1.2.0
+    ///   tag-commit index --from amd64/platform-image.json --from arm64/platform-image.json \
+    ///                    --latest false --container web     # move latest after the scan gate
+    ///
+    /// Each platform image is read back from the registry: its manifest must be the descriptor's bytes
+    /// and its config the platform the descriptor claims. The index lists them sorted by platform, so
+    /// the same images give the same index digest on every run; it is a Docker manifest list when every
+    /// image is a Docker v2 manifest (what build-push pushes), else an OCI image index. The images are
+    /// put into the repository by digest first (mounted from another repository of the registry when a
+    /// descriptor names one), then the index under each tag that does not name it yet: a re-run is a
+    /// no-op that reports `present`, and an IMMUTABLE repository accepts the same index again. Missing
+    /// or repeated platforms fail before anything is pushed. Writes imageDetail.json (the index by
+    /// digest) and, with --container, imagedefinitions.json.
+    ///
+    /// Exit codes: 0 merged (or already merged) · 2 bad flag or descriptor, missing or repeated
+    /// platform, an image that is not what its descriptor says, immutable tag conflict · 3 credentials
+    /// refused · 4 registry or ECR failed after retries.
+    #[command(verbatim_doc_comment)]
     Index(IndexArgs),
 }
 
-/// Merge platform images into one multi-platform image index, and tag it with `latest` and the
-/// commit tags.
-///
-///   tag-commit index --from 'out/**/platform-image.json' --require linux/amd64,linux/arm64
-///   tag-commit index -r app --source "$COMMIT-amd64" --source "$COMMIT-arm64" --tag v1.2.0
-///   tag-commit index --from amd64/platform-image.json --from arm64/platform-image.json \
-///                    --latest false --container web     # move latest after the scan gate
-///
-/// Each platform image is read back from the registry: its manifest must be the descriptor's bytes
-/// and its config the platform the descriptor claims. The index lists them sorted by platform, so
-/// the same images give the same index digest on every run; it is a Docker manifest list when every
-/// image is a Docker v2 manifest (what build-push pushes), else an OCI image index. The images are
-/// put into the repository by digest first (mounted from another repository of the registry when a
-/// descriptor names one), then the index under each tag that does not name it yet: a re-run is a
-/// no-op that reports `present`, and an IMMUTABLE repository accepts the same index again. Missing
-/// or repeated platforms fail before anything is pushed. Writes imageDetail.json (the index by
-/// digest) and, with --container, imagedefinitions.json.
-///
-/// Exit codes: 0 merged (or already merged) · 2 bad flag or descriptor, missing or repeated
-/// platform, an image that is not what its descriptor says, immutable tag conflict · 3 credentials
-/// refused · 4 registry or ECR failed after retries.
+// `tag-commit index`'s flags (the `Index` variant's doc comment is its `--help`).
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
 pub(crate) struct IndexArgs {
     /// A platform-image.json that build-push --push-by-digest wrote, or a glob of them
     /// (`out/**/platform-image.json`; repeatable, comma-separated).
