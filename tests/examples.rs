@@ -191,16 +191,10 @@ mod on_the_rig {
         );
     }
 
-    /// The example pipeline as CodeBuild runs it, end to end: `run-buildspec buildspec.yml` on a checkout
-    /// of the example files, with the steps on PATH and the rig as the AWS account. The image is pushed
-    /// with the commit tag, gated on ECR's scan of its digest, promoted to `latest`, and the deploy files
-    /// land in the output directory. Then a change whose scan fails the gate: the build fails and
-    /// `latest` stays on the image that passed.
-    #[test]
-    fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
-        let rig = rig();
+    /// A git checkout of these example `files` with the steps on PATH, its commit from the checkout
+    /// (as in CodeBuild): the scratch, the source directory and the commit.
+    fn checkout(files: &[&str]) -> (Scratch, String, String) {
         let mut sb = Scratch::rig();
-        // The commit comes from the checkout, as in CodeBuild.
         unset(&mut sb.env, "BUILDSTEPS_COMMIT");
         let bin_dir = Path::new(BUILD_PUSH).parent().unwrap();
         let path = format!(
@@ -210,18 +204,30 @@ mod on_the_rig {
         );
         set(&mut sb.env, "PATH", &path);
         let src = sb.p("src");
-        for file in [
-            "buildspec.yml",
-            "taskdef.json",
-            "appspec.yaml",
-            "examples/app",
-        ] {
+        for file in files {
             copy_tree(&Path::new(ROOT).join(file), &sb.path("src").join(file));
         }
         git(Path::new(&src), &["init", "-q"]);
         git(Path::new(&src), &["add", "."]);
         git(Path::new(&src), &["commit", "-q", "-m", "example"]);
         let commit = git(Path::new(&src), &["rev-parse", "HEAD"]);
+        (sb, src, commit)
+    }
+
+    /// The example pipeline as CodeBuild runs it, end to end: `run-buildspec buildspec.yml` on a checkout
+    /// of the example files, with the steps on PATH and the rig as the AWS account. The image is pushed
+    /// with the commit tag, gated on ECR's scan of its digest, promoted to `latest`, and the deploy files
+    /// land in the output directory. Then a change whose scan fails the gate: the build fails and
+    /// `latest` stays on the image that passed.
+    #[test]
+    fn the_example_pipeline_runs_end_to_end_and_the_gate_holds_latest_back() {
+        let rig = rig();
+        let (sb, src, commit) = checkout(&[
+            "buildspec.yml",
+            "taskdef.json",
+            "appspec.yaml",
+            "examples/app",
+        ]);
         let repo = unique("example/pipeline");
         create_repository(&repo, "MUTABLE");
 
@@ -374,23 +380,7 @@ mod on_the_rig {
     #[test]
     fn the_multiarch_example_batch_builds_both_platforms_and_merges_them() {
         let rig = rig();
-        let mut sb = Scratch::rig();
-        unset(&mut sb.env, "BUILDSTEPS_COMMIT");
-        let bin_dir = Path::new(BUILD_PUSH).parent().unwrap();
-        let path = format!(
-            "{}:{}",
-            bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        set(&mut sb.env, "PATH", &path);
-        let src = sb.p("src");
-        for file in ["appspec.yaml", "examples/app", "examples/multiarch"] {
-            copy_tree(&Path::new(ROOT).join(file), &sb.path("src").join(file));
-        }
-        git(Path::new(&src), &["init", "-q"]);
-        git(Path::new(&src), &["add", "."]);
-        git(Path::new(&src), &["commit", "-q", "-m", "example"]);
-        let commit = git(Path::new(&src), &["rev-parse", "HEAD"]);
+        let (sb, src, commit) = checkout(&["appspec.yaml", "examples/app", "examples/multiarch"]);
         let repo = unique("example/multiarch");
         create_repository(&repo, "MUTABLE");
 

@@ -36,17 +36,7 @@ pub(super) async fn run(
     spec: Buildspec,
     batch: Batch,
 ) -> Result<Code, Error> {
-    let src =
-        std::fs::canonicalize(ctx.env.resolve(&args.src)).map_err(|source| RunError::Read {
-            path: args.src.clone(),
-            source,
-        })?;
-    if !src.is_dir() {
-        return Err(RunError::NotADirectory {
-            path: args.src.clone(),
-        }
-        .into());
-    }
+    let src = super::source_dir(&args, &ctx)?;
     crate::output_path::check_directory("--out", &args.out, ctx.env.cwd())?;
     // Every leg's buildspec is read, and its secrets resolved, before any leg runs.
     let mut prepared = Vec::new();

@@ -115,14 +115,8 @@ pub(super) struct LegRun<'a> {
     pub(super) stop: Arc<AtomicBool>,
 }
 
-/// The source directory, its commit, the build ID and the variables.
-fn plan(
-    args: &RunBuildspec,
-    ctx: &Context,
-    spec: &Buildspec,
-    secrets: &Resolved,
-    leg: Option<&LegRun<'_>>,
-) -> Result<Plan, RunError> {
+/// `--src`, canonical; it must be a directory.
+fn source_dir(args: &RunBuildspec, ctx: &Context) -> Result<PathBuf, RunError> {
     let src =
         std::fs::canonicalize(ctx.env.resolve(&args.src)).map_err(|source| RunError::Read {
             path: args.src.clone(),
@@ -133,6 +127,18 @@ fn plan(
             path: args.src.clone(),
         });
     }
+    Ok(src)
+}
+
+/// The source directory, its commit, the build ID and the variables.
+fn plan(
+    args: &RunBuildspec,
+    ctx: &Context,
+    spec: &Buildspec,
+    secrets: &Resolved,
+    leg: Option<&LegRun<'_>>,
+) -> Result<Plan, RunError> {
+    let src = source_dir(args, ctx)?;
     if !spec.artifacts.is_empty() {
         crate::output_path::check_directory("--out", &args.out, ctx.env.cwd())?;
     }
