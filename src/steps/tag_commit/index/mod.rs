@@ -51,19 +51,19 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
         ctx,
     )?;
     let repository = repository(args.repository.as_deref(), &descriptors)?;
-    let dest = destination::locate(&repository, args.region.as_deref())
+    // Credentials only: the repository's settings are asked for when a tag names another image
+    // (are its tags immutable?) or an image is missing (is the repository?).
+    let mut dest = destination::locate(&repository, args.region.as_deref())
         .await?
-        .connect(ctx)
+        .credentials(ctx)
         .await?;
     let named = named(&dest, descriptors, &sources)?;
     let registry = Registry::new(&dest.registry, dest.creds.clone())?;
-    let fetched =
-        futures_util::future::join_all(named.iter().map(|n| inputs::fetch(&registry, n))).await;
-    let children = inputs::check_set(fetched.into_iter().collect::<Result<_, _>>()?, &required)?;
+    let (children, now) = read(&registry, &mut dest, &named, &tags, &required, ctx).await?;
     let descriptors: Vec<PlatformImage> = children.iter().map(Child::descriptor).collect();
     let (media_type, bytes) = crate::platform_image::index(&descriptors.iter().collect::<Vec<_>>());
     let digest = Digest::sha256_of(&bytes);
-    let (mut results, to_put) = check_tags(&registry, &dest, &tags, &digest).await?;
+    let (mut results, to_put) = check_tags(now, &mut dest, &tags, &digest, ctx).await?;
     let image_uri = format!("{}@{digest}", dest.name());
     let artifacts = artifact_paths(&args, ctx);
     let mut report = IndexReport {
@@ -229,20 +229,48 @@ fn named(
     Ok(named)
 }
 
+/// The images, checked as a set, and what each tag names now: one round of requests.
+async fn read(
+    registry: &Registry,
+    dest: &mut Destination,
+    named: &[Named],
+    tags: &[String],
+    required: &[Platform],
+    ctx: &Context,
+) -> Result<(Vec<Child>, TagLookups), Error> {
+    let (fetched, now) = futures_util::future::join(
+        futures_util::future::join_all(named.iter().map(|n| inputs::fetch(registry, n))),
+        futures_util::future::join_all(
+            tags.iter()
+                .map(|t| registry.manifest_digest(&dest.repository, t)),
+        ),
+    )
+    .await;
+    let fetched: Result<Vec<Child>, Error> = fetched.into_iter().collect();
+    let fetched = match fetched {
+        Ok(children) => children,
+        Err(e) => {
+            // A repository ECR does not know is said as such, not as a missing image.
+            dest.settings(ctx).await?;
+            return Err(e);
+        }
+    };
+    Ok((inputs::check_set(fetched, required)?, now))
+}
+
+/// What each tag names now, in the order of the tags.
+type TagLookups = Vec<Result<Option<Digest>, crate::adapters::registry::RegistryError>>;
+
 /// What each tag names now: the tags that already name the index (`present`) and those to put.
 /// In an immutable repository, a tag naming another image is [`IndexError::Immutable`], before
 /// anything is pushed.
 async fn check_tags(
-    registry: &Registry,
-    dest: &Destination,
+    now: TagLookups,
+    dest: &mut Destination,
     tags: &[String],
     digest: &Digest,
+    ctx: &Context,
 ) -> Result<(Vec<AddedTag>, Vec<String>), Error> {
-    let now = futures_util::future::join_all(
-        tags.iter()
-            .map(|t| registry.manifest_digest(&dest.repository, t)),
-    )
-    .await;
     let (mut present, mut to_put) = (Vec::new(), Vec::new());
     for (tag, now) in tags.iter().zip(now) {
         match now? {
@@ -250,7 +278,7 @@ async fn check_tags(
                 tag: tag.clone(),
                 status: TagStatus::Present,
             }),
-            Some(d) if dest.immutable() => {
+            Some(d) if dest.settings(ctx).await?.is_some() && dest.immutable() => {
                 return Err(IndexError::Immutable {
                     repository: dest.name(),
                     tag: tag.clone(),
