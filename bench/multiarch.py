@@ -46,14 +46,16 @@ def repository(name):
 
 
 def checkout(n):
-    """A new checkout of the example with new bytes in the app (1 MiB of random data)."""
+    """A new checkout of the example with new bytes in the app (64 MiB of random data, so each leg
+    builds and pushes a new layer of that size)."""
     src = os.path.join(work, f"src-{n}")
     for f in ("appspec.yaml", "examples/app", "examples/multiarch"):
         s, d = os.path.join(root, f), os.path.join(src, f)
         os.makedirs(os.path.dirname(d), exist_ok=True)
         (shutil.copytree if os.path.isdir(s) else shutil.copy)(s, d)
     with open(os.path.join(src, "examples/app/www/payload.bin"), "wb") as f:
-        f.write(os.urandom(1 << 20))
+        for _ in range(64):
+            f.write(os.urandom(1 << 20))
     for cmd in (["init", "-q"], ["add", "."], ["-c", "user.email=b@b", "-c", "user.name=b", "commit", "-q", "-m", "x"]):
         sh("git", *cmd, cwd=src)
     return src
