@@ -460,3 +460,68 @@ fn a_descriptor_that_lies_or_a_leg_that_asks_for_shared_tags_is_refused() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("no file matches"), "{}", out.stderr);
 }
+
+#[test]
+fn a_merge_into_another_repository_mounts_the_platform_images_first() {
+    let c = Checkout::new();
+    let (legs_name, index_name) = (unique("ma/legs"), unique("ma/release"));
+    create_repository(&legs_name, "MUTABLE");
+    create_repository(&index_name, "MUTABLE");
+    let rig = rig();
+    let legs = format!("{}/{legs_name}", rig.registry);
+    let release = format!("{}/{index_name}", rig.registry);
+    c.leg(&legs, "amd64", &[]).ok();
+    c.leg(&legs, "arm64", &[]).ok();
+
+    let log = RegistryLog::mark();
+    let merged = json(
+        &c.index(&[
+            "-r",
+            &release,
+            "--from",
+            "out/**/platform-image.json",
+            "--write-platform-images",
+            "platforms",
+            "--json",
+        ])
+        .ok(),
+    );
+    for m in merged["manifests"].as_array().unwrap() {
+        assert_eq!(m["status"], "mounted", "{merged}");
+        let digest = m["digest"].as_str().unwrap();
+        // The child is in the release repository by digest, and its blobs were mounted, not sent.
+        skopeo(
+            &c.sb,
+            &["inspect", "--raw", &format!("docker://{release}@{digest}")],
+        )
+        .ok();
+    }
+    assert_eq!(
+        log.uploads(&index_name),
+        0,
+        "blobs are mounted, not uploaded"
+    );
+    assert!(
+        log.requests("POST", &index_name, "blobs/uploads/") > 0,
+        "the mounts"
+    );
+    // The descriptors written name the release repository.
+    let written = read_json(&c.root().join("platforms/arm64/platform-image.json"));
+    assert_eq!(written["repository"], release.as_str());
+    assert_eq!(written["platform"]["architecture"], "arm64");
+    // Again: everything is there now.
+    let again = json(
+        &c.index(&[
+            "-r",
+            &release,
+            "--from",
+            "out/**/platform-image.json",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(again["digest"], merged["digest"]);
+    for m in again["manifests"].as_array().unwrap() {
+        assert_eq!(m["status"], "present", "{again}");
+    }
+}
