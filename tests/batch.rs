@@ -157,6 +157,7 @@ fn a_build_graph_runs_its_legs_in_parallel_in_order_each_as_a_build_of_its_own()
     assert_eq!(arm["platform"], "linux/arm64");
     assert_eq!(amd["platform"], "linux/amd64");
     assert_eq!(arm["compute_type"], "BUILD_GENERAL1_LARGE");
+    assert!(arm["privileged_mode"].is_null());
     assert!(merge["platform"].is_null());
     // Every line of a leg's log carries its identifier; the table lists every leg.
     assert!(

@@ -276,6 +276,8 @@ pub(crate) struct LegReport {
     pub(crate) compute_type: Option<String>,
     /// `env.type`, reported.
     pub(crate) environment_type: Option<String>,
+    /// `env.privileged-mode`, reported (the commands reach this machine's Docker engine either way).
+    pub(crate) privileged_mode: Option<bool>,
     /// The platform the environment implies (`linux/arm64` for `ARM_CONTAINER`), if it says.
     pub(crate) platform: Option<String>,
     /// When it started, in milliseconds after the batch did (absent when it did not run).
@@ -301,6 +303,7 @@ impl LegReport {
             image: leg.image.clone(),
             compute_type: leg.compute_type.clone(),
             environment_type: leg.environment_type.clone(),
+            privileged_mode: leg.privileged_mode,
             platform: leg.platform().map(str::to_string),
             started_ms: None,
             duration_ms: 0,
