@@ -5,8 +5,9 @@ another (--parallel 1), alternating in one run; then the merge step alone, `tag-
 `docker manifest create` + `docker manifest push` (DOCKER_CLI_EXPERIMENTAL=enabled) of the same two
 platform images.
 
-Every batch round is cold: new bytes in the app (so new layers for both legs), an empty layer cache,
-a new repository. The merge rounds use no cache of ours (tag-commit keeps none): each round writes a
+Every batch round is cold: new bytes in the app (so new layers for both legs), an empty layer cache
+(a new BUILDSTEPS_CACHE_DIR), the engine's build cache pruned, a new repository; each leg logs in
+afresh (ecr-login fetches a new token, no token cache). The merge rounds use no cache of ours (tag-commit keeps none): each round writes a
 new tag for both sides.
 
 `docker manifest push` speaks plain HTTP to a registry at a loopback address (the engine lists
@@ -67,6 +68,8 @@ def batch(parallel, n):
     repository(repo)
     cache = os.path.join(work, f"cache-{n}-{parallel}")
     e = dict(env, BUILDSTEPS_CACHE_DIR=cache)
+    subprocess.run(["docker", "builder", "prune", "-af"], env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     args = [os.path.join(bins, "run-buildspec"), os.path.join(src, "examples/multiarch/buildspec.yml"),
             "--src", src, "--out", os.path.join(work, f"out-{n}-{parallel}"), "--parallel", str(parallel),
             "--env", f"REPOSITORY={repo}",
@@ -121,7 +124,7 @@ auth:
 def main():
     sh(os.path.join(bins, "ecr-login"))
     print(f"bench multiarch: {rounds} alternating rounds of the example batch, cold (new bytes, "
-          "empty layer cache, new repository each round)", flush=True)
+          "empty layer cache, pruned build cache, new repository each round)", flush=True)
     parallel, sequential = [], []
     for i in range(rounds):
         parallel.append(batch(2, i))

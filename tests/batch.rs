@@ -245,6 +245,13 @@ fn fast_fail_stops_the_other_legs_and_a_failed_dependency_stops_its_dependents()
     );
     assert!(after["build"].is_null(), "it never ran");
     assert!(
+        after["buildspec"]
+            .as_str()
+            .unwrap()
+            .ends_with("buildspec.yml"),
+        "{after}"
+    );
+    assert!(
         !out.stderr
             .contains("[after_bad] [Container] Entering phase")
     );

@@ -94,15 +94,13 @@ impl App {
 }
 
 fn skopeo_inspect(app: &App, image: &str, config: bool) -> Value {
-    let creds = rig().login();
-    let mut args = vec!["inspect", "--creds", &creds];
+    let mut args = vec!["inspect"];
     if config {
         args.push("--config");
     }
     let target = format!("docker://{image}");
     args.push(&target);
-    let out = run("skopeo", &args, &app.sb.env, None).ok();
-    serde_json::from_str(&out.stdout).unwrap()
+    json(&app.sb.skopeo(&args).ok())
 }
 
 #[test]

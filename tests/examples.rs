@@ -424,13 +424,7 @@ mod on_the_rig {
         assert!(legs[2]["started_ms"].as_u64().unwrap() >= end(&legs[0]).max(end(&legs[1])));
 
         // `latest` is the index of exactly the two platform images, each pushed under its tag.
-        let creds = rig.login();
-        let skopeo = |args: &[&str]| {
-            let mut all = vec![args[0], "--creds", &creds];
-            all.extend_from_slice(&args[1..]);
-            let out = run("skopeo", &all, &sb.env, None).ok();
-            serde_json::from_str::<Value>(&out.stdout).unwrap()
-        };
+        let skopeo = |args: &[&str]| common::json(&sb.skopeo(args).ok());
         let uri = format!("{}/{repo}", rig.registry);
         let index = skopeo(&["inspect", "--raw", &format!("docker://{uri}:latest")]);
         let children = index["manifests"].as_array().unwrap();

@@ -79,13 +79,6 @@ impl Checkout {
     }
 }
 
-fn skopeo(sb: &Scratch, args: &[&str]) -> Output {
-    let creds = rig().login();
-    let mut all = vec![args[0], "--creds", &creds];
-    all.extend_from_slice(&args[1..]);
-    run_in(None, "skopeo", &all, &sb.env, None)
-}
-
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -118,7 +111,11 @@ fn two_legs_and_a_merge_make_one_index_that_clients_resolve_per_platform() {
         assert_eq!(d["repository"], repo.as_str());
         assert!(!c.root().join("imageDetail.json").exists());
     }
-    let tags = json(&skopeo(&c.sb, &["list-tags", &format!("docker://{repo}")]).ok());
+    let tags = json(
+        &c.sb
+            .skopeo(&["list-tags", &format!("docker://{repo}")])
+            .ok(),
+    );
     let mut listed: Vec<&str> = tags["Tags"]
         .as_array()
         .unwrap()
@@ -146,11 +143,9 @@ fn two_legs_and_a_merge_make_one_index_that_clients_resolve_per_platform() {
         .ok(),
     );
     let index_digest = merged["digest"].as_str().unwrap().to_string();
-    let raw = skopeo(
-        &c.sb,
-        &["inspect", "--raw", &format!("docker://{repo}:latest")],
-    )
-    .ok();
+    let raw =
+        c.sb.skopeo(&["inspect", "--raw", &format!("docker://{repo}:latest")])
+            .ok();
     assert_eq!(
         format!(
             "sha256:{}",
@@ -180,11 +175,9 @@ fn two_legs_and_a_merge_make_one_index_that_clients_resolve_per_platform() {
         let digest = child["digest"].as_str().unwrap();
         assert_eq!(read_json(&c.descriptor(arch))["digest"], digest);
         let config = json(
-            &skopeo(
-                &c.sb,
-                &["inspect", "--config", &format!("docker://{repo}@{digest}")],
-            )
-            .ok(),
+            &c.sb
+                .skopeo(&["inspect", "--config", &format!("docker://{repo}@{digest}")])
+                .ok(),
         );
         assert_eq!(
             config["architecture"], arch,
@@ -192,41 +185,35 @@ fn two_legs_and_a_merge_make_one_index_that_clients_resolve_per_platform() {
         );
     }
     // The commit tag names the index too.
-    let by_commit = skopeo(
-        &c.sb,
-        &["inspect", "--raw", &format!("docker://{repo}:{COMMIT}")],
-    )
-    .ok();
+    let by_commit =
+        c.sb.skopeo(&["inspect", "--raw", &format!("docker://{repo}:{COMMIT}")])
+            .ok();
     assert_eq!(by_commit.stdout, raw.stdout);
 
     // A client on arm64 resolves the arm64 child; docker on this amd64 engine pulls the amd64 one.
     let arm = json(
-        &skopeo(
-            &c.sb,
-            &[
+        &c.sb
+            .skopeo(&[
                 "inspect",
                 "--override-arch",
                 "arm64",
                 "--override-os",
                 "linux",
                 &format!("docker://{repo}:latest"),
-            ],
-        )
-        .ok(),
+            ])
+            .ok(),
     );
     assert_eq!(arm["Architecture"], "arm64");
     let arm_child = json(
-        &skopeo(
-            &c.sb,
-            &[
+        &c.sb
+            .skopeo(&[
                 "inspect",
                 &format!(
                     "docker://{repo}@{}",
                     children[1]["digest"].as_str().unwrap()
                 ),
-            ],
-        )
-        .ok(),
+            ])
+            .ok(),
     );
     assert_eq!(
         arm["Layers"], arm_child["Layers"],
@@ -408,13 +395,10 @@ fn a_descriptor_that_lies_or_a_leg_that_asks_for_shared_tags_is_refused() {
     let leg = json(&c.leg(&repo, "amd64", &["--platform-tag", "none"]).ok());
     assert_eq!(leg["tags"], serde_json::json!([]));
     let digest = leg["digest"].as_str().unwrap();
-    skopeo(
-        &c.sb,
-        &["inspect", "--raw", &format!("docker://{repo}@{digest}")],
-    )
-    .ok();
+    c.sb.skopeo(&["inspect", "--raw", &format!("docker://{repo}@{digest}")])
+        .ok();
     // This registry answers 404 for the tag list of a repository without tags.
-    let tags = skopeo(&c.sb, &["list-tags", &format!("docker://{repo}")]);
+    let tags = c.sb.skopeo(&["list-tags", &format!("docker://{repo}")]);
     if tags.code == 0 {
         assert_eq!(json(&tags)["Tags"], serde_json::json!([]));
     } else {
@@ -490,11 +474,8 @@ fn a_merge_into_another_repository_mounts_the_platform_images_first() {
         assert_eq!(m["status"], "mounted", "{merged}");
         let digest = m["digest"].as_str().unwrap();
         // The child is in the release repository by digest, and its blobs were mounted, not sent.
-        skopeo(
-            &c.sb,
-            &["inspect", "--raw", &format!("docker://{release}@{digest}")],
-        )
-        .ok();
+        c.sb.skopeo(&["inspect", "--raw", &format!("docker://{release}@{digest}")])
+            .ok();
     }
     assert_eq!(
         log.uploads(&index_name),

@@ -484,6 +484,15 @@ impl Scratch {
         run(program, args, &self.env, None)
     }
 
+    /// Runs `skopeo COMMAND ARGS…` against the rig's registry, with its login (`args[0]` is the
+    /// command).
+    pub(crate) fn skopeo(&self, args: &[&str]) -> Output {
+        let creds = rig().login();
+        let mut all = vec![args[0], "--creds", &creds];
+        all.extend_from_slice(&args[1..]);
+        self.run("skopeo", &all)
+    }
+
     /// A path inside the directory.
     pub(crate) fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)

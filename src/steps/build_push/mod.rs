@@ -68,38 +68,35 @@ impl Step for BuildPush {
             return Ok(Code::Ok);
         }
         let dest = dest.connect(&ctx).await?;
-        if self.reuse_existing
-            && let Some((published, written)) = reuse_existing(&self, &dest, &plan, &ctx).await?
-        {
+        let reused = if self.reuse_existing {
+            reuse_existing(&self, &dest, &plan, &ctx).await?
+        } else {
+            None
+        };
+        let (built, published, written) = if let Some((published, written)) = reused {
             let built = Built {
                 image_id: String::new(),
                 context_bytes: plan.build.context.bytes,
                 build_ms: 0,
             };
-            ctx.out.emit(&report(
-                dest,
-                self.push_by_digest,
-                plan.commit,
-                &built,
-                published,
-                written,
-            ))?;
-            return Ok(Code::Ok);
-        }
-        let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
-        let local_tag = format!("{}:{}", dest.name(), plan.local_tag);
-        let registries = cache_credentials(&dest, &plan.build.kit.cache_from, &ctx)?;
-        let built = plan
-            .build
-            .run(&engine, local_tag, registries, &ctx.out)
-            .await?;
-        let image = push::Image {
-            id: &built.image_id,
-            created: plan.created.as_deref(),
-            platform: plan.platform.as_ref(),
+            (built, published, written)
+        } else {
+            let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
+            let local_tag = format!("{}:{}", dest.name(), plan.local_tag);
+            let registries = cache_credentials(&dest, &plan.build.kit.cache_from, &ctx)?;
+            let built = plan
+                .build
+                .run(&engine, local_tag, registries, &ctx.out)
+                .await?;
+            let image = push::Image {
+                id: &built.image_id,
+                created: plan.created.as_deref(),
+                platform: plan.platform.as_ref(),
+            };
+            let published = push_and_tag(&engine, &dest, &image, &plan.tags, &ctx).await?;
+            let written = plan.artifacts.write(&dest, &published.pushed, &plan.tags)?;
+            (built, published, written)
         };
-        let published = push_and_tag(&engine, &dest, &image, &plan.tags, &ctx).await?;
-        let written = plan.artifacts.write(&dest, &published.pushed, &plan.tags)?;
         ctx.out.emit(&report(
             dest,
             self.push_by_digest,

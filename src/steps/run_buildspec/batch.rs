@@ -15,18 +15,29 @@ use crate::buildspec::{Batch, Buildspec, Leg};
 use crate::cli::Context;
 use crate::error::Error;
 use crate::exit::Code;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-/// A leg ready to run: its buildspec read and its secrets resolved.
+/// A leg ready to run: its buildspec read and its secrets resolved (once per buildspec file, however
+/// many legs run it), and the legs it depends on.
 struct Prepared {
     leg: Leg,
     /// The buildspec file it runs, as named.
     buildspec: PathBuf,
-    spec: Buildspec,
-    secrets: Resolved,
+    spec: Arc<Buildspec>,
+    secrets: Arc<Resolved>,
+    /// The indices of the legs of `depend_on`.
+    deps: Vec<usize>,
+}
+
+impl Prepared {
+    /// The report of this leg if it does not run, for `reason`.
+    fn not_run(&self, reason: String) -> LegReport {
+        LegReport::not_run(&self.leg, self.buildspec.display().to_string(), reason)
+    }
 }
 
 /// Runs the batch and reports it.
@@ -38,23 +49,38 @@ pub(super) async fn run(
 ) -> Result<Code, Error> {
     let src = super::source_dir(&args, &ctx)?;
     crate::output_path::check_directory("--out", &args.out, ctx.env.cwd())?;
-    // Every leg's buildspec is read, and its secrets resolved, before any leg runs.
+    // Every leg's buildspec is read, and its secrets resolved, before any leg runs: each file once.
+    let mut read_files: HashMap<PathBuf, (Arc<Buildspec>, Arc<Resolved>)> = HashMap::new();
+    let top = Arc::new(spec);
     let mut prepared = Vec::new();
     for leg in &batch.legs {
-        let (buildspec, leg_spec) = match &leg.buildspec {
-            Some(file) => {
-                let shown = PathBuf::from(file);
-                let leg_spec = read(&src.join(file), &shown)?;
-                (shown, leg_spec)
-            }
-            None => (args.buildspec.clone(), spec.clone()),
+        let buildspec = leg
+            .buildspec
+            .as_ref()
+            .map_or_else(|| args.buildspec.clone(), PathBuf::from);
+        let (spec, secrets) = if let Some(known) = read_files.get(&buildspec) {
+            known.clone()
+        } else {
+            let spec = match &leg.buildspec {
+                Some(file) => Arc::new(read(&src.join(file), &buildspec)?),
+                None => Arc::clone(&top),
+            };
+            let secrets = secrets::resolve(&spec, &args.env, args.region.as_deref()).await?;
+            let known = (spec, Arc::new(secrets));
+            read_files.insert(buildspec.clone(), known.clone());
+            known
         };
-        let secrets = secrets::resolve(&leg_spec, &args.env, args.region.as_deref()).await?;
+        let deps = leg
+            .depend_on
+            .iter()
+            .filter_map(|d| batch.legs.iter().position(|l| &l.identifier == d))
+            .collect();
         prepared.push(Prepared {
             leg: leg.clone(),
             buildspec,
-            spec: leg_spec,
+            spec,
             secrets,
+            deps,
         });
     }
     let out = ctx.out.clone();
@@ -246,9 +272,13 @@ impl<'a> BatchRun<'a> {
                 let reason = if self.stop.load(Ordering::SeqCst) {
                     Some("not started: a leg failed and the batch has fast-fail".to_string())
                 } else {
-                    prepared[i].leg.depend_on.iter().find_map(|dep| {
-                        let j = prepared.iter().position(|p| &p.leg.identifier == dep)?;
-                        failed(&states[j]).then(|| format!("not started: `{dep}` did not succeed"))
+                    prepared[i].deps.iter().find_map(|&j| {
+                        failed(&states[j]).then(|| {
+                            format!(
+                                "not started: `{}` did not succeed",
+                                prepared[j].leg.identifier
+                            )
+                        })
                     })
                 };
                 if let Some(reason) = reason {
@@ -256,7 +286,7 @@ impl<'a> BatchRun<'a> {
                         .out
                         .prefixed(&format!("[{}] ", prepared[i].leg.identifier))
                         .info(&format!("[Container] Build STOPPED: {reason}"));
-                    states[i] = State::Done(Box::new(LegReport::not_run(&prepared[i].leg, reason)));
+                    states[i] = State::Done(Box::new(prepared[i].not_run(reason)));
                     changed = true;
                 }
             }
@@ -272,9 +302,8 @@ impl<'a> BatchRun<'a> {
         let out = self.ctx.out.prefixed(&format!("[{}] ", leg.identifier));
         let started_ms = super::elapsed_ms(self.started);
         let clock = Instant::now();
-        let mut report = LegReport::not_run(leg, String::new());
+        let mut report = p.not_run(String::new());
         report.started_ms = Some(started_ms);
-        report.buildspec = p.buildspec.display().to_string();
         let src = self.work.path().join(&leg.identifier).join("src");
         let result = super::workspace::copy(self.src, &src, &self.out)
             .map_err(Error::from)
@@ -334,12 +363,7 @@ impl<'a> BatchRun<'a> {
 
 /// Whether leg `i`'s dependencies have all ended as it needs them to.
 fn ready(prepared: &[Prepared], states: &[State], i: usize) -> bool {
-    prepared[i].leg.depend_on.iter().all(|dep| {
-        prepared
-            .iter()
-            .position(|p| &p.leg.identifier == dep)
-            .is_some_and(|j| {
-                matches!(&states[j], State::Done(r) if r.status == LegStatus::Succeeded || r.ignore_failure)
-            })
+    prepared[i].deps.iter().all(|&j| {
+        matches!(&states[j], State::Done(r) if r.status == LegStatus::Succeeded || r.ignore_failure)
     })
 }

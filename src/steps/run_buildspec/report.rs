@@ -291,15 +291,19 @@ pub(crate) struct LegReport {
 }
 
 impl LegReport {
-    /// A leg that did not run, for `reason`.
-    pub(crate) fn not_run(leg: &crate::buildspec::Leg, reason: String) -> LegReport {
+    /// A leg (running `buildspec`) that did not run, for `reason`.
+    pub(crate) fn not_run(
+        leg: &crate::buildspec::Leg,
+        buildspec: String,
+        reason: String,
+    ) -> LegReport {
         LegReport {
             identifier: leg.identifier.clone(),
             status: LegStatus::Stopped,
             reason: (!reason.is_empty()).then_some(reason),
             ignore_failure: leg.ignore_failure,
             depend_on: leg.depend_on.clone(),
-            buildspec: leg.buildspec.clone().unwrap_or_default(),
+            buildspec,
             image: leg.image.clone(),
             compute_type: leg.compute_type.clone(),
             environment_type: leg.environment_type.clone(),

@@ -52,28 +52,8 @@ pub struct TagCommit {
     #[arg(long, value_name = "PATH", env = "TAG_COMMIT_FROM")]
     pub(super) from: Option<PathBuf>,
 
-    /// More tags (repeatable, comma-separated).
-    #[arg(
-        short = 't',
-        long = "tag",
-        value_name = "TAG",
-        env = "TAG_COMMIT_TAGS",
-        value_delimiter = ','
-    )]
-    pub(super) tags: Vec<String>,
-
-    /// The commit tag's form: `full`, `short`, `sha-short`, `sha-full`, or `none`.
-    #[arg(
-        long,
-        value_name = "FORM",
-        env = "TAG_COMMIT_COMMIT_TAG",
-        default_value = "full"
-    )]
-    pub(super) commit_tag: CommitTag,
-
-    /// The commit ID [default: from CI variables or git].
-    #[arg(long, value_name = "SHA", env = "BUILDSTEPS_COMMIT")]
-    pub(super) commit: Option<String>,
+    #[command(flatten)]
+    pub(super) tagging: Tagging,
 
     /// Tag in another repository of the same registry (promotion): blobs are mounted, not copied.
     #[arg(long, value_name = "REPOSITORY", env = "TAG_COMMIT_TO")]
@@ -171,32 +151,12 @@ pub(crate) struct IndexArgs {
     )]
     pub(super) require: Vec<String>,
 
-    /// More tags for the index (repeatable, comma-separated).
-    #[arg(
-        short = 't',
-        long = "tag",
-        value_name = "TAG",
-        env = "TAG_COMMIT_TAGS",
-        value_delimiter = ','
-    )]
-    pub(super) tags: Vec<String>,
-
     /// Also tag the index `latest`.
     #[arg(long, value_name = "BOOL", env = "TAG_COMMIT_LATEST", default_value_t = true, action = clap::ArgAction::Set)]
     pub(super) latest: bool,
 
-    /// The commit tag's form: `full`, `short`, `sha-short`, `sha-full`, or `none`.
-    #[arg(
-        long,
-        value_name = "FORM",
-        env = "TAG_COMMIT_COMMIT_TAG",
-        default_value = "full"
-    )]
-    pub(super) commit_tag: CommitTag,
-
-    /// The commit ID [default: from CI variables or git].
-    #[arg(long, value_name = "SHA", env = "BUILDSTEPS_COMMIT")]
-    pub(super) commit: Option<String>,
+    #[command(flatten)]
+    pub(super) tagging: Tagging,
 
     /// The region of your ECR registry, for a bare repository name [default: the SDK chain].
     #[arg(long, value_name = "REGION", env = "TAG_COMMIT_REGION", value_parser = crate::ecr_host::parse_region)]
@@ -236,6 +196,33 @@ pub(crate) struct IndexArgs {
 
     #[command(flatten)]
     pub(super) output: OutputArgs,
+}
+
+/// The tags both commands add besides `latest`: `--tag`, the commit tag and the commit it is for.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Tagging {
+    /// More tags (repeatable, comma-separated).
+    #[arg(
+        short = 't',
+        long = "tag",
+        value_name = "TAG",
+        env = "TAG_COMMIT_TAGS",
+        value_delimiter = ','
+    )]
+    pub(super) tags: Vec<String>,
+
+    /// The commit tag's form: `full`, `short`, `sha-short`, `sha-full`, or `none`.
+    #[arg(
+        long,
+        value_name = "FORM",
+        env = "TAG_COMMIT_COMMIT_TAG",
+        default_value = "full"
+    )]
+    pub(super) commit_tag: CommitTag,
+
+    /// The commit ID [default: from CI variables or git].
+    #[arg(long, value_name = "SHA", env = "BUILDSTEPS_COMMIT")]
+    pub(super) commit: Option<String>,
 }
 
 /// How tags are written (`--via`; reported as `via`, with the same spelling).

@@ -3,7 +3,7 @@
 //! the tags (the commit tag first), and the repository they go in (the source's, or `--to` in the
 //! same registry).
 
-use super::args::{TagCommit, Via};
+use super::args::{TagCommit, Tagging, Via};
 use super::error::TagError;
 use crate::cli::Context;
 use crate::commit::{self, Commit, CommitTag};
@@ -114,28 +114,24 @@ pub(super) fn tags(
     args: &TagCommit,
     ctx: &Context,
 ) -> Result<(Option<Commit>, Vec<String>), Error> {
-    tag_list(
-        args.commit_tag,
-        args.commit.as_deref(),
-        &args.tags,
-        false,
-        ctx,
-    )
+    tag_list(&args.tagging, false, ctx)
 }
 
-/// The tags (`latest` when asked, the commit tag of the form `commit_tag`, the `--tag`s), checked
-/// and deduplicated, and the commit the commit tag came from. No tag at all is
-/// [`TagError::NoTags`].
+/// The tags (`latest` when asked, the commit tag, the `--tag`s), checked and deduplicated, and the
+/// commit the commit tag came from. No tag at all is [`TagError::NoTags`].
 pub(super) fn tag_list(
-    commit_tag: CommitTag,
-    commit: Option<&str>,
-    flags: &[String],
+    tagging: &Tagging,
     latest: bool,
     ctx: &Context,
 ) -> Result<(Option<Commit>, Vec<String>), Error> {
+    let (commit_tag, flags) = (tagging.commit_tag, &tagging.tags);
     let commit = match commit_tag {
         CommitTag::None => None,
-        _ => Some(commit::resolve(commit, &ctx.env, ctx.env.cwd())?),
+        _ => Some(commit::resolve(
+            tagging.commit.as_deref(),
+            &ctx.env,
+            ctx.env.cwd(),
+        )?),
     };
     let mut tags: Vec<String> = latest.then(|| "latest".to_string()).into_iter().collect();
     tags.extend(commit.as_ref().and_then(|c| commit_tag.tag(c)));

@@ -25,10 +25,10 @@ pub(crate) enum IndexError {
     #[error("choose the index's repository: {0}")]
     Repository(String),
     /// A platform image is not in the registry, or not what it claims.
-    #[error("use {origin}: {reason}")]
+    #[error("use {from}: {reason}")]
     Child {
         /// Where it was named (`out/arm64/platform-image.json`, `--source abc-arm64`).
-        origin: String,
+        from: String,
         /// What is wrong.
         reason: String,
     },

@@ -14,34 +14,15 @@ use std::path::{Path, PathBuf};
 /// A platform image, read back from the registry.
 #[derive(Debug, Clone)]
 pub(super) struct Child {
-    /// The platform its config names.
-    pub(super) platform: ImagePlatform,
-    /// Its manifest's digest.
-    pub(super) digest: Digest,
-    /// Its manifest's length.
-    pub(super) size: u64,
-    /// Its manifest's media type.
-    pub(super) media_type: String,
+    /// What it is, as an index names it (the platform its config names; the repository it was
+    /// found in).
+    pub(super) image: PlatformImage,
+    /// The repository's path in the registry.
+    pub(super) path: String,
     /// Its manifest's bytes.
     pub(super) bytes: Vec<u8>,
-    /// The repository (path in the registry) it was found in.
-    pub(super) repository: String,
-    /// Where it was named, for messages.
-    pub(super) origin: String,
-}
-
-impl Child {
-    /// The image as an index names it.
-    pub(super) fn descriptor(&self) -> PlatformImage {
-        PlatformImage {
-            repository: self.repository.clone(),
-            media_type: self.media_type.clone(),
-            digest: self.digest.clone(),
-            size: self.size,
-            platform: self.platform.clone(),
-            tag: None,
-        }
-    }
+    /// Where it was named: a descriptor file, or `--source TAG`.
+    pub(super) from: String,
 }
 
 /// A platform image as named, before the registry is asked.
@@ -53,8 +34,8 @@ pub(super) struct Named {
     pub(super) reference: String,
     /// The descriptor's claim, when it came from one.
     pub(super) claim: Option<PlatformImage>,
-    /// Where it was named, for messages.
-    pub(super) origin: String,
+    /// Where it was named: a descriptor file, or `--source TAG`.
+    pub(super) from: String,
 }
 
 /// The descriptor files `--from` names (globs expanded against `cwd`, sorted; each file once).
@@ -90,7 +71,7 @@ pub(super) fn descriptors(files: &[PathBuf]) -> Result<Vec<(PathBuf, PlatformIma
 /// a descriptor, the digest, size and media type it names, with a config of the platform it claims.
 pub(super) async fn fetch(registry: &Registry, named: &Named) -> Result<Child, Error> {
     let bad = |reason: String| IndexError::Child {
-        origin: named.origin.clone(),
+        from: named.from.clone(),
         reason,
     };
     let where_ = format!("{}/{}", registry.host(), named.repository);
@@ -166,13 +147,17 @@ pub(super) async fn fetch(registry: &Registry, named: &Named) -> Result<Child, E
         .into());
     }
     Ok(Child {
-        platform,
-        digest: manifest.digest,
-        size: manifest.bytes.len() as u64,
-        media_type,
+        image: PlatformImage {
+            repository: where_,
+            media_type,
+            digest: manifest.digest,
+            size: manifest.bytes.len() as u64,
+            platform,
+            tag: None,
+        },
+        path: named.repository.clone(),
         bytes: manifest.bytes,
-        repository: named.repository.clone(),
-        origin: named.origin.clone(),
+        from: named.from.clone(),
     })
 }
 
@@ -184,26 +169,32 @@ pub(super) fn check_set(
 ) -> Result<Vec<Child>, IndexError> {
     let mut set: Vec<Child> = Vec::new();
     for child in children {
-        match set.iter().find(|c| c.platform == child.platform) {
-            Some(c) if c.digest == child.digest => {}
+        match set
+            .iter()
+            .find(|c| c.image.platform == child.image.platform)
+        {
+            Some(c) if c.image.digest == child.image.digest => {}
             Some(c) => {
                 return Err(IndexError::Platforms(format!(
                     "two images for {}: {} ({}) and {} ({})",
-                    child.platform, c.digest, c.origin, child.digest, child.origin
+                    child.image.platform, c.image.digest, c.from, child.image.digest, child.from
                 )));
             }
             None => set.push(child),
         }
     }
-    set.sort_by(|a, b| a.platform.cmp(&b.platform));
+    set.sort_by(|a, b| a.image.platform.cmp(&b.image.platform));
     let present = || {
         set.iter()
-            .map(|c| c.platform.to_string())
+            .map(|c| c.image.platform.to_string())
             .collect::<Vec<_>>()
             .join(", ")
     };
     for want in required {
-        let matching: Vec<&Child> = set.iter().filter(|c| want.matches(&c.platform)).collect();
+        let matching: Vec<&Child> = set
+            .iter()
+            .filter(|c| want.matches(&c.image.platform))
+            .collect();
         match matching.as_slice() {
             [_] => {}
             [] => {
@@ -219,7 +210,7 @@ pub(super) fn check_set(
                     many.len(),
                     want.given(),
                     many.iter()
-                        .map(|c| c.platform.to_string())
+                        .map(|c| c.image.platform.to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
@@ -235,13 +226,17 @@ mod tests {
 
     fn child(arch: &str, n: u8) -> Child {
         Child {
-            platform: ImagePlatform::new("linux", arch, "").unwrap(),
-            digest: Digest::sha256_of(&[n]),
-            size: 1,
-            media_type: crate::platform_image::DOCKER_MANIFEST.into(),
+            image: PlatformImage {
+                repository: "r.example/app".into(),
+                media_type: crate::platform_image::DOCKER_MANIFEST.into(),
+                digest: Digest::sha256_of(&[n]),
+                size: 1,
+                platform: ImagePlatform::new("linux", arch, "").unwrap(),
+                tag: None,
+            },
+            path: "app".into(),
             bytes: Vec::new(),
-            repository: "app".into(),
-            origin: format!("leg {n}"),
+            from: format!("leg {n}"),
         }
     }
 
@@ -255,7 +250,7 @@ mod tests {
     fn one_image_per_platform_and_every_required_one() {
         let both = require(&["linux/amd64", "linux/arm64"]);
         let set = check_set(vec![child("arm64", 1), child("amd64", 2)], &both).unwrap();
-        assert_eq!(set[0].platform.architecture, "amd64");
+        assert_eq!(set[0].image.platform.architecture, "amd64");
         // The same image twice is one.
         let set = check_set(vec![child("arm64", 1), child("arm64", 1)], &[]).unwrap();
         assert_eq!(set.len(), 1);

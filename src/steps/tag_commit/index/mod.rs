@@ -43,13 +43,7 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
     if descriptors.is_empty() && sources.is_empty() {
         return Err(IndexError::Empty.into());
     }
-    let (commit, tags) = super::plan::tag_list(
-        args.commit_tag,
-        args.commit.as_deref(),
-        &args.tags,
-        args.latest,
-        ctx,
-    )?;
+    let (commit, tags) = super::plan::tag_list(&args.tagging, args.latest, ctx)?;
     let repository = repository(args.repository.as_deref(), &descriptors)?;
     // Credentials only: the repository's settings are asked for when a tag names another image
     // (are its tags immutable?) or an image is missing (is the repository?).
@@ -60,8 +54,8 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
     let named = named(&dest, descriptors, &sources)?;
     let registry = Registry::new(&dest.registry, dest.creds.clone())?;
     let (children, now) = read(&registry, &mut dest, &named, &tags, &required, ctx).await?;
-    let descriptors: Vec<PlatformImage> = children.iter().map(Child::descriptor).collect();
-    let (media_type, bytes) = crate::platform_image::index(&descriptors.iter().collect::<Vec<_>>());
+    let images: Vec<&PlatformImage> = children.iter().map(|c| &c.image).collect();
+    let (media_type, bytes) = crate::platform_image::index(&images);
     let digest = Digest::sha256_of(&bytes);
     let (mut results, to_put) = check_tags(now, &mut dest, &tags, &digest, ctx).await?;
     let image_uri = format!("{}@{digest}", dest.name());
@@ -81,18 +75,11 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
             .collect(),
         dry_run: args.dry_run,
     };
+    for child in &children {
+        let status = into_repository(&registry, &dest, child, !args.dry_run).await?;
+        report.manifests.push(child_report(child, status));
+    }
     if args.dry_run {
-        report.manifests = children
-            .iter()
-            .map(|c| {
-                let status = if c.repository == dest.repository {
-                    ChildStatus::Present
-                } else {
-                    ChildStatus::Planned
-                };
-                child_report(c, status)
-            })
-            .collect();
         results.extend(to_put.into_iter().map(|tag| AddedTag {
             tag,
             status: TagStatus::Planned,
@@ -100,10 +87,6 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
         report.tags = in_order(&tags, results);
         ctx.out.emit(&report)?;
         return Ok(Code::Ok);
-    }
-    for child in &children {
-        let status = into_repository(&registry, &dest, child).await?;
-        report.manifests.push(child_report(child, status));
     }
     for tag in to_put {
         registry
@@ -119,7 +102,7 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
         crate::atomic::write(&path, &bytes, 0o644).map_err(super::error::TagError::from)?;
     }
     if let Some(dir) = &args.write_platform_images {
-        let written = write_descriptors(&ctx.env.resolve(dir), &dest.name(), &descriptors)?;
+        let written = write_descriptors(&ctx.env.resolve(dir), &dest.name(), &images)?;
         report.artifacts.extend(written);
     }
     ctx.out.emit(&report)?;
@@ -216,7 +199,7 @@ fn named(
         named.push(Named {
             repository,
             reference: d.digest.to_string(),
-            origin: format!("`{}`", path.display()),
+            from: path.display().to_string(),
             claim: Some(d),
         });
     }
@@ -224,7 +207,7 @@ fn named(
         repository: dest.repository.clone(),
         reference: s.clone(),
         claim: None,
-        origin: format!("--source {s}"),
+        from: format!("--source {s}"),
     }));
     Ok(named)
 }
@@ -295,29 +278,34 @@ async fn check_tags(
 
 /// Puts a platform image into the index's repository by digest: `present` when it is there (a leg
 /// pushed it there), else its blobs mounted from the repository it was found in and its manifest
-/// put.
+/// put — or, unless `write`, `planned`.
 async fn into_repository(
     registry: &Registry,
     dest: &Destination,
     child: &Child,
+    write: bool,
 ) -> Result<ChildStatus, Error> {
-    if child.repository == dest.repository
+    let digest = child.image.digest.to_string();
+    if child.path == dest.repository
         || registry
-            .manifest_digest(&dest.repository, &child.digest.to_string())
+            .manifest_digest(&dest.repository, &digest)
             .await?
             .is_some()
     {
         return Ok(ChildStatus::Present);
     }
+    if !write {
+        return Ok(ChildStatus::Planned);
+    }
     let doc: serde_json::Value = serde_json::from_slice(&child.bytes)
-        .map_err(|_| super::error::TagError::Manifest(child.digest.clone()))?;
-    super::registry::mount_blobs(registry, &child.repository, &dest.repository, &doc).await?;
+        .map_err(|_| super::error::TagError::Manifest(child.image.digest.clone()))?;
+    super::registry::mount_blobs(registry, &child.path, &dest.repository, &doc).await?;
     registry
         .put_manifest(
             &dest.repository,
-            &child.digest.to_string(),
+            &digest,
             &child.bytes,
-            &child.media_type,
+            &child.image.media_type,
         )
         .await?;
     Ok(ChildStatus::Mounted)
@@ -328,7 +316,7 @@ async fn into_repository(
 fn write_descriptors(
     dir: &std::path::Path,
     repository: &str,
-    descriptors: &[PlatformImage],
+    descriptors: &[&PlatformImage],
 ) -> Result<Vec<String>, Error> {
     let mut written = Vec::new();
     for d in descriptors {
@@ -337,7 +325,7 @@ fn write_descriptors(
             .join("platform-image.json");
         let described = PlatformImage {
             repository: repository.to_string(),
-            ..d.clone()
+            ..(*d).clone()
         };
         std::fs::create_dir_all(file.parent().unwrap_or(dir)).map_err(|source| {
             IndexError::Descriptor {
@@ -355,10 +343,10 @@ fn write_descriptors(
 /// The report line of a platform image.
 fn child_report(child: &Child, status: ChildStatus) -> IndexChild {
     IndexChild {
-        platform: child.platform.clone(),
-        digest: child.digest.clone(),
-        media_type: child.media_type.clone(),
-        from: child.origin.trim_matches('`').to_string(),
+        platform: child.image.platform.clone(),
+        digest: child.image.digest.clone(),
+        media_type: child.image.media_type.clone(),
+        from: child.from.clone(),
         status,
     }
 }
