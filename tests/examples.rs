@@ -428,17 +428,10 @@ mod on_the_rig {
         let uri = format!("{}/{repo}", rig.registry);
         let index = skopeo(&["inspect", "--raw", &format!("docker://{uri}:latest")]);
         let children = index["manifests"].as_array().unwrap();
-        let platforms: Vec<String> = children
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}/{}",
-                    m["platform"]["os"].as_str().unwrap(),
-                    m["platform"]["architecture"].as_str().unwrap()
-                )
-            })
-            .collect();
-        assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+        assert_eq!(
+            common::index_platforms(&index),
+            ["linux/amd64", "linux/arm64"]
+        );
         for (child, arch) in children.iter().zip(["amd64", "arm64"]) {
             let by_tag = skopeo(&[
                 "inspect",

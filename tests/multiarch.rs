@@ -2,6 +2,7 @@
 //! one built from the rig's arm64 base image, no emulation), merged by `tag-commit index`, and read
 //! back with skopeo, docker and the registry's log.
 
+use crate::common;
 use crate::common::{Output, RegistryLog, Scratch, create_repository, json, rig, run_in, unique};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -160,17 +161,10 @@ fn two_legs_and_a_merge_make_one_index_that_clients_resolve_per_platform() {
         "application/vnd.docker.distribution.manifest.list.v2+json"
     );
     let children = index["manifests"].as_array().unwrap();
-    let platforms: Vec<String> = children
-        .iter()
-        .map(|m| {
-            format!(
-                "{}/{}",
-                m["platform"]["os"].as_str().unwrap(),
-                m["platform"]["architecture"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(
+        common::index_platforms(&index),
+        ["linux/amd64", "linux/arm64"]
+    );
     for (child, arch) in children.iter().zip(["amd64", "arm64"]) {
         let digest = child["digest"].as_str().unwrap();
         assert_eq!(read_json(&c.descriptor(arch))["digest"], digest);

@@ -649,3 +649,19 @@ impl HttpServer {
             .collect()
     }
 }
+
+/// `OS/ARCH` of each child of an image index, in its order.
+pub(crate) fn index_platforms(index: &serde_json::Value) -> Vec<String> {
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
