@@ -858,3 +858,93 @@ fn a_redirect_to_another_host_is_given_no_credentials() {
     );
     assert_eq!(tags_of(&repo), ["build"], "nothing was tagged");
 }
+
+/// The registry's certificate is checked against the machine's trust store (read while the
+/// connection opens): a store without the registry's CA refuses the connection, an empty one is a
+/// setup error naming the variables to check; neither moves a tag. With the rig's CA trusted, the
+/// same run speaks HTTP/2 to the registry (one connection for its requests), while build-push's
+/// layer uploads stay on HTTP/1.1.
+#[test]
+fn the_registry_s_certificate_is_checked_against_the_machine_s_trust_store() {
+    let s = Sandbox::new();
+    let repo = unique("tc/trust");
+    create_repository(&repo, "MUTABLE");
+    let pushed = RegistryLog::mark();
+    s.image(&repo, "trust", "exists");
+    let uploads: Vec<String> = pushed
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains(&format!(" /v2/{repo}/blobs/uploads/")))
+        .collect();
+    assert!(!uploads.is_empty(), "{:?}", pushed.lines());
+    assert!(
+        uploads.iter().all(|l| l.contains(" HTTP/1.1\"")),
+        "{uploads:?}"
+    );
+    let uri = format!("{}/{repo}", rig().registry);
+    let empty_dir = s.path("no-certs");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let other_ca = s.p("other-ca.crt");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=not the registry's CA", "-keyout"])
+        .arg(s.path("other-ca.key"))
+        .args(["-out", &other_ca])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let args = ["-r", &uri, "--source", "exists", "--tag", "untrusted"];
+    let dir = empty_dir.to_str().unwrap();
+    let untrusted = run(
+        TAG,
+        &args,
+        &s.env_with(&[("SSL_CERT_FILE", &other_ca), ("SSL_CERT_DIR", dir)]),
+        None,
+    );
+    assert_eq!(untrusted.code, 4, "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.contains("UnknownIssuer"),
+        "{}",
+        untrusted.stderr
+    );
+    let missing = s.p("no-such-bundle.crt");
+    let no_store = s.env_with(&[("SSL_CERT_FILE", &missing), ("SSL_CERT_DIR", dir)]);
+    // tag-commit asks ECR for the repository's settings first; a merge goes to the registry.
+    let merge = [
+        "index",
+        "-r",
+        &uri,
+        "--source",
+        "exists",
+        "--tag",
+        "untrusted",
+        "--latest",
+        "false",
+        "--commit-tag",
+        "none",
+    ];
+    for args in [&args[..], &merge[..]] {
+        let none = run(TAG, args, &no_store, None);
+        assert_eq!(none.code, 2, "{args:?}: {}", none.stderr);
+        assert!(
+            none.stderr.contains("SSL_CERT_FILE") && none.stderr.contains("help:"),
+            "{args:?}: {}",
+            none.stderr
+        );
+        assert!(!none.stderr.contains("panicked"), "{}", none.stderr);
+    }
+    assert_eq!(tags_of(&repo), ["exists"]);
+
+    let log = RegistryLog::mark();
+    s.tag_commit(&args).ok();
+    assert!(tags_of(&repo).contains(&"untrusted".to_string()));
+    let ours: Vec<String> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains(&format!(" /v2/{repo}/")) && l.contains("\"buildsteps/"))
+        .collect();
+    assert!(!ours.is_empty(), "{:?}", log.lines());
+    assert!(ours.iter().all(|l| l.contains(" HTTP/2.0\"")), "{ours:?}");
+}

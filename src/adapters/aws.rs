@@ -102,6 +102,15 @@ pub enum AwsError {
         /// What is wrong with it.
         reason: String,
     },
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` are set and name no certificate: the only trust store the
+    /// SDK's HTTPS client would read is empty (and it panics on that).
+    #[error("use the trust store {named}: {reason}")]
+    NoTrustStore {
+        /// `SSL_CERT_FILE=…, SSL_CERT_DIR=…`, as set.
+        named: String,
+        /// What was found there.
+        reason: String,
+    },
     /// The service (or the SDK on its behalf) refused or failed the call.
     #[error("call {service} {operation} in {region} at {endpoint}: {message}")]
     Call {
@@ -152,9 +161,10 @@ impl Diagnostic for AwsError {
     fn exit_code(&self) -> Code {
         match self {
             AwsError::NoCredentials { .. } => Code::Auth,
-            AwsError::NoRegion | AwsError::BadRegion { .. } | AwsError::BadEndpoint { .. } => {
-                Code::Usage
-            }
+            AwsError::NoRegion
+            | AwsError::BadRegion { .. }
+            | AwsError::BadEndpoint { .. }
+            | AwsError::NoTrustStore { .. } => Code::Usage,
             AwsError::Call { code: Some(c), .. } if AUTH_CODES.contains(&c.as_str()) => Code::Auth,
             AwsError::Call { .. } | AwsError::Answer { .. } => Code::Remote,
         }
@@ -169,6 +179,11 @@ impl Diagnostic for AwsError {
                     .into(),
             ),
             AwsError::NoRegion => Some("pass --region or set AWS_REGION".into()),
+            AwsError::NoTrustStore { .. } => Some(
+                "point SSL_CERT_FILE at a CA bundle (such as /etc/ssl/certs/ca-certificates.crt) or \
+                 SSL_CERT_DIR at a directory of CA certificates, or unset both to use the system's"
+                    .into(),
+            ),
             AwsError::BadRegion { .. } => Some(
                 "pass --region or set AWS_REGION to a region such as us-east-1 (an empty AWS_REGION \
                  counts as unset)"
@@ -208,6 +223,10 @@ impl Aws {
         region: Option<&str>,
         web_identity: Option<WebIdentity>,
     ) -> Result<Aws, AwsError> {
+        check_trust_store(
+            std::env::var("SSL_CERT_FILE").ok().as_deref(),
+            std::env::var("SSL_CERT_DIR").ok().as_deref(),
+        )?;
         let region = match region {
             Some(r) => aws_config::Region::new(r.to_string()),
             None => aws_config::meta::region::RegionProviderChain::first_try(
@@ -503,6 +522,39 @@ fn check_endpoint(
 }
 
 /// A usage error for an empty region (as none) or one that is not a region name.
+/// The trust store the SDK reads, as rustls-native-certs finds it: when `SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` (directories separated by `:`) is set, only those are read, so at least one
+/// must name a file or a directory that holds one.
+fn check_trust_store(file: Option<&str>, dir: Option<&str>) -> Result<(), AwsError> {
+    let (file, dir) = (
+        file.filter(|f| !f.is_empty()),
+        dir.filter(|d| !d.is_empty()),
+    );
+    if file.is_none() && dir.is_none() {
+        return Ok(());
+    }
+    let file_ok =
+        file.is_some_and(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() > 0));
+    let dir_ok = dir.is_some_and(|d| {
+        d.split(':')
+            .any(|d| std::fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_some()))
+    });
+    if file_ok || dir_ok {
+        return Ok(());
+    }
+    let named = [("SSL_CERT_FILE", file), ("SSL_CERT_DIR", dir)]
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(AwsError::NoTrustStore {
+        named,
+        reason: "no CA certificate is there (a missing or empty file, an empty or missing \
+                 directory), and only these are read when they are set"
+            .into(),
+    })
+}
+
 fn check_region(region: &str) -> Result<(), AwsError> {
     if region.trim().is_empty() {
         Err(AwsError::NoRegion)
@@ -1011,6 +1063,43 @@ impl Ecr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trust_store_that_names_no_certificate_is_refused_before_the_sdk_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle.crt");
+        std::fs::write(&bundle, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let (bundle, empty) = (bundle.to_str().unwrap(), empty.to_str().unwrap());
+        let missing = "/nonexistent/ca.crt";
+        let tmp = dir.path().to_str().unwrap();
+        for (file, d) in [
+            (None, None),
+            (Some(""), Some("")),
+            (Some(bundle), None),
+            (None, Some(tmp)),
+            (Some(missing), Some(tmp)),
+            (None, Some(&format!("{empty}:{tmp}") as &str)),
+        ] {
+            assert!(check_trust_store(file, d).is_ok(), "{file:?} {d:?}");
+        }
+        for (file, d, named) in [
+            (Some(missing), None, "SSL_CERT_FILE=/nonexistent/ca.crt"),
+            (None, Some(empty), "SSL_CERT_DIR="),
+            (
+                Some(missing),
+                Some("/nonexistent"),
+                "SSL_CERT_FILE=/nonexistent/ca.crt, SSL_CERT_DIR=/nonexistent",
+            ),
+            (Some(tmp), None, "SSL_CERT_FILE="),
+        ] {
+            let e = check_trust_store(file, d).unwrap_err();
+            assert_eq!(e.exit_code(), Code::Usage);
+            assert!(e.to_string().contains(named), "{e}");
+            assert!(e.help().unwrap().contains("unset both"), "{e}");
+        }
+    }
 
     #[test]
     fn endpoint_overrides_must_be_http_urls_with_a_host() {

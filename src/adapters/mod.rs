@@ -17,3 +17,4 @@ pub mod docker;
 pub mod git;
 pub mod github_oidc;
 pub mod registry;
+pub(crate) mod tls;

@@ -131,14 +131,24 @@ pub struct Manifest {
     pub digest: Digest,
 }
 
+/// What the registry sees in its logs (and ECR in CloudTrail) as the client.
+const USER_AGENT: &str = concat!("buildsteps/", env!("CARGO_PKG_VERSION"));
+
 /// A client for one registry host.
 #[derive(Debug)]
 pub struct Registry {
     http: reqwest::Client,
+    /// The system's root certificates the client checks the registry's certificate against.
+    trust: crate::adapters::tls::TrustStore,
     host: String,
     creds: Option<(String, Secret)>,
     /// The `Authorization` header value learnt from the last challenge.
     auth: Mutex<Option<Secret>>,
+    /// Held by the first request while it opens the connection, so that requests made at the same
+    /// time then share it (HTTP/2) instead of each opening one: `true` once it is done.
+    opened: tokio::sync::Mutex<bool>,
+    /// Whether the registry has answered any request.
+    answered: std::sync::atomic::AtomicBool,
 }
 
 /// Jittered exponential backoff: 250 ms · 2ⁿ ± 50 %.
@@ -242,20 +252,56 @@ enum Body<'a> {
 }
 
 impl Registry {
-    /// A client for `host` with optional username/password (from docker's config or an ECR token).
-    /// An HTTP client that cannot be set up is an error, never a client without the timeouts.
+    /// A client for `host` with optional username/password (from docker's config or an ECR token),
+    /// speaking HTTP/2 when the registry offers it: requests made at the same time (a merge's
+    /// manifests, configs and tags) share one connection and one TLS handshake. An HTTP client that
+    /// cannot be set up is an error, never a client without the timeouts.
     pub fn new(host: &str, creds: Option<(String, Secret)>) -> Result<Registry, RegistryError> {
-        let http = client(
-            host,
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(120)),
-        )?;
+        Registry::with_protocols(host, creds, false)
+    }
+
+    /// As [`Registry::new`], over HTTP/1.1 only, for pushing layers: each upload gets a connection
+    /// of its own, as `docker push` does, rather than sharing one HTTP/2 connection whose flow
+    /// control window (the server's; 1 MiB in Go's registry) would pace every layer at once.
+    pub fn for_uploads(
+        host: &str,
+        creds: Option<(String, Secret)>,
+    ) -> Result<Registry, RegistryError> {
+        Registry::with_protocols(host, creds, true)
+    }
+
+    fn with_protocols(
+        host: &str,
+        creds: Option<(String, Secret)>,
+        http1_only: bool,
+    ) -> Result<Registry, RegistryError> {
+        let alpn: &[&[u8]] = if http1_only {
+            &[b"http/1.1"]
+        } else {
+            &[b"h2", b"http/1.1"]
+        };
+        let (tls, trust) =
+            crate::adapters::tls::client_config(alpn).map_err(|e| RegistryError::Client {
+                host: host.to_string(),
+                message: e.to_string(),
+            })?;
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(120))
+            .user_agent(USER_AGENT)
+            .tls_backend_preconfigured(tls);
+        if http1_only {
+            builder = builder.http1_only();
+        }
         Ok(Registry {
-            http,
+            http: client(host, builder)?,
+            trust,
             host: host.to_string(),
             creds,
             auth: Mutex::new(None),
+            // One connection per request anyway: no first request to wait for.
+            opened: tokio::sync::Mutex::new(http1_only),
+            answered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -266,6 +312,12 @@ impl Registry {
             return false;
         };
         reqwest::Url::parse(url).is_ok_and(|u| same_origin(&own, &u))
+    }
+
+    /// Whether the registry has answered a request (with any status): when it has not, a failure
+    /// is the network's or this machine's, not news about the repository.
+    pub fn answered(&self) -> bool {
+        self.answered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The host.
@@ -302,6 +354,12 @@ impl Registry {
         {
             *auth = Some(basic(user, password));
         }
+        // The first request opens the connection alone; those made meanwhile wait for its answer,
+        // then share that connection when the registry speaks HTTP/2.
+        let mut gate = {
+            let opened = self.opened.lock().await;
+            (!*opened).then_some(opened)
+        };
         loop {
             let mut req = self.http.request(method.clone(), url);
             for (k, v) in headers {
@@ -328,7 +386,15 @@ impl Registry {
                     )
                 }
             };
-            match req.send().await {
+            let sent = req.send().await;
+            if let Some(mut opened) = gate.take() {
+                *opened = true;
+            }
+            if sent.is_ok() {
+                self.answered
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            match sent {
                 // A challenge is answered only from the registry itself (after any redirect).
                 Ok(resp)
                     if resp.status() == StatusCode::UNAUTHORIZED
@@ -356,6 +422,12 @@ impl Registry {
                     tokio::time::sleep(wait).await;
                 }
                 Ok(resp) => return Ok(resp),
+                Err(_) if let Some(message) = self.trust.failure() => {
+                    return Err(RegistryError::Client {
+                        host: self.host.clone(),
+                        message,
+                    });
+                }
                 Err(e) if attempt + 1 < ATTEMPTS && !e.is_builder() => {
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;

@@ -200,7 +200,7 @@ async fn push_and_tag(
     ctx: &Context,
 ) -> Result<Published, Error> {
     let started = Instant::now();
-    let registry = Arc::new(Registry::new(&dest.registry, dest.creds.clone())?);
+    let registry = Arc::new(Registry::for_uploads(&dest.registry, dest.creds.clone())?);
     let pushed = push::image(engine, &registry, &dest.repository, image, ctx).await?;
     let results = tags::publish(&registry, dest, tags, &pushed.manifest, &pushed.digest).await?;
     Ok(Published {

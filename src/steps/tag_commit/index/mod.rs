@@ -234,7 +234,9 @@ async fn read(
         Ok(children) => children,
         Err(e) => {
             // A repository ECR does not know is said as such, not as a missing image.
-            dest.settings(ctx).await?;
+            if registry.answered() {
+                dest.settings(ctx).await?;
+            }
             return Err(e);
         }
     };
