@@ -348,6 +348,42 @@ pub(crate) fn read_export<R: Read>(
     Ok(Exported { config, layers })
 }
 
+/// Reads only the config JSON of a `docker save` tar (either layout): no layer is hashed or
+/// compressed, their bytes are skipped as they pass.
+pub(crate) fn read_config<R: Read>(reader: R) -> io::Result<Vec<u8>> {
+    let mut archive = tar::Archive::new(reader);
+    let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut manifest: Option<Vec<SaveManifest>> = None;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let size = entry.header().size()?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let is_json = Path::new(&path)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        // As `read_export` keeps them: JSON files (the classic layout's config), small OCI blobs.
+        if !(is_json && size < (8 << 20) || path.starts_with("blobs/") && size < 64 * 1024) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes)?;
+        if path == "manifest.json" {
+            manifest = Some(serde_json::from_slice(&bytes).map_err(io::Error::other)?);
+        } else {
+            small.insert(path, bytes);
+        }
+    }
+    let manifest = manifest
+        .and_then(|m| m.into_iter().next())
+        .ok_or_else(|| io::Error::other("the export has no manifest.json"))?;
+    small
+        .remove(&manifest.config)
+        .ok_or_else(|| io::Error::other(format!("the export lacks the config {}", manifest.config)))
+}
+
 /// Sets the config's `created` time, and its history's, to `created` (RFC 3339; the commit time), so
 /// the image digest depends on the content and the commit, not on when the engine ran the build. Keys
 /// keep their order; anything unreadable is returned unchanged.
@@ -574,6 +610,57 @@ mod tests {
             normalise_config(b"not json", Some("x")),
             b"not json".to_vec()
         );
+    }
+
+    /// A `docker save` tar of either layout: the config, one layer, and the manifest naming them.
+    fn save_tar(oci: bool, config: &[u8], layer: &[u8]) -> Vec<u8> {
+        let config_name = if oci {
+            format!("blobs/sha256/{}", Digest::sha256_of(config).hex())
+        } else {
+            format!("{}.json", Digest::sha256_of(config).hex())
+        };
+        let layer_name = if oci {
+            format!("blobs/sha256/{}", Digest::sha256_of(layer).hex())
+        } else {
+            "0123abcd/layer.tar".to_string()
+        };
+        let manifest = format!(r#"[{{"Config":"{config_name}","Layers":["{layer_name}"]}}]"#);
+        let mut out = tar::Builder::new(Vec::new());
+        for (name, bytes) in [
+            (layer_name.as_str(), layer),
+            (config_name.as_str(), config),
+            ("manifest.json", manifest.as_bytes()),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            out.append_data(&mut header, name, bytes).unwrap();
+        }
+        out.into_inner().unwrap()
+    }
+
+    #[test]
+    fn the_config_is_read_from_an_export_without_its_layers() {
+        let config = br#"{"architecture":"arm64","os":"linux"}"#;
+        let layer = pseudo_random(3 << 20);
+        for oci in [false, true] {
+            let tar = save_tar(oci, config, &layer);
+            assert_eq!(read_config(&tar[..]).unwrap(), config, "oci: {oci}");
+            let dir = tempfile::tempdir().unwrap();
+            let full = read_export(&tar[..], dir.path(), || None, |_| {}).unwrap();
+            assert_eq!(full.config, config, "oci: {oci}");
+        }
+        let no_manifest = {
+            let mut out = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(2);
+            header.set_cksum();
+            out.append_data(&mut header, "x.json", &b"{}"[..]).unwrap();
+            out.into_inner().unwrap()
+        };
+        let e = read_config(&no_manifest[..]).unwrap_err();
+        assert!(e.to_string().contains("no manifest.json"), "{e}");
     }
 
     #[test]

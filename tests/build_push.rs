@@ -1643,9 +1643,61 @@ fn inline_cache_lets_a_pruned_engine_reuse_the_expensive_step_from_the_registry(
             None,
         );
     }
+    // A fresh host: no layer cache of ours either.
+    let _ = std::fs::remove_dir_all(app.sb.path(".cache/buildsteps"));
+    let log = RegistryLog::mark();
     let second = app
-        .build_push(&["-r", &uri, "--cache-from", &format!("{uri}:latest")])
+        .build_push(&[
+            "-r",
+            &uri,
+            "--cache-from",
+            &format!("{uri}:latest"),
+            "--json",
+        ])
         .ok();
+    // Every layer is one the cache image holds: none is uploaded again.
+    let report = json(&second);
+    let statuses: Vec<&str> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|s| *s == "present"),
+        "{report}"
+    );
+    assert!(
+        log.requests("HEAD", &repo, "blobs/") >= statuses.len(),
+        "each layer is looked up: {:?}",
+        log.lines()
+    );
+    assert!(
+        log.uploads(&repo) <= 1,
+        "at most the config is uploaded: {:?}",
+        log.lines()
+    );
+    // Into another repository of the registry, the cache image's layers are mounted.
+    let other = unique("bp/cache-other");
+    create_repository(&other, "MUTABLE");
+    let _ = std::fs::remove_dir_all(app.sb.path(".cache/buildsteps"));
+    let into_other = RegistryLog::mark();
+    let third = app
+        .build_push(&[
+            "-r",
+            &format!("{}/{other}", rig.registry),
+            "--cache-from",
+            &format!("{uri}:latest"),
+            "--json",
+        ])
+        .ok();
+    let report = json(&third);
+    let layers = report["layers"].as_array().unwrap();
+    assert!(
+        layers.len() == statuses.len() && layers.iter().all(|l| l["status"] == "mounted"),
+        "{report}"
+    );
+    assert!(into_other.uploads(&other) <= 1, "{:?}", into_other.lines());
     let lines: Vec<&str> = second.stderr.lines().collect();
     let step = lines
         .iter()

@@ -84,6 +84,7 @@ impl Step for BuildPush {
             let engine = Engine::connect(ctx.env.var("DOCKER_HOST")).await?;
             let local_tag = format!("{}:{}", dest.name(), plan.local_tag);
             let registries = cache_credentials(&dest, &plan.build.kit.cache_from, &ctx)?;
+            let cache_from = plan.build.kit.cache_from.clone();
             let built = plan
                 .build
                 .run(&engine, local_tag, registries, &ctx.out)
@@ -92,6 +93,7 @@ impl Step for BuildPush {
                 id: &built.image_id,
                 created: plan.created.as_deref(),
                 platform: plan.platform.as_ref(),
+                cache_from: &cache_from,
             };
             let published = push_and_tag(&engine, &dest, &image, &plan.tags, &ctx).await?;
             let written = plan.artifacts.write(&dest, &published.pushed, &plan.tags)?;

@@ -1,7 +1,9 @@
 //! The push: the image's blobs into the repository, and the manifest bytes that name them.
 //!
-//! Two paths. When the local [`layers::LayerCache`] knows the image's config and every layer's blob, and
-//! the registry has (or can mount) each blob, nothing is exported ([`cached`]). Otherwise the image is
+//! Three paths. When the local [`layers::LayerCache`] knows the image's config and every layer's blob, and
+//! the registry has (or can mount) each blob, nothing is exported ([`cached`]). When the
+//! `--cache-from` images in the registry hold every layer (a rebuild from the registry cache on a
+//! fresh host), only the config is read from the export ([`seeded`]). Otherwise the image is
 //! exported from the engine and each layer compressed and uploaded as it streams ([`upload`]), then
 //! the config is uploaded. Either way the cache learns where the blobs now are, so that a push to
 //! another repository of the same registry can mount them.
@@ -11,6 +13,7 @@
 //! streamed, and uploaded once the exported config is known to be that platform.
 
 mod cached;
+mod seeded;
 mod upload;
 
 use super::report::{LayerResult, LayerStatus};
@@ -71,6 +74,8 @@ pub(super) struct Image<'a> {
     pub(super) created: Option<&'a str>,
     /// The platform the config must name, if one was asked for.
     pub(super) platform: Option<&'a Platform>,
+    /// The `--cache-from` images, whose layers may already be in the registry.
+    pub(super) cache_from: &'a [String],
 }
 
 /// Pushes the engine's `image` to `repo` (every blob, not yet the manifest); nothing is sent when
@@ -96,6 +101,20 @@ pub(super) async fn image(
         ));
         remember_locations(cache, registry, repo, &pushed);
         return Ok(pushed);
+    }
+    if !image.cache_from.is_empty() {
+        let known = seeded::known_layers(registry, image.cache_from).await;
+        if let Some(pushed) =
+            seeded::push(engine, registry, repo, image, &info.diff_ids, &known).await?
+        {
+            ctx.out.info(&format!(
+                "every layer of {image_id} is in the --cache-from images: none uploaded"
+            ));
+            if let Some(cache) = &cache {
+                remember_locations(cache, registry, repo, &pushed);
+            }
+            return Ok(pushed);
+        }
     }
 
     let pushed = from_export(engine, registry, repo, image, cache.as_ref(), ctx).await?;
