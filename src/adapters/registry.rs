@@ -144,7 +144,7 @@ pub struct Registry {
     creds: Option<(String, Secret)>,
     /// The `Authorization` header value learnt from the last challenge.
     auth: Mutex<Option<Secret>>,
-    /// Held by the first request while it opens the connection, so that requests made at the same
+    /// Held while the connection is opened ([`Registry::open`]), so that requests made at the same
     /// time then share it (HTTP/2) instead of each opening one: `true` once it is done.
     opened: tokio::sync::Mutex<bool>,
     /// Whether the registry has answered any request.
@@ -354,12 +354,7 @@ impl Registry {
         {
             *auth = Some(basic(user, password));
         }
-        // The first request opens the connection alone; those made meanwhile wait for its answer,
-        // then share that connection when the registry speaks HTTP/2.
-        let mut gate = {
-            let opened = self.opened.lock().await;
-            (!*opened).then_some(opened)
-        };
+        self.open().await;
         loop {
             let mut req = self.http.request(method.clone(), url);
             for (k, v) in headers {
@@ -387,9 +382,6 @@ impl Registry {
                 }
             };
             let sent = req.send().await;
-            if let Some(mut opened) = gate.take() {
-                *opened = true;
-            }
             if sent.is_ok() {
                 self.answered
                     .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -440,6 +432,21 @@ impl Registry {
                     });
                 }
             }
+        }
+    }
+
+    /// Opens the connection with the API version check (`GET /v2/` without credentials, which a
+    /// registry answers without checking a password), as docker's client begins; requests made
+    /// meanwhile wait for it, then share that connection when the registry speaks HTTP/2 instead of
+    /// each opening one. Its answer, or its failure, is the requests' to find out again.
+    async fn open(&self) {
+        let mut opened = self.opened.lock().await;
+        if !*opened {
+            if self.http.get(self.url("/v2/")).send().await.is_ok() {
+                self.answered
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            *opened = true;
         }
     }
 
