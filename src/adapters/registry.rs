@@ -131,7 +131,7 @@ pub struct Manifest {
     pub digest: Digest,
 }
 
-/// What the registry sees in its logs (and ECR in CloudTrail) as the client.
+/// What the registry sees in its logs (and ECR in `CloudTrail`) as the client.
 const USER_AGENT: &str = concat!("buildsteps/", env!("CARGO_PKG_VERSION"));
 
 /// A client for one registry host.
