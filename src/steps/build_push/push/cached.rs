@@ -7,7 +7,7 @@ use crate::adapters::registry::Registry;
 use crate::error::Error;
 use crate::layers::{self, Blob};
 use crate::reference::Digest;
-use crate::steps::build_push::report::{LayerResult, LayerStatus};
+use crate::steps::build_push::report::LayerStatus;
 
 /// The push from the cache, or `None` when the cache does not know the image or a layer can be
 /// neither found nor mounted in `repo` (then the image must be exported). The cached config is
@@ -43,17 +43,12 @@ pub(super) async fn push(
     let Some(statuses) = layer_statuses(cache, registry, repo, &blobs).await? else {
         return Ok(None);
     };
-    let layers = blobs
-        .iter()
-        .zip(statuses)
-        .map(|(b, status)| LayerResult {
-            digest: b.digest.clone(),
-            size: b.size,
-            uncompressed: None,
-            status,
-        })
-        .collect();
-    Ok(Some(Pushed::new(config_digest, &config, &blobs, layers)))
+    Ok(Some(Pushed::without_export(
+        config_digest,
+        &config,
+        &blobs,
+        statuses,
+    )))
 }
 
 /// Each blob `present` in `repo` or `mounted` into it; `None` at the first that is neither.

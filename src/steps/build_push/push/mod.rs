@@ -63,6 +63,26 @@ impl Pushed {
             platform: ImagePlatform::from_config(config),
         }
     }
+
+    /// A push that exported no layer: each blob, and how it came to be in the repository.
+    fn without_export(
+        config_digest: Digest,
+        config: &[u8],
+        blobs: &[Blob],
+        statuses: Vec<LayerStatus>,
+    ) -> Pushed {
+        let layers = blobs
+            .iter()
+            .zip(statuses)
+            .map(|(b, status)| LayerResult {
+                digest: b.digest.clone(),
+                size: b.size,
+                uncompressed: None,
+                status,
+            })
+            .collect();
+        Pushed::new(config_digest, config, blobs, layers)
+    }
 }
 
 /// The image in the engine that is pushed.

@@ -13,7 +13,7 @@ use crate::layers::{self, Blob};
 use crate::platform_image::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::reference::{Digest, ImageRef};
 use crate::steps::build_push::error::BuildPushError;
-use crate::steps::build_push::report::{LayerResult, LayerStatus};
+use crate::steps::build_push::report::LayerStatus;
 use std::collections::HashMap;
 
 /// Layer media types whose blobs a Docker v2 manifest may name as gzip layers.
@@ -209,17 +209,12 @@ pub(super) async fn push(
             level: 0,
         })
         .collect();
-    let layers = blobs
-        .iter()
-        .zip(statuses)
-        .map(|(b, status)| LayerResult {
-            digest: b.digest.clone(),
-            size: b.size,
-            uncompressed: None,
-            status,
-        })
-        .collect();
-    Ok(Some(Pushed::new(config_digest, &config, &blobs, layers)))
+    Ok(Some(Pushed::without_export(
+        config_digest,
+        &config,
+        &blobs,
+        statuses,
+    )))
 }
 
 /// The image's config, from the engine's export with every layer skipped.
