@@ -299,7 +299,7 @@ impl Registry {
             host: host.to_string(),
             creds,
             auth: Mutex::new(None),
-            // One connection per request anyway: no first request to wait for.
+            // A connection per request anyway: no version check to open one first.
             opened: tokio::sync::Mutex::new(http1_only),
             answered: std::sync::atomic::AtomicBool::new(false),
         })

@@ -5,7 +5,7 @@
 //! `--cache-from` images in the registry hold every layer (a rebuild from the registry cache on a
 //! fresh host), only the config is read from the export ([`seeded`]). Otherwise the image is
 //! exported from the engine and each layer compressed and uploaded as it streams ([`upload`]), then
-//! the config is uploaded. Either way the cache learns where the blobs now are, so that a push to
+//! the config is uploaded. Each way the cache learns where the blobs now are, so that a push to
 //! another repository of the same registry can mount them.
 //!
 //! With `--platform`, the image's config is checked against it before any blob is sent: on the
