@@ -312,12 +312,7 @@ pub(crate) fn read_export<R: Read>(
             let mut text = Vec::new();
             entry.read_to_end(&mut text)?;
             manifest = Some(serde_json::from_slice(&text).map_err(io::Error::other)?);
-        } else if Path::new(&path)
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-            && size < (8 << 20)
-            || path.starts_with("blobs/") && size < 64 * 1024
-        {
+        } else if read_whole(&path, size) {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes)?;
             if path.starts_with("blobs/") {
@@ -332,12 +327,7 @@ pub(crate) fn read_export<R: Read>(
             blobs.insert(path, spooled);
         }
     }
-    let manifest = manifest
-        .and_then(|m| m.into_iter().next())
-        .ok_or_else(|| io::Error::other("the export has no manifest.json"))?;
-    let config = small.remove(&manifest.config).ok_or_else(|| {
-        io::Error::other(format!("the export lacks the config {}", manifest.config))
-    })?;
+    let (manifest, config) = config_of(manifest, &mut small)?;
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for l in &manifest.layers {
         let spooled = blobs
@@ -356,16 +346,8 @@ pub(crate) fn read_config<R: Read>(reader: R) -> io::Result<Vec<u8>> {
     let mut manifest: Option<Vec<SaveManifest>> = None;
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let size = entry.header().size()?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
         let path = entry.path()?.to_string_lossy().into_owned();
-        let is_json = Path::new(&path)
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        // As `read_export` keeps them: JSON files (the classic layout's config), small OCI blobs.
-        if !(is_json && size < (8 << 20) || path.starts_with("blobs/") && size < 64 * 1024) {
+        if !entry.header().entry_type().is_file() || !read_whole(&path, entry.header().size()?) {
             continue;
         }
         let mut bytes = Vec::new();
@@ -376,12 +358,32 @@ pub(crate) fn read_config<R: Read>(reader: R) -> io::Result<Vec<u8>> {
             small.insert(path, bytes);
         }
     }
+    Ok(config_of(manifest, &mut small)?.1)
+}
+
+/// Whether an export's entry is read into memory: JSON files (the manifest, the classic layout's
+/// config) and small OCI-layout blobs (configs, or tiny layers).
+fn read_whole(path: &str, size: u64) -> bool {
+    Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        && size < (8 << 20)
+        || path.starts_with("blobs/") && size < 64 * 1024
+}
+
+/// The export's image (the first of its `manifest.json`) and its config, taken from the entries
+/// read whole.
+fn config_of(
+    manifest: Option<Vec<SaveManifest>>,
+    small: &mut BTreeMap<String, Vec<u8>>,
+) -> io::Result<(SaveManifest, Vec<u8>)> {
     let manifest = manifest
         .and_then(|m| m.into_iter().next())
         .ok_or_else(|| io::Error::other("the export has no manifest.json"))?;
-    small
-        .remove(&manifest.config)
-        .ok_or_else(|| io::Error::other(format!("the export lacks the config {}", manifest.config)))
+    let config = small.remove(&manifest.config).ok_or_else(|| {
+        io::Error::other(format!("the export lacks the config {}", manifest.config))
+    })?;
+    Ok((manifest, config))
 }
 
 /// Sets the config's `created` time, and its history's, to `created` (RFC 3339; the commit time), so

@@ -521,7 +521,6 @@ fn check_endpoint(
     }
 }
 
-/// A usage error for an empty region (as none) or one that is not a region name.
 /// The trust store the SDK reads, as rustls-native-certs finds it: when `SSL_CERT_FILE` or
 /// `SSL_CERT_DIR` (directories separated by `:`) is set, only those are read, so at least one
 /// must name a file or a directory that holds one.
@@ -555,6 +554,7 @@ fn check_trust_store(file: Option<&str>, dir: Option<&str>) -> Result<(), AwsErr
     })
 }
 
+/// A usage error for an empty region (as none) or one that is not a region name.
 fn check_region(region: &str) -> Result<(), AwsError> {
     if region.trim().is_empty() {
         Err(AwsError::NoRegion)

@@ -147,8 +147,6 @@ pub struct Registry {
     /// Held while the connection is opened ([`Registry::open`]), so that requests made at the same
     /// time then share it (HTTP/2) instead of each opening one: `true` once it is done.
     opened: tokio::sync::Mutex<bool>,
-    /// Whether the registry has answered any request.
-    answered: std::sync::atomic::AtomicBool,
 }
 
 /// Jittered exponential backoff: 250 ms · 2ⁿ ± 50 %.
@@ -301,7 +299,6 @@ impl Registry {
             auth: Mutex::new(None),
             // A connection per request anyway: no version check to open one first.
             opened: tokio::sync::Mutex::new(http1_only),
-            answered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -312,12 +309,6 @@ impl Registry {
             return false;
         };
         reqwest::Url::parse(url).is_ok_and(|u| same_origin(&own, &u))
-    }
-
-    /// Whether the registry has answered a request (with any status): when it has not, a failure
-    /// is the network's or this machine's, not news about the repository.
-    pub fn answered(&self) -> bool {
-        self.answered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The host.
@@ -381,12 +372,7 @@ impl Registry {
                     )
                 }
             };
-            let sent = req.send().await;
-            if sent.is_ok() {
-                self.answered
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            match sent {
+            match req.send().await {
                 // A challenge is answered only from the registry itself (after any redirect).
                 Ok(resp)
                     if resp.status() == StatusCode::UNAUTHORIZED
@@ -442,10 +428,7 @@ impl Registry {
     async fn open(&self) {
         let mut opened = self.opened.lock().await;
         if !*opened {
-            if self.http.get(self.url("/v2/")).send().await.is_ok() {
-                self.answered
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+            let _ = self.http.get(self.url("/v2/")).send().await;
             *opened = true;
         }
     }

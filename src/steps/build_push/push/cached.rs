@@ -2,7 +2,7 @@
 //! blob each layer compressed to; the registry is asked (`HEAD`) for each blob, and a blob it lacks is
 //! mounted from another repository this machine pushed it to. No layer bytes move.
 
-use super::{Image, Pushed};
+use super::{Image, Pushed, put_config};
 use crate::adapters::registry::Registry;
 use crate::error::Error;
 use crate::layers::{self, Blob};
@@ -27,19 +27,11 @@ pub(super) async fn push(
     let (Some(raw), Some(blobs)) = (cache.config(id), known) else {
         return Ok(None);
     };
-    if let Some(platform) = image.platform {
-        platform
-            .check(&raw)
-            .map_err(|built| super::super::error::BuildPushError::mismatch(platform, built))?;
-    }
-    let config = layers::normalise_config(&raw, image.created);
-    let config_digest = Digest::sha256_of(&config);
-    if !registry.blob_exists(repo, &config_digest).await?
-        && !mount_from_known(cache, registry, repo, &config_digest).await?
-    {
-        // Configs are small: upload it rather than give up the fast path.
-        registry.upload_bytes(repo, &config_digest, &config).await?;
-    }
+    image.check_platform(&raw)?;
+    let (config, config_digest) = put_config(registry, repo, &raw, image, async |d: &Digest| {
+        mount_from_known(cache, registry, repo, d).await
+    })
+    .await?;
     let Some(statuses) = layer_statuses(cache, registry, repo, &blobs).await? else {
         return Ok(None);
     };

@@ -98,6 +98,41 @@ pub(super) struct Image<'a> {
     pub(super) cache_from: &'a [String],
 }
 
+impl Image<'_> {
+    /// Whether the `raw` config names the platform asked for (any, when none was).
+    fn check_platform(&self, raw: &[u8]) -> Result<(), Error> {
+        if let Some(platform) = self.platform {
+            platform
+                .check(raw)
+                .map_err(|built| super::error::BuildPushError::mismatch(platform, built))?;
+        }
+        Ok(())
+    }
+}
+
+/// The `raw` config normalised to the image's `created` time and its digest, uploaded to `repo`
+/// unless it is there already or `mount` puts it there (configs are small: uploading one never
+/// gives up a path).
+async fn put_config(
+    registry: &Registry,
+    repo: &str,
+    raw: &[u8],
+    image: &Image<'_>,
+    mount: impl AsyncFnOnce(&Digest) -> Result<bool, Error>,
+) -> Result<(Vec<u8>, Digest), Error> {
+    let config = layers::normalise_config(raw, image.created);
+    let digest = Digest::sha256_of(&config);
+    if !registry.blob_exists(repo, &digest).await? && !mount(&digest).await? {
+        registry.upload_bytes(repo, &digest, &config).await?;
+    }
+    Ok((config, digest))
+}
+
+/// For [`put_config`] where no other repository is known to hold the config.
+async fn no_mount(_: &Digest) -> Result<bool, Error> {
+    Ok(false)
+}
+
 /// Pushes the engine's `image` to `repo` (every blob, not yet the manifest); nothing is sent when
 /// it is not the platform asked for.
 pub(super) async fn image(
@@ -158,18 +193,11 @@ async fn from_export(
     let stream = image.platform.is_none();
     let mut streamed =
         upload::export_and_upload(engine, registry, repo, image.id, stream, ctx).await?;
-    if let Some(platform) = image.platform {
-        platform
-            .check(&streamed.exported.config)
-            .map_err(|built| super::error::BuildPushError::mismatch(platform, built))?;
-    }
+    image.check_platform(&streamed.exported.config)?;
     upload::remaining(registry, repo, &streamed.exported, &mut streamed.statuses).await?;
     let exported = &streamed.exported;
-    let config = layers::normalise_config(&exported.config, image.created);
-    let config_digest = Digest::sha256_of(&config);
-    if !registry.blob_exists(repo, &config_digest).await? {
-        registry.upload_bytes(repo, &config_digest, &config).await?;
-    }
+    let (config, config_digest) =
+        put_config(registry, repo, &exported.config, image, no_mount).await?;
     let blobs: Vec<Blob> = exported.layers.iter().map(|l| l.blob.clone()).collect();
     if let Some(cache) = cache {
         cache.remember(&exported.config, &blobs);

@@ -5,7 +5,7 @@
 //! repository, and the export is read for the config alone. A layer the cache images do not have
 //! (a changed step) leaves the push to the full path.
 
-use super::{Image, Pushed};
+use super::{Image, Pushed, no_mount, put_config};
 use crate::adapters::docker::Engine;
 use crate::adapters::registry::Registry;
 use crate::error::{Error, TaskFailed};
@@ -168,11 +168,7 @@ pub(super) async fn push(
         present.push(here);
     }
     let raw = export_config(engine, image.id).await?;
-    if let Some(platform) = image.platform {
-        platform
-            .check(&raw)
-            .map_err(|built| BuildPushError::mismatch(platform, built))?;
-    }
+    image.check_platform(&raw)?;
     // The export's config must be the image inspected (its layers are the ones found).
     let config_doc: serde_json::Value = serde_json::from_slice(&raw).unwrap_or_default();
     let listed: Vec<&str> = config_doc["rootfs"]["diff_ids"]
@@ -194,11 +190,7 @@ pub(super) async fn push(
             return Ok(None);
         }
     }
-    let config = layers::normalise_config(&raw, image.created);
-    let config_digest = Digest::sha256_of(&config);
-    if !registry.blob_exists(repo, &config_digest).await? {
-        registry.upload_bytes(repo, &config_digest, &config).await?;
-    }
+    let (config, config_digest) = put_config(registry, repo, &raw, image, no_mount).await?;
     let blobs: Vec<Blob> = found
         .iter()
         .map(|(diff_id, k)| Blob {

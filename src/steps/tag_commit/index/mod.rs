@@ -234,9 +234,7 @@ async fn read(
         Ok(children) => children,
         Err(e) => {
             // A repository ECR does not know is said as such, not as a missing image.
-            if registry.answered() {
-                dest.settings(ctx).await?;
-            }
+            dest.settings(ctx).await?;
             return Err(e);
         }
     };
