@@ -860,8 +860,9 @@ fn a_redirect_to_another_host_is_given_no_credentials() {
 }
 
 /// The registry's certificate is checked against the machine's trust store (read while the
-/// connection opens): a store without the registry's CA refuses the connection, an empty one is a
-/// setup error naming the variables to check; neither moves a tag. With the rig's CA trusted, the
+/// connection opens): a store without the registry's CA refuses the connection, a CA found only in
+/// the certificate directory is trusted, an empty store is a setup error naming the variables to
+/// check; only the trusted run moves a tag. With the rig's CA trusted, the
 /// same run speaks HTTP/2 to the registry (one connection for its requests), while build-push's
 /// layer uploads stay on HTTP/1.1.
 #[test]
@@ -909,6 +910,30 @@ fn the_registry_s_certificate_is_checked_against_the_machine_s_trust_store() {
         "{}",
         untrusted.stderr
     );
+    // The bundle lacks the registry's CA and the certificate directory has it: trusted, as
+    // OpenSSL trusts it (the directory is read once the bundle alone does not verify the chain).
+    let ca_dir = s.path("ca-dir");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::copy(&rig().ca, ca_dir.join("rig-ca.pem")).unwrap();
+    let in_dir = run(
+        TAG,
+        &[
+            "-r",
+            &uri,
+            "--source",
+            "exists",
+            "--tag",
+            "from-dir",
+            "--commit-tag",
+            "none",
+        ],
+        &s.env_with(&[
+            ("SSL_CERT_FILE", &other_ca),
+            ("SSL_CERT_DIR", ca_dir.to_str().unwrap()),
+        ]),
+        None,
+    );
+    assert_eq!(in_dir.code, 0, "{}", in_dir.stderr);
     let missing = s.p("no-such-bundle.crt");
     let no_store = s.env_with(&[("SSL_CERT_FILE", &missing), ("SSL_CERT_DIR", dir)]);
     // tag-commit asks ECR for the repository's settings first; a merge goes to the registry.
@@ -935,7 +960,7 @@ fn the_registry_s_certificate_is_checked_against_the_machine_s_trust_store() {
         );
         assert!(!none.stderr.contains("panicked"), "{}", none.stderr);
     }
-    assert_eq!(tags_of(&repo), ["exists"]);
+    assert_eq!(tags_of(&repo), ["exists", "from-dir"]);
 
     let log = RegistryLog::mark();
     s.tag_commit(&args).ok();

@@ -1,15 +1,23 @@
-//! The registry client's TLS settings: the system's root certificates, checked by
-//! rustls-platform-verifier as reqwest's own default does, but read on a thread of their own from
-//! the moment the client is built. Reading them is file work (about 150 certificates, each read twice
-//! when both `SSL_CERT_FILE` and `SSL_CERT_DIR` are set: ~5 ms here) that would otherwise come before
-//! the first connection; this way it overlaps the TCP connect and the TLS hello, and the handshake
-//! waits for it only when the server's certificate arrives first.
+//! The registry client's TLS settings: the system's root certificates, read on a thread of their
+//! own from the moment the client is built, so that reading them overlaps the TCP connect and the TLS
+//! hello; the handshake waits for them only when the server's certificate arrives first.
+//!
+//! On Linux the roots are where rustls-native-certs (reqwest's default, through
+//! rustls-platform-verifier) finds them: `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set,
+//! else OpenSSL's usual bundle file and directory. Reading all of them is file work: on Debian and
+//! Ubuntu the directory holds the bundle's ~145 certificates once more, one file each, and reading it
+//! took ~4 ms of the ~6 ms a run spent on its roots here. So the bundle file is read first and
+//! checks the server's chain alone; the directories are read only if it does not verify, and the
+//! chain is then checked against everything, as OpenSSL looks into its directory only for issuers
+//! the file lacks. A chain the bundle verifies is verified by the whole store too (more roots only
+//! add paths), and every failure is the whole store's answer, so what is trusted is unchanged.
 
 use rustls::DigitallySignedStruct;
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls_platform_verifier::Verifier;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
@@ -20,7 +28,7 @@ pub(crate) fn client_config(
     alpn: &[&[u8]],
 ) -> Result<(rustls::ClientConfig, TrustStore), rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(Deferred::start(Arc::clone(&provider)));
+    let verifier = Arc::new(Deferred::start(Arc::clone(&provider), Roots::system()));
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -38,39 +46,149 @@ impl TrustStore {
     /// Why the system's root certificates could not be used, once a handshake found out (a
     /// machine problem, not the registry's: the request is not worth retrying).
     pub(crate) fn failure(&self) -> Option<String> {
-        match self.0.ready.get() {
-            Some(Err(e)) => Some(e.to_string()),
-            _ => None,
-        }
+        let first = self.0.ready.get().and_then(|r| r.as_ref().err());
+        let whole = self.0.whole.get().and_then(|r| r.as_ref().err());
+        first.or(whole).map(ToString::to_string)
     }
 }
 
-/// The platform verifier, once the thread building it is done.
-#[derive(Debug)]
+/// Where the root certificates are.
+#[derive(Debug, Clone, Default)]
+struct Roots {
+    /// A bundle file (PEM).
+    file: Option<PathBuf>,
+    /// Directories of PEM files.
+    dirs: Vec<PathBuf>,
+}
+
+impl Roots {
+    /// The system's roots, found as rustls-native-certs finds them on Linux; elsewhere none (the
+    /// platform verifier asks the operating system).
+    fn system() -> Roots {
+        if !cfg!(target_os = "linux") {
+            return Roots::default();
+        }
+        let file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+        let dirs: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
+            .map(|d| {
+                std::env::split_paths(&d)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if file.is_some() || !dirs.is_empty() {
+            return Roots { file, dirs };
+        }
+        let probed = openssl_probe::probe();
+        Roots {
+            file: probed.cert_file,
+            dirs: probed.cert_dir,
+        }
+    }
+
+    /// A verifier of the bundle file's roots, when there is a bundle and something more to read
+    /// later (else the whole store is read at once).
+    fn bundle_verifier(
+        &self,
+        provider: &Arc<CryptoProvider>,
+    ) -> Option<Arc<dyn ServerCertVerifier>> {
+        let file = self.file.as_deref().filter(|_| !self.dirs.is_empty())?;
+        let certs = rustls_native_certs::load_certs_from_paths(Some(file), None).certs;
+        webpki_verifier(certs, provider).ok()
+    }
+
+    /// A verifier of every root: the platform's on Linux (the file and the directories), else the
+    /// platform verifier's.
+    fn whole_verifier(
+        &self,
+        provider: &Arc<CryptoProvider>,
+    ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
+        if !cfg!(target_os = "linux") {
+            let platform = rustls_platform_verifier::Verifier::new(Arc::clone(provider))?;
+            return Ok(Arc::new(platform));
+        }
+        let mut certs = Vec::new();
+        let mut dirs = self.dirs.iter().map(|d| Some(d.as_path()));
+        let first_dir = dirs.next().flatten();
+        certs.extend(
+            rustls_native_certs::load_certs_from_paths(self.file.as_deref(), first_dir).certs,
+        );
+        for dir in dirs {
+            certs.extend(rustls_native_certs::load_certs_from_paths(None, dir).certs);
+        }
+        certs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        certs.dedup();
+        webpki_verifier(certs, provider)
+    }
+}
+
+/// A webpki verifier of `certs` (those that do not parse are left out, as the platform verifier
+/// leaves them out); `Err` when none is left.
+fn webpki_verifier(
+    certs: Vec<CertificateDer<'static>>,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(certs);
+    if store.is_empty() {
+        return Err(rustls::Error::General(
+            "No CA certificates were loaded from the system".into(),
+        ));
+    }
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(provider))
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+    Ok(verifier)
+}
+
+/// What the thread read first.
+struct First {
+    verifier: Arc<dyn ServerCertVerifier>,
+    /// Whether that was the bundle alone, the directories still to read if it does not verify.
+    partial: bool,
+}
+
+/// The verifiers, once the thread building the first is done.
 struct Deferred {
     provider: Arc<CryptoProvider>,
-    loading: Mutex<Option<JoinHandle<Result<Verifier, rustls::Error>>>>,
-    ready: OnceLock<Result<Verifier, rustls::Error>>,
+    roots: Roots,
+    loading: Mutex<Option<JoinHandle<Result<First, rustls::Error>>>>,
+    ready: OnceLock<Result<First, rustls::Error>>,
+    /// Every root, read when the bundle alone does not verify a chain.
+    whole: OnceLock<Result<Arc<dyn ServerCertVerifier>, rustls::Error>>,
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("roots", &self.roots)
+            .field("ready", &self.ready.get().map(Result::is_ok))
+            .field("whole", &self.whole.get().map(Result::is_ok))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Deferred {
-    /// Starts reading the trust store.
-    fn start(provider: Arc<CryptoProvider>) -> Deferred {
-        let for_thread = Arc::clone(&provider);
+    /// Starts reading the trust store at `roots`.
+    fn start(provider: Arc<CryptoProvider>, roots: Roots) -> Deferred {
+        let (for_thread, roots_for_thread) = (Arc::clone(&provider), roots.clone());
         let loading = std::thread::Builder::new()
             .name("trust-store".into())
-            .spawn(move || Verifier::new(for_thread))
+            .spawn(move || first(&roots_for_thread, &for_thread))
             .ok();
         Deferred {
             provider,
+            roots,
             loading: Mutex::new(loading),
             ready: OnceLock::new(),
+            whole: OnceLock::new(),
         }
     }
 
-    /// The verifier, waiting for the thread if it is still reading (or reading here if no thread
-    /// could be started).
-    fn verifier(&self) -> Result<&Verifier, rustls::Error> {
+    /// The first verifier, waiting for the thread if it is still reading (or reading here if no
+    /// thread could be started).
+    fn first(&self) -> Result<&First, rustls::Error> {
         self.ready
             .get_or_init(|| {
                 let handle = self.loading.lock().ok().and_then(|mut h| h.take());
@@ -80,11 +198,33 @@ impl Deferred {
                             "reading the system's root certificates failed".into(),
                         ))
                     }),
-                    None => Verifier::new(Arc::clone(&self.provider)),
+                    None => first(&self.roots, &self.provider),
                 }
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// The verifier of every root, read once.
+    fn whole(&self) -> Result<&Arc<dyn ServerCertVerifier>, rustls::Error> {
+        self.whole
+            .get_or_init(|| self.roots.whole_verifier(&self.provider))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// The bundle's verifier if there is more to read later, else the whole store's.
+fn first(roots: &Roots, provider: &Arc<CryptoProvider>) -> Result<First, rustls::Error> {
+    match roots.bundle_verifier(provider) {
+        Some(verifier) => Ok(First {
+            verifier,
+            partial: true,
+        }),
+        None => Ok(First {
+            verifier: roots.whole_verifier(provider)?,
+            partial: false,
+        }),
     }
 }
 
@@ -97,13 +237,19 @@ impl ServerCertVerifier for Deferred {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.verifier()?.verify_server_cert(
+        let first = self.first()?;
+        let verified = first.verifier.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
             ocsp_response,
             now,
-        )
+        );
+        if verified.is_ok() || !first.partial {
+            return verified;
+        }
+        self.whole()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
     // The handshake signatures need no trust store: checked as the platform verifier checks them.
@@ -145,18 +291,116 @@ impl ServerCertVerifier for Deferred {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    }
+
+    /// A directory holding the named fixture certificates.
+    fn dir_of(names: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for n in names {
+            std::fs::copy(fixture(n), dir.path().join(n)).unwrap();
+        }
+        dir
+    }
+
+    /// Checks the fixture leaf (`registry.test`, issued by test CA b) with the roots at `roots`.
+    fn verify(roots: Roots) -> (Deferred, Result<ServerCertVerified, rustls::Error>) {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let deferred = Deferred::start(provider, roots);
+        let pem = std::fs::read(fixture("leaf-by-b.pem")).unwrap();
+        let leaf = rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap();
+        let name = ServerName::try_from("registry.test").unwrap();
+        // 2030-01-01: inside the fixtures' validity.
+        let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_893_456_000));
+        let verified = deferred.verify_server_cert(&leaf, &[], &name, &[], now);
+        (deferred, verified)
+    }
 
     #[test]
-    fn the_trust_store_is_the_system_s_and_is_read_once() {
+    fn a_chain_the_bundle_verifies_needs_no_directory() {
+        let dir = dir_of(&["ca-a.pem"]);
+        let (deferred, verified) = verify(Roots {
+            file: Some(fixture("ca-b.pem")),
+            dirs: vec![dir.path().into(), "/no/such/dir".into()],
+        });
+        assert!(verified.is_ok(), "{verified:?}");
+        assert!(deferred.whole.get().is_none(), "the directories were read");
+        assert_eq!(TrustStore(Arc::new(deferred)).failure(), None);
+    }
+
+    #[test]
+    fn an_issuer_only_in_a_directory_is_trusted_as_before() {
+        let dir = dir_of(&["ca-b.pem"]);
+        let (deferred, verified) = verify(Roots {
+            file: Some(fixture("ca-a.pem")),
+            dirs: vec![dir.path().into()],
+        });
+        assert!(verified.is_ok(), "{verified:?}");
+        assert!(deferred.whole.get().is_some_and(Result::is_ok));
+    }
+
+    #[test]
+    fn an_issuer_nowhere_in_the_store_is_unknown() {
+        let dir = dir_of(&["ca-a.pem"]);
+        for roots in [
+            Roots {
+                file: Some(fixture("ca-a.pem")),
+                dirs: vec![dir.path().into()],
+            },
+            Roots {
+                file: None,
+                dirs: vec![dir.path().into()],
+            },
+            Roots {
+                file: Some(fixture("ca-a.pem")),
+                dirs: vec![],
+            },
+        ] {
+            let (deferred, verified) = verify(roots.clone());
+            assert_eq!(
+                verified.unwrap_err(),
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+                "{roots:?}"
+            );
+            assert_eq!(TrustStore(Arc::new(deferred)).failure(), None, "{roots:?}");
+        }
+    }
+
+    #[test]
+    fn a_store_without_certificates_is_the_machine_s_problem() {
+        let empty = tempfile::tempdir().unwrap();
+        let (deferred, verified) = verify(Roots {
+            file: Some(empty.path().join("no-such-bundle.crt")),
+            dirs: vec![empty.path().into()],
+        });
+        assert!(verified.is_err());
+        let failure = TrustStore(Arc::new(deferred)).failure();
+        assert!(
+            failure
+                .as_deref()
+                .is_some_and(|f| f.contains("No CA certificates")),
+            "{failure:?}"
+        );
+    }
+
+    #[test]
+    fn the_system_store_is_read_once() {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let deferred = Deferred::start(Arc::clone(&provider));
-        let first = deferred.verifier().map(std::ptr::from_ref);
-        let second = deferred.verifier().map(std::ptr::from_ref);
+        let deferred = Deferred::start(Arc::clone(&provider), Roots::system());
+        let first = deferred.first().map(|f| Arc::as_ptr(&f.verifier));
+        let second = deferred.first().map(|f| Arc::as_ptr(&f.verifier));
         assert!(first.is_ok(), "{first:?}");
         assert_eq!(first, second);
         assert_eq!(
             deferred.supported_verify_schemes(),
-            Verifier::new(provider).unwrap().supported_verify_schemes()
+            rustls_platform_verifier::Verifier::new(provider)
+                .unwrap()
+                .supported_verify_schemes()
         );
     }
 }
