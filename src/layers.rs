@@ -579,6 +579,63 @@ mod tests {
         assert_eq!(back, data);
     }
 
+    /// Text-like bytes: words of a small vocabulary in a pseudo-random order, so deflate finds
+    /// matches of every length and distance.
+    fn words(n: usize) -> Vec<u8> {
+        const VOCABULARY: [&str; 16] = [
+            "layer ",
+            "image ",
+            "manifest ",
+            "digest ",
+            "registry ",
+            "config ",
+            "tag ",
+            "push ",
+            "build ",
+            "index ",
+            "platform ",
+            "blob ",
+            "sha256 ",
+            "gzip ",
+            "tar ",
+            "\n",
+        ];
+        let choice = pseudo_random(n);
+        let mut out = Vec::with_capacity(n + 16);
+        let mut i = 0;
+        while out.len() < n {
+            out.extend_from_slice(VOCABULARY[usize::from(choice[i] & 15)].as_bytes());
+            i += 1;
+        }
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn the_blob_is_the_same_bytes_on_every_machine() {
+        // The digests a layer compresses to are part of what we promise: the same layer gives the
+        // same blob on any host and with any CPU features deflate and the CRC choose at run time
+        // (and a new compressor version that changes them needs a new POLICY).
+        let dir = tempfile::tempdir().unwrap();
+        let text = compress(&words(3 << 20)[..], dir.path()).unwrap();
+        let random = compress(&pseudo_random(3 << 20)[..], dir.path()).unwrap();
+        assert_eq!((text.blob.level, random.blob.level), (1, 0));
+        assert_eq!(
+            (text.blob.digest.to_string(), text.blob.size),
+            (
+                "sha256:2ece59354b6f84a6e72c73bb7d09dfbd36755f699a3917fa10c51d13e437417d".into(),
+                982_459
+            )
+        );
+        assert_eq!(
+            (random.blob.digest.to_string(), random.blob.size),
+            (
+                "sha256:191ee954d8a2a46d0724bc5e5d779c92bdfa030928ce03a92d4247465e728946".into(),
+                3_146_011
+            )
+        );
+    }
+
     #[test]
     fn cache_round_trip_checks_the_config_id() {
         let dir = tempfile::tempdir().unwrap();
