@@ -4,12 +4,13 @@
 //! (it must exist; its tag mutability decides what an existing tag may become).
 
 use crate::adapters::aws::{Aws, Repository};
+use crate::adapters::registry::TagLookup;
 use crate::cli::Context;
 use crate::docker_config::{self, Document};
 use crate::ecr_host::{EcrHost, EcrRegistry};
 use crate::error::{Diagnostic, Error};
 use crate::exit::Code;
-use crate::reference::ImageRef;
+use crate::reference::{Digest, ImageRef};
 use crate::secret::Secret;
 
 /// A repository to push to, before connecting.
@@ -96,12 +97,10 @@ pub(crate) fn parse(input: &str) -> Result<(Option<String>, String), Destination
             "a repository has no tag or digest; pass tags with --tag",
         ));
     }
-    // Docker's rule (`splitDockerDomain`): a first component with `.`, `:` or upper case, or
-    // `localhost`, is a registry host.
-    let first = input.split('/').next().unwrap_or("");
-    let has_registry = input.contains('/')
-        && (first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first);
-    if has_registry {
+    // Docker's rule (`splitDockerDomain`) tells a registry host from a repository's first part.
+    if let Some((first, _)) = input.split_once('/')
+        && crate::reference::docker::names_a_registry(first)
+    {
         let r = ImageRef::parse(input).map_err(|e| bad(e.reason()))?;
         return Ok((Some(r.registry().to_string()), r.repository().to_string()));
     }
@@ -209,6 +208,45 @@ impl Destination {
         Ok(self.settings.as_ref())
     }
 
+    /// Sorts the tags of a manifest about to be put (`digest`) by what each names now (`lookups`,
+    /// in the order of `tags`). A tag naming another image is a conflict when the repository is
+    /// immutable; the settings are read from ECR only then, so a push whose tags are new or already
+    /// right asks nothing of the ECR API.
+    pub(crate) async fn sort_tags(
+        &mut self,
+        ctx: &Context,
+        tags: &[String],
+        lookups: Vec<TagLookup>,
+        digest: &Digest,
+    ) -> Result<SortedTags, Error> {
+        let now = lookups.into_iter().collect::<Result<Vec<_>, _>>()?;
+        if now.iter().flatten().any(|d| d != digest) {
+            self.settings(ctx).await?;
+        }
+        Ok(self.sort_known(tags, now, digest))
+    }
+
+    /// [`Destination::sort_tags`] with the settings as far as they are known.
+    pub(crate) fn sort_known(
+        &self,
+        tags: &[String],
+        now: Vec<Option<Digest>>,
+        digest: &Digest,
+    ) -> SortedTags {
+        let mut sorted = SortedTags::default();
+        for (tag, now) in tags.iter().zip(now) {
+            match now {
+                Some(d) if d == *digest => sorted.present.push(tag.clone()),
+                Some(d) if self.immutable() => {
+                    sorted.conflict = Some((tag.clone(), d));
+                    break;
+                }
+                _ => sorted.to_put.push(tag.clone()),
+            }
+        }
+        sorted
+    }
+
     /// Whether existing tags may not be moved (an `IMMUTABLE*` ECR repository), as far as known.
     pub(crate) fn immutable(&self) -> bool {
         self.settings.as_ref().is_some_and(Repository::immutable)
@@ -218,6 +256,17 @@ impl Destination {
     pub(crate) fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
+}
+
+/// Tags sorted by what they name now ([`Destination::sort_tags`]).
+#[derive(Debug, Default)]
+pub(crate) struct SortedTags {
+    /// The tags that already name the manifest.
+    pub(crate) present: Vec<String>,
+    /// The tags to put (new, or movable).
+    pub(crate) to_put: Vec<String>,
+    /// In an immutable repository, the first tag naming another image, and that image.
+    pub(crate) conflict: Option<(String, Digest)>,
 }
 
 #[cfg(test)]

@@ -860,16 +860,20 @@ pub mod docker {
         (domain, remainder)
     }
 
+    /// Whether the first component of a name with a `/` is a registry host, by docker's rule: it
+    /// has a `.` or a `:`, or upper case, or is `localhost`.
+    pub fn names_a_registry(first: &str) -> bool {
+        first == "localhost" || first.contains(['.', ':']) || first.to_lowercase() != first
+    }
+
     /// [`split_docker_domain`], and the rest as written.
     fn split_domain(name: &str) -> (&str, String, &str) {
         let Some((first, rest)) = name.split_once('/') else {
             return (DEFAULT_REGISTRY, format!("{OFFICIAL_PREFIX}{name}"), name);
         };
-        let (domain, remote) = if first == "localhost" {
-            (first, rest)
-        } else if first == LEGACY_DEFAULT_REGISTRY {
+        let (domain, remote) = if first == LEGACY_DEFAULT_REGISTRY {
             (DEFAULT_REGISTRY, rest)
-        } else if first.contains(['.', ':']) || first.to_lowercase() != first {
+        } else if names_a_registry(first) {
             (first, rest)
         } else {
             (DEFAULT_REGISTRY, name)

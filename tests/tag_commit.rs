@@ -297,6 +297,8 @@ fn an_immutable_conflict_names_both_digests() {
         "--source",
         "candidate",
         "--tag",
+        "fresh",
+        "--tag",
         "stable",
         "--commit-tag",
         "none",
@@ -307,6 +309,8 @@ fn an_immutable_conflict_names_both_digests() {
         "{}",
         out.stderr
     );
+    // Every tag is checked before any is put: the new tag listed first was not written either.
+    assert_eq!(tags_of(&repo), ["candidate", "stable"]);
     // The same image under a tag it already has passes.
     s.tag_commit(&[
         "-r",

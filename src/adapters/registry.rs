@@ -131,6 +131,9 @@ pub struct Manifest {
     pub digest: Digest,
 }
 
+/// What a tag names now, from `HEAD`: `None` if it does not exist.
+pub type TagLookup = Result<Option<Digest>, RegistryError>;
+
 /// What the registry sees in its logs (and ECR in `CloudTrail`) as the client.
 const USER_AGENT: &str = concat!("buildsteps/", env!("CARGO_PKG_VERSION"));
 
@@ -732,6 +735,11 @@ impl Registry {
         }
     }
 
+    /// What each of `tags` names now, in their order: the `HEAD`s go together.
+    pub async fn tag_digests(&self, repo: &str, tags: &[String]) -> Vec<TagLookup> {
+        futures_util::future::join_all(tags.iter().map(|t| self.manifest_digest(repo, t))).await
+    }
+
     /// The manifest's exact bytes; `None` if it does not exist.
     pub async fn get_manifest(
         &self,
@@ -765,6 +773,22 @@ impl Registry {
             bytes: bytes.to_vec(),
             media_type,
         }))
+    }
+
+    /// PUTs the same manifest bytes under every tag, together.
+    pub async fn put_tags(
+        &self,
+        repo: &str,
+        tags: &[String],
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<(), RegistryError> {
+        futures_util::future::try_join_all(
+            tags.iter()
+                .map(|t| self.put_manifest(repo, t, bytes, media_type)),
+        )
+        .await?;
+        Ok(())
     }
 
     /// PUTs manifest bytes under `reference` and returns their digest, checked against the registry's.

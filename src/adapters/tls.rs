@@ -5,8 +5,8 @@
 //! On Linux the roots are where rustls-native-certs (reqwest's default, through
 //! rustls-platform-verifier) finds them: `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set,
 //! else OpenSSL's usual bundle file and directory. Reading all of them is file work: on Debian and
-//! Ubuntu the directory holds the bundle's ~145 certificates once more, one file each, and reading it
-//! took ~4 ms of the ~6 ms a run spent on its roots here. So the bundle file is read first and
+//! Ubuntu the directory holds the bundle's ~145 certificates once more, one file each: reading
+//! everything took 4.4–8.6 ms here, the bundle alone 1.2–1.9 ms. So the bundle file is read first and
 //! checks the server's chain alone; the directories are read only if it does not verify, and the
 //! chain is then checked against everything, as OpenSSL looks into its directory only for issuers
 //! the file lacks. A chain the bundle verifies is verified by the whole store too (more roots only
@@ -97,8 +97,8 @@ impl Roots {
         webpki_verifier(certs, provider).ok()
     }
 
-    /// A verifier of every root: the platform's on Linux (the file and the directories), else the
-    /// platform verifier's.
+    /// A verifier of every root: on Linux the file's and the directories' (read as
+    /// rustls-native-certs reads them, duplicates dropped), elsewhere the platform verifier.
     fn whole_verifier(
         &self,
         provider: &Arc<CryptoProvider>,

@@ -229,49 +229,47 @@ pub(super) async fn publish(
         return Ok(Vec::new());
     }
     let (mut results, to_put) = check(registry, dest, tags, digest).await?;
-    for t in to_put {
-        let d = registry
-            .put_manifest(&dest.repository, &t, manifest, layers::MANIFEST_MEDIA_TYPE)
-            .await?;
-        debug_assert_eq!(&d, digest);
-        results.push(PushedTag {
-            tag: t,
-            status: TagStatus::Pushed,
-        });
-    }
+    registry
+        .put_tags(
+            &dest.repository,
+            &to_put,
+            manifest,
+            layers::MANIFEST_MEDIA_TYPE,
+        )
+        .await?;
+    results.extend(to_put.into_iter().map(|tag| PushedTag {
+        tag,
+        status: TagStatus::Pushed,
+    }));
     results.sort_by_key(|r| tags.iter().position(|t| *t == r.tag));
     Ok(results)
 }
 
-/// The tags already naming `digest` (as `present`) and the tags to put; an error when the repository
-/// is immutable and a tag names another image.
+/// The tags already naming `digest` (as `present`) and the tags to put, all looked up together; an
+/// error when the repository is immutable and a tag names another image.
 async fn check(
     registry: &Registry,
     dest: &Destination,
     tags: &[String],
     digest: &Digest,
 ) -> Result<(Vec<PushedTag>, Vec<String>), Error> {
-    let mut present = Vec::new();
-    let mut to_put = Vec::new();
-    for t in tags {
-        match registry.manifest_digest(&dest.repository, t).await? {
-            Some(d) if d == *digest => present.push(PushedTag {
-                tag: t.clone(),
-                status: TagStatus::Present,
-            }),
-            Some(d) if dest.immutable() => {
-                return Err(BuildPushError::Immutable {
-                    repository: format!("{}/{}", dest.registry, dest.repository),
-                    tag: t.clone(),
-                    existing: d,
-                    built: digest.clone(),
-                }
-                .into());
-            }
-            _ => to_put.push(t.clone()),
+    let lookups = registry.tag_digests(&dest.repository, tags).await;
+    let now = lookups.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let sorted = dest.sort_known(tags, now, digest);
+    if let Some((tag, existing)) = sorted.conflict {
+        return Err(BuildPushError::Immutable {
+            repository: dest.name(),
+            tag,
+            existing,
+            built: digest.clone(),
         }
+        .into());
     }
-    Ok((present, to_put))
+    let present = sorted.present.into_iter().map(|tag| PushedTag {
+        tag,
+        status: TagStatus::Present,
+    });
+    Ok((present.collect(), sorted.to_put))
 }
 
 #[cfg(test)]

@@ -24,12 +24,11 @@ pub(super) async fn tag(
     let registry = Registry::new(&dest.registry, dest.creds.clone())?;
     let source_path = source_path(source_repo, dest, promote);
     // The source's manifest and what each new tag names now, in one round trip.
-    let lookups = futures_util::future::join_all(
-        tags.iter()
-            .map(|t| registry.manifest_digest(&dest.repository, t)),
-    );
-    let (fetched, existing) =
-        futures_util::future::join(registry.get_manifest(&source_path, reference), lookups).await;
+    let (fetched, existing) = futures_util::future::join(
+        registry.get_manifest(&source_path, reference),
+        registry.tag_digests(&dest.repository, tags),
+    )
+    .await;
     let manifest = source_manifest(fetched?, reference, &source_path, dest, ctx).await?;
     let mut mounted = 0;
     if promote && source_path != dest.repository {
@@ -37,10 +36,41 @@ pub(super) async fn tag(
         ctx.out
             .info(&format!("mounted {mounted} blobs into {}", dest.name()));
     }
-    let mut results = Vec::new();
-    for (tag, now) in tags.iter().zip(existing) {
-        results.push(put_tag(&registry, tag, now?, &manifest, dest, ctx).await?);
+    // Every tag is checked before any is put: an immutable one naming another image stops them all.
+    let sorted = dest
+        .sort_tags(ctx, tags, existing, &manifest.digest)
+        .await?;
+    if let Some((tag, existing)) = sorted.conflict {
+        return Err(TagError::Immutable {
+            repository: dest.name(),
+            tag,
+            existing: existing.to_string(),
+            source_digest: manifest.digest.clone(),
+        }
+        .into());
     }
+    registry
+        .put_tags(
+            &dest.repository,
+            &sorted.to_put,
+            &manifest.bytes,
+            &manifest.media_type,
+        )
+        .await?;
+    let status = |tag: &String| {
+        if sorted.present.contains(tag) {
+            TagStatus::Present
+        } else {
+            TagStatus::Created
+        }
+    };
+    let results = tags
+        .iter()
+        .map(|tag| AddedTag {
+            status: status(tag),
+            tag: tag.clone(),
+        })
+        .collect();
     Ok(Tagged {
         digest: manifest.digest,
         media_type: manifest.media_type,
@@ -82,40 +112,6 @@ async fn source_manifest(
         return Err(no_source(dest).into());
     }
     Ok(manifest)
-}
-
-/// Writes `tag` unless it already names the manifest (`now` is what it names). In an immutable ECR
-/// repository a tag naming another image is [`TagError::Immutable`].
-async fn put_tag(
-    registry: &Registry,
-    tag: &str,
-    now: Option<Digest>,
-    manifest: &Manifest,
-    dest: &mut Destination,
-    ctx: &Context,
-) -> Result<AddedTag, Error> {
-    let status = match now {
-        Some(d) if d == manifest.digest => TagStatus::Present,
-        Some(d) if dest.settings(ctx).await?.is_some() && dest.immutable() => {
-            return Err(TagError::Immutable {
-                repository: dest.name(),
-                tag: tag.to_string(),
-                existing: d.to_string(),
-                source_digest: manifest.digest.clone(),
-            }
-            .into());
-        }
-        _ => {
-            registry
-                .put_manifest(&dest.repository, tag, &manifest.bytes, &manifest.media_type)
-                .await?;
-            TagStatus::Created
-        }
-    };
-    Ok(AddedTag {
-        tag: tag.to_string(),
-        status,
-    })
 }
 
 /// Mounts what a manifest refers to from `from` into `to` (an index's children first, each then

@@ -13,7 +13,7 @@ mod report;
 
 use super::args::IndexArgs;
 use super::report::{AddedTag, TagStatus};
-use crate::adapters::registry::Registry;
+use crate::adapters::registry::{Registry, TagLookup};
 use crate::cli::Context;
 use crate::destination::{self, Destination};
 use crate::error::Error;
@@ -75,8 +75,14 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
             .collect(),
         dry_run: args.dry_run,
     };
-    for child in &children {
-        let status = into_repository(&registry, &dest, child, !args.dry_run).await?;
+    // The children are independent of each other: their requests go together.
+    let statuses = futures_util::future::try_join_all(
+        children
+            .iter()
+            .map(|child| into_repository(&registry, &dest, child, !args.dry_run)),
+    )
+    .await?;
+    for (child, status) in children.iter().zip(statuses) {
         report.manifests.push(child_report(child, status));
     }
     if args.dry_run {
@@ -88,15 +94,14 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
         ctx.out.emit(&report)?;
         return Ok(Code::Ok);
     }
-    for tag in to_put {
-        registry
-            .put_manifest(&dest.repository, &tag, &bytes, media_type)
-            .await?;
-        results.push(AddedTag {
-            tag,
-            status: TagStatus::Created,
-        });
-    }
+    // Every child is in the repository now, so the tags can be put together.
+    registry
+        .put_tags(&dest.repository, &to_put, &bytes, media_type)
+        .await?;
+    results.extend(to_put.into_iter().map(|tag| AddedTag {
+        tag,
+        status: TagStatus::Created,
+    }));
     report.tags = in_order(&tags, results);
     for (path, bytes) in artifacts_bytes(&artifacts, &image_uri) {
         crate::atomic::write(&path, &bytes, 0o644).map_err(super::error::TagError::from)?;
@@ -220,13 +225,10 @@ async fn read(
     tags: &[String],
     required: &[Platform],
     ctx: &Context,
-) -> Result<(Vec<Child>, TagLookups), Error> {
+) -> Result<(Vec<Child>, Vec<TagLookup>), Error> {
     let (fetched, now) = futures_util::future::join(
         futures_util::future::join_all(named.iter().map(|n| inputs::fetch(registry, n))),
-        futures_util::future::join_all(
-            tags.iter()
-                .map(|t| registry.manifest_digest(&dest.repository, t)),
-        ),
+        registry.tag_digests(&dest.repository, tags),
     )
     .await;
     let fetched: Result<Vec<Child>, Error> = fetched.into_iter().collect();
@@ -241,39 +243,31 @@ async fn read(
     Ok((inputs::check_set(fetched, required)?, now))
 }
 
-/// What each tag names now, in the order of the tags.
-type TagLookups = Vec<Result<Option<Digest>, crate::adapters::registry::RegistryError>>;
-
 /// What each tag names now: the tags that already name the index (`present`) and those to put.
 /// In an immutable repository, a tag naming another image is [`IndexError::Immutable`], before
 /// anything is pushed.
 async fn check_tags(
-    now: TagLookups,
+    now: Vec<TagLookup>,
     dest: &mut Destination,
     tags: &[String],
     digest: &Digest,
     ctx: &Context,
 ) -> Result<(Vec<AddedTag>, Vec<String>), Error> {
-    let (mut present, mut to_put) = (Vec::new(), Vec::new());
-    for (tag, now) in tags.iter().zip(now) {
-        match now? {
-            Some(d) if d == *digest => present.push(AddedTag {
-                tag: tag.clone(),
-                status: TagStatus::Present,
-            }),
-            Some(d) if dest.settings(ctx).await?.is_some() && dest.immutable() => {
-                return Err(IndexError::Immutable {
-                    repository: dest.name(),
-                    tag: tag.clone(),
-                    existing: d.to_string(),
-                    index: digest.to_string(),
-                }
-                .into());
-            }
-            _ => to_put.push(tag.clone()),
+    let sorted = dest.sort_tags(ctx, tags, now, digest).await?;
+    if let Some((tag, existing)) = sorted.conflict {
+        return Err(IndexError::Immutable {
+            repository: dest.name(),
+            tag,
+            existing: existing.to_string(),
+            index: digest.to_string(),
         }
+        .into());
     }
-    Ok((present, to_put))
+    let present = sorted.present.into_iter().map(|tag| AddedTag {
+        tag,
+        status: TagStatus::Present,
+    });
+    Ok((present.collect(), sorted.to_put))
 }
 
 /// Puts a platform image into the index's repository by digest: `present` when it is there (a leg
