@@ -39,7 +39,8 @@
 //!   refusing the job an OIDC token (401/403); `--role-arn` outside GitHub Actions OIDC. A malformed
 //!   `--role-arn` is 2.
 //! - **4** — any other error answer or transport failure from AWS, the registry or the Docker
-//!   engine, once retries are spent; a credential store or helper that fails or does not answer
+//!   engine, once retries are spent (a TLS handshake that failed — the registry's certificate not
+//!   trusted, say — is not retried: it fails again on every try); a credential store or helper that fails or does not answer
 //!   within its timeout (`HelperError::Failed`, `HelperError::Timeout`; a login or logout then
 //!   leaves `config.json` as it was); the GitHub Actions OIDC token service failing (a refusal is
 //!   3); scan-gate's `--timeout` passing (`GateError::Timeout`). (A scan that ended in a failed

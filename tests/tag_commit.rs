@@ -902,6 +902,7 @@ fn the_registry_s_certificate_is_checked_against_the_machine_s_trust_store() {
     assert!(made.status.success(), "{made:?}");
     let args = ["-r", &uri, "--source", "exists", "--tag", "untrusted"];
     let dir = empty_dir.to_str().unwrap();
+    let handshakes = RegistryLog::mark();
     let untrusted = run(
         TAG,
         &args,
@@ -910,10 +911,35 @@ fn the_registry_s_certificate_is_checked_against_the_machine_s_trust_store() {
     );
     assert_eq!(untrusted.code, 4, "{}", untrusted.stderr);
     assert!(
-        untrusted.stderr.contains("UnknownIssuer"),
+        untrusted.stderr.contains("UnknownIssuer")
+            && untrusted.stderr.contains(&rig().registry)
+            && untrusted.stderr.contains("help:")
+            && untrusted.stderr.contains("SSL_CERT_FILE"),
         "{}",
         untrusted.stderr
     );
+    assert_eq!(
+        untrusted.stderr.matches("error:").count(),
+        1,
+        "{}",
+        untrusted.stderr
+    );
+    // One handshake, not retried: a refused certificate is refused again on every try. (The
+    // registry logs the client's alert once it has read it, which may be just after we exit.)
+    let refused = || {
+        handshakes
+            .lines()
+            .iter()
+            .filter(|l| l.contains("TLS handshake error"))
+            .count()
+    };
+    for _ in 0..100 {
+        if refused() > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(refused(), 1, "{:?}", handshakes.lines());
     // The bundle lacks the registry's CA and the certificate directory has it: trusted, as
     // OpenSSL trusts it (the directory is read once the bundle alone does not verify the chain).
     let ca_dir = s.path("ca-dir");

@@ -75,6 +75,16 @@ pub enum RegistryError {
         /// Why, with its causes.
         message: String,
     },
+    /// The TLS handshake failed in a way no retry mends; not retried.
+    #[error("connect to {host} over TLS: {reason}")]
+    Tls {
+        /// The host.
+        host: String,
+        /// Why, in words.
+        reason: String,
+        /// The server's certificate was refused (rather than the handshake).
+        certificate: bool,
+    },
     /// Reading a local file to upload failed.
     #[error("read `{path}` to upload it")]
     Local {
@@ -115,6 +125,18 @@ impl Diagnostic for RegistryError {
                 "check the machine's CA certificates (the system store, SSL_CERT_FILE, SSL_CERT_DIR)"
                     .into(),
             ),
+            RegistryError::Tls {
+                host,
+                certificate: true,
+                ..
+            } => Some(format!(
+                "{host}'s certificate must chain to a CA this machine trusts: add the CA to the \
+                 system store (update-ca-certificates on Debian and Ubuntu), or point SSL_CERT_FILE \
+                 or SSL_CERT_DIR at certificates that include it"
+            )),
+            RegistryError::Tls { host, .. } => Some(format!(
+                "check that {host} serves HTTPS with TLS 1.2 or 1.3 on that port"
+            )),
             _ => None,
         }
     }
@@ -150,6 +172,9 @@ pub struct Registry {
     /// Held while the connection is opened ([`Registry::open`]), so that requests made at the same
     /// time then share it (HTTP/2) instead of each opening one: `true` once it is done.
     opened: tokio::sync::Mutex<bool>,
+    /// How that first connection's TLS handshake failed, if it did: every request would fail the
+    /// same way, so none is sent.
+    refused: std::sync::OnceLock<crate::adapters::tls::HandshakeFailure>,
 }
 
 /// Jittered exponential backoff: 250 ms · 2ⁿ ± 50 %.
@@ -302,6 +327,7 @@ impl Registry {
             auth: Mutex::new(None),
             // A connection per request anyway: no version check to open one first.
             opened: tokio::sync::Mutex::new(http1_only),
+            refused: std::sync::OnceLock::new(),
         })
     }
 
@@ -349,6 +375,9 @@ impl Registry {
             *auth = Some(basic(user, password));
         }
         self.open().await;
+        if own && let Some(failure) = self.refused.get() {
+            return Err(self.handshake_error(url, own, failure.clone()));
+        }
         loop {
             let mut req = self.http.request(method.clone(), url);
             for (k, v) in headers {
@@ -409,6 +438,9 @@ impl Registry {
                         message,
                     });
                 }
+                Err(e) if let Some(failure) = super::tls::handshake_failure(&e) => {
+                    return Err(self.handshake_error(url, own, failure));
+                }
                 Err(e) if attempt + 1 < ATTEMPTS && !e.is_builder() => {
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
@@ -431,8 +463,39 @@ impl Registry {
     async fn open(&self) {
         let mut opened = self.opened.lock().await;
         if !*opened {
-            let _ = self.http.get(self.url("/v2/")).send().await;
+            if let Err(e) = self.http.get(self.url("/v2/")).send().await
+                && self.trust.failure().is_none()
+                && let Some(failure) = super::tls::handshake_failure(&e)
+            {
+                let _ = self.refused.set(failure);
+            }
             *opened = true;
+        }
+    }
+
+    /// A TLS handshake with `url`'s host that failed for good ([`super::tls::handshake_failure`]):
+    /// the trust store's own failure when it could not be read, else the handshake's.
+    fn handshake_error(
+        &self,
+        url: &str,
+        own: bool,
+        failure: super::tls::HandshakeFailure,
+    ) -> RegistryError {
+        if let Some(message) = self.trust.failure() {
+            return RegistryError::Client {
+                host: self.host.clone(),
+                message,
+            };
+        }
+        RegistryError::Tls {
+            // A redirect's host (a storage endpoint) is named as itself.
+            host: reqwest::Url::parse(url)
+                .ok()
+                .filter(|_| !own)
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| self.host.clone()),
+            reason: failure.reason,
+            certificate: failure.certificate,
         }
     }
 

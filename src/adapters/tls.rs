@@ -52,6 +52,59 @@ impl TrustStore {
     }
 }
 
+/// A TLS failure no retry mends (a certificate refused, a handshake the server would not finish),
+/// found among an HTTP client error's causes; `None` for anything else (a refused or dropped
+/// connection, a timeout), which may pass. rustls's error reaches reqwest inside an `io::Error`,
+/// whose `source()` skips the error it wraps, so each `io::Error` is looked into as well.
+pub(crate) fn handshake_failure(
+    error: &(dyn std::error::Error + 'static),
+) -> Option<HandshakeFailure> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        let found = e
+            .downcast_ref::<rustls::Error>()
+            .or_else(|| wrapped.and_then(|w| w.downcast_ref::<rustls::Error>()));
+        if let Some(found) = found {
+            return Some(HandshakeFailure::of(found));
+        }
+        next = wrapped.or_else(|| e.source());
+    }
+    None
+}
+
+/// What a failed TLS handshake says to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HandshakeFailure {
+    /// rustls's reason, in words.
+    pub(crate) reason: String,
+    /// Whether the server's certificate was refused (rather than the handshake itself).
+    pub(crate) certificate: bool,
+}
+
+impl HandshakeFailure {
+    fn of(e: &rustls::Error) -> HandshakeFailure {
+        use rustls::CertificateError as C;
+        let reason = match e {
+            rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+                "the certificate's issuer is not in this machine's trust store (UnknownIssuer)"
+                    .to_string()
+            }
+            rustls::Error::InvalidCertificate(C::NotValidForName) => {
+                "the certificate is not valid for this host name (NotValidForName)".to_string()
+            }
+            other => other.to_string(),
+        };
+        HandshakeFailure {
+            reason,
+            certificate: matches!(e, rustls::Error::InvalidCertificate(_)),
+        }
+    }
+}
+
 /// Where the root certificates are.
 #[derive(Debug, Clone, Default)]
 struct Roots {
@@ -297,6 +350,46 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/tls")
             .join(name)
+    }
+
+    /// An error that says what it is and has a cause, as hyper's and reqwest's do.
+    #[derive(Debug)]
+    struct Wrapper(&'static str, Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    #[test]
+    fn a_handshake_failure_is_found_inside_the_io_error_that_carries_it() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused);
+        let chain = Wrapper(
+            "client error (Connect)",
+            Box::new(Wrapper("connect", Box::new(io))),
+        );
+        let found = handshake_failure(&chain).unwrap();
+        assert!(
+            found.certificate && found.reason.contains("UnknownIssuer"),
+            "{found:?}"
+        );
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        let chain = Wrapper("connect", Box::new(alert));
+        assert!(!handshake_failure(&chain).unwrap().certificate);
+        // A refused or dropped connection may pass: it is not one.
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            handshake_failure(&Wrapper("connect", Box::new(reset))),
+            None
+        );
     }
 
     /// A directory holding the named fixture certificates.
