@@ -1,7 +1,9 @@
 //! Turning an image in the Docker engine into registry blobs ourselves: the engine's export (`docker
 //! save`) is read as a stream; each layer is hashed (its diff ID), gzip-compressed and hashed again in one
-//! pass, and spooled to a temporary file so it can be checked against the registry and uploaded with a
-//! known length and digest. Memory stays bounded by the buffers, whatever the layer size.
+//! pass — the reading thread hashes the tar while its blocks compress, a writer thread hashes the
+//! compressed bytes and writes them — and spooled to a temporary file so it can be checked against the
+//! registry and uploaded with a known length and digest. Memory stays bounded by the buffers, whatever
+//! the layer size.
 //!
 //! Compression is deterministic (fixed gzip header, a level chosen from the layer's first MiB), so the
 //! same layer always gives the same blob digest, and a small cache maps diff IDs to blob descriptors
@@ -144,9 +146,11 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 const PARALLEL: usize = 4;
 
 /// One block as raw deflate: a sync flush ends it byte-aligned, or a final block ends the stream.
-fn compress_block(block: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
+/// `out` is a buffer to reuse (emptied here).
+fn compress_block(block: &[u8], level: u32, last: bool, mut out: Vec<u8>) -> io::Result<Vec<u8>> {
     let mut c = flate2::Compress::new(flate2::Compression::new(level), false);
-    let mut out = Vec::with_capacity(block.len() + block.len() / 16 + 64);
+    out.clear();
+    out.reserve(block.len() + block.len() / 16 + 64);
     let flush = if last {
         flate2::FlushCompress::Finish
     } else {
@@ -170,14 +174,26 @@ fn compress_block(block: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
 }
 
 /// Compresses blocks in parallel, in order; the last block of the batch ends the stream if `end`.
-fn compress_blocks(blocks: &[Vec<u8>], level: u32, end: bool) -> io::Result<Vec<Vec<u8>>> {
+/// `meanwhile` runs on the calling thread while they compress (the uncompressed bytes' hashes).
+/// `buffers` gives the output buffers (reused ones, or new).
+fn compress_blocks(
+    blocks: &[Vec<u8>],
+    level: u32,
+    end: bool,
+    mut buffers: impl FnMut() -> Vec<u8>,
+    meanwhile: impl FnOnce(),
+) -> io::Result<Vec<Vec<u8>>> {
     let n = blocks.len();
     std::thread::scope(|scope| {
         let handles: Vec<_> = blocks
             .iter()
             .enumerate()
-            .map(|(i, b)| scope.spawn(move || compress_block(b, level, end && i + 1 == n)))
+            .map(|(i, b)| {
+                let out = buffers();
+                scope.spawn(move || compress_block(b, level, end && i + 1 == n, out))
+            })
             .collect();
+        meanwhile();
         handles
             .into_iter()
             .map(|h| {
@@ -186,6 +202,61 @@ fn compress_blocks(blocks: &[Vec<u8>], level: u32, end: bool) -> io::Result<Vec<
             })
             .collect()
     })
+}
+
+/// Compressed batches in flight between the reading thread and the writing one (each at most
+/// `PARALLEL` blocks of about a MiB).
+const WRITE_QUEUE: usize = 2;
+
+/// The thread that writes compressed batches to `out` (hashing them, into the spool file and the
+/// upload), so that this hash and those writes overlap the reading, the compression and the
+/// uncompressed bytes' hash of the next batches; each written buffer goes back to the reading
+/// thread for reuse, so the buffers are allocated once per layer, not once per MiB (fewer page
+/// faults, and memory that stays at what the pipeline holds). `finish` ends it, handing `out` back.
+struct Writer<W> {
+    batches: std::sync::mpsc::SyncSender<Vec<Vec<u8>>>,
+    returned: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: std::thread::JoinHandle<io::Result<W>>,
+}
+
+impl<W: Write + Send + 'static> Writer<W> {
+    fn start(mut out: W) -> Writer<W> {
+        let (batches, to_write) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(WRITE_QUEUE);
+        let (give_back, returned) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            for batch in to_write {
+                for compressed in batch {
+                    out.write_all(&compressed)?;
+                    // The reader may be done: then the buffer is simply dropped.
+                    let _ = give_back.send(compressed);
+                }
+            }
+            Ok(out)
+        });
+        Writer {
+            batches,
+            returned,
+            thread,
+        }
+    }
+
+    /// A written buffer back, or a new one.
+    fn buffer(&self) -> Vec<u8> {
+        self.returned.try_recv().unwrap_or_default()
+    }
+
+    /// Queues a batch; `false` when the thread has stopped (its error is [`Writer::finish`]'s).
+    fn write(&self, batch: Vec<Vec<u8>>) -> bool {
+        self.batches.send(batch).is_ok()
+    }
+
+    /// Waits for everything queued to be written.
+    fn finish(self) -> io::Result<W> {
+        drop(self.batches);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the spool writer panicked")))
+    }
 }
 
 /// Compresses one layer tar from `reader` into a new file in `dir`.
@@ -221,36 +292,54 @@ pub(crate) fn compress_tee<R: Read>(
     // gzip reader decodes it, and the blocks compress in parallel (pigz's layout, without priming).
     let mut out = out;
     out.write_all(&GZIP_HEADER)?;
+    let writer = Writer::start(out);
+    // The reader's own blocks, reused once compressed and hashed.
+    let mut free: Vec<Vec<u8>> = Vec::new();
     let mut crc = flate2::Crc::new();
     let mut diff = sha2::Sha256::new();
     let mut uncompressed = 0u64;
     // Blocks read but not yet compressed; reading one block ahead says whether a batch ends the stream.
     let mut pending: Vec<Vec<u8>> = vec![sample];
     let mut eof = false;
-    loop {
-        while !eof && pending.len() <= PARALLEL {
-            let mut buf = vec![0u8; SAMPLE];
-            let n = fill(&mut reader, &mut buf)?;
-            if n == 0 {
-                eof = true;
-            } else {
-                buf.truncate(n);
-                pending.push(buf);
+    let read: io::Result<()> = (|| {
+        loop {
+            while !eof && pending.len() <= PARALLEL {
+                let mut buf = free.pop().unwrap_or_default();
+                buf.resize(SAMPLE, 0);
+                let n = fill(&mut reader, &mut buf)?;
+                if n == 0 {
+                    eof = true;
+                } else {
+                    buf.truncate(n);
+                    pending.push(buf);
+                }
+            }
+            let take = pending.len().min(PARALLEL);
+            let end = eof && take == pending.len();
+            let batch: Vec<Vec<u8>> = pending.drain(..take).collect();
+            let compressed = compress_blocks(
+                &batch,
+                level,
+                end,
+                || writer.buffer(),
+                || {
+                    for block in &batch {
+                        diff.update(block);
+                        crc.update(block);
+                        uncompressed += block.len() as u64;
+                    }
+                },
+            )?;
+            free.extend(batch);
+            // A writer that stopped has its error, returned below.
+            if !writer.write(compressed) || end {
+                return Ok(());
             }
         }
-        let take = pending.len().min(PARALLEL);
-        let end = eof && take == pending.len();
-        let batch: Vec<Vec<u8>> = pending.drain(..take).collect();
-        for (block, compressed) in batch.iter().zip(compress_blocks(&batch, level, end)?) {
-            diff.update(block);
-            crc.update(block);
-            uncompressed += block.len() as u64;
-            out.write_all(&compressed)?;
-        }
-        if end {
-            break;
-        }
-    }
+    })();
+    let written = writer.finish();
+    read?;
+    let mut out = written?;
     out.write_all(&crc.sum().to_le_bytes())?;
     #[expect(
         clippy::cast_possible_truncation,
@@ -577,6 +666,30 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn a_layer_of_many_batches_round_trips_through_reused_buffers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = words(9 << 20);
+        text.extend(pseudo_random(3 << 20));
+        text.extend(b"the end");
+        // Level 1 (text first) and stored (random first), each over several batches of blocks.
+        for (data, level) in [(text, 1), (pseudo_random((11 << 20) + 5), 0)] {
+            let spooled = compress(Trickle(&data, 0), dir.path()).unwrap();
+            assert_eq!(spooled.blob.level, level);
+            assert_eq!(spooled.blob.diff_id, Digest::sha256_of(&data));
+            let bytes = fs::read(&spooled.path).unwrap();
+            assert_eq!(Digest::sha256_of(&bytes), spooled.blob.digest);
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert!(
+                back == data,
+                "level {level}: the bytes decompress to another layer"
+            );
+        }
     }
 
     /// Text-like bytes: words of a small vocabulary in a pseudo-random order, so deflate finds

@@ -30,13 +30,8 @@ pub(super) async fn tag(
     )
     .await;
     let manifest = source_manifest(fetched?, reference, &source_path, dest, ctx).await?;
-    let mut mounted = 0;
-    if promote && source_path != dest.repository {
-        mounted = mount_all(&registry, &source_path, &dest.repository, &manifest).await?;
-        ctx.out
-            .info(&format!("mounted {mounted} blobs into {}", dest.name()));
-    }
-    // Every tag is checked before any is put: an immutable one naming another image stops them all.
+    // Every tag is checked before anything is written: an immutable one naming another image stops
+    // them all, before a promotion mounts a blob.
     let sorted = dest
         .sort_tags(ctx, tags, existing, &manifest.digest)
         .await?;
@@ -48,6 +43,12 @@ pub(super) async fn tag(
             source_digest: manifest.digest.clone(),
         }
         .into());
+    }
+    let mut mounted = 0;
+    if promote && source_path != dest.repository {
+        mounted = mount_all(&registry, &source_path, &dest.repository, &manifest).await?;
+        ctx.out
+            .info(&format!("mounted {mounted} blobs into {}", dest.name()));
     }
     registry
         .put_tags(
