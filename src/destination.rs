@@ -209,21 +209,22 @@ impl Destination {
     }
 
     /// Sorts the tags of a manifest about to be put (`digest`) by what each names now (`lookups`,
-    /// in the order of `tags`). A tag naming another image is a conflict when the repository is
-    /// immutable; the settings are read from ECR only then, so a push whose tags are new or already
-    /// right asks nothing of the ECR API.
+    /// in the order of `tags`). A tag naming another image is `conflict(tag, that image)` when the
+    /// repository is immutable, found before anything is put; the settings are read from ECR only
+    /// then, so a push whose tags are new or already right asks nothing of the ECR API.
     pub(crate) async fn sort_tags(
         &mut self,
         ctx: &Context,
         tags: &[String],
         lookups: Vec<TagLookup>,
         digest: &Digest,
+        conflict: impl FnOnce(String, Digest) -> Error,
     ) -> Result<SortedTags, Error> {
         let now = lookups.into_iter().collect::<Result<Vec<_>, _>>()?;
         if now.iter().flatten().any(|d| d != digest) {
             self.settings(ctx).await?;
         }
-        Ok(self.sort_known(tags, now, digest))
+        self.sort_known(tags, now, digest, conflict)
     }
 
     /// [`Destination::sort_tags`] with the settings as far as they are known.
@@ -232,19 +233,17 @@ impl Destination {
         tags: &[String],
         now: Vec<Option<Digest>>,
         digest: &Digest,
-    ) -> SortedTags {
+        conflict: impl FnOnce(String, Digest) -> Error,
+    ) -> Result<SortedTags, Error> {
         let mut sorted = SortedTags::default();
         for (tag, now) in tags.iter().zip(now) {
             match now {
                 Some(d) if d == *digest => sorted.present.push(tag.clone()),
-                Some(d) if self.immutable() => {
-                    sorted.conflict = Some((tag.clone(), d));
-                    break;
-                }
+                Some(d) if self.immutable() => return Err(conflict(tag.clone(), d)),
                 _ => sorted.to_put.push(tag.clone()),
             }
         }
-        sorted
+        Ok(sorted)
     }
 
     /// Whether existing tags may not be moved (an `IMMUTABLE*` ECR repository), as far as known.
@@ -265,8 +264,26 @@ pub(crate) struct SortedTags {
     pub(crate) present: Vec<String>,
     /// The tags to put (new, or movable).
     pub(crate) to_put: Vec<String>,
-    /// In an immutable repository, the first tag naming another image, and that image.
-    pub(crate) conflict: Option<(String, Digest)>,
+}
+
+impl SortedTags {
+    /// Each of `tags`, in its order, with `present` when it already names the manifest and `put`
+    /// when it is one to put: the report's list.
+    pub(crate) fn statuses<S: Copy>(
+        &self,
+        tags: &[String],
+        present: S,
+        put: S,
+    ) -> impl Iterator<Item = (String, S)> {
+        tags.iter().map(move |t| {
+            let status = if self.present.contains(t) {
+                present
+            } else {
+                put
+            };
+            (t.clone(), status)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -174,22 +174,22 @@ fn compress_block(block: &[u8], level: u32, last: bool, mut out: Vec<u8>) -> io:
 }
 
 /// Compresses blocks in parallel, in order; the last block of the batch ends the stream if `end`.
-/// `meanwhile` runs on the calling thread while they compress (the uncompressed bytes' hashes).
-/// `buffers` gives the output buffers (reused ones, or new).
+/// `outs` are the output buffers to reuse, one per block; `meanwhile` runs on the calling thread
+/// while the blocks compress (the uncompressed bytes' hashes).
 fn compress_blocks(
     blocks: &[Vec<u8>],
+    outs: Vec<Vec<u8>>,
     level: u32,
     end: bool,
-    mut buffers: impl FnMut() -> Vec<u8>,
     meanwhile: impl FnOnce(),
 ) -> io::Result<Vec<Vec<u8>>> {
     let n = blocks.len();
     std::thread::scope(|scope| {
         let handles: Vec<_> = blocks
             .iter()
+            .zip(outs)
             .enumerate()
-            .map(|(i, b)| {
-                let out = buffers();
+            .map(|(i, (b, out))| {
                 scope.spawn(move || compress_block(b, level, end && i + 1 == n, out))
             })
             .collect();
@@ -259,6 +259,62 @@ impl<W: Write + Send + 'static> Writer<W> {
     }
 }
 
+/// What the reading thread computes over a layer's tar.
+struct TarSums {
+    crc: flate2::Crc,
+    diff: sha2::Sha256,
+    uncompressed: u64,
+}
+
+/// Reads the rest of a layer after its first block (`sample`), compresses it in batches of blocks
+/// queued on `writer`, and hashes the tar while each batch compresses. A writer that stopped ends
+/// the reading; its error is [`Writer::finish`]'s.
+fn compress_into<R: Read, W: Write + Send + 'static>(
+    reader: &mut R,
+    sample: Vec<u8>,
+    level: u32,
+    writer: &Writer<W>,
+) -> io::Result<TarSums> {
+    let mut sums = TarSums {
+        crc: flate2::Crc::new(),
+        diff: sha2::Sha256::new(),
+        uncompressed: 0,
+    };
+    // Blocks read but not yet compressed; reading one block ahead says whether a batch ends the stream.
+    let mut pending: Vec<Vec<u8>> = vec![sample];
+    // The reader's own blocks, reused once compressed and hashed.
+    let mut free: Vec<Vec<u8>> = Vec::new();
+    let mut eof = false;
+    loop {
+        while !eof && pending.len() <= PARALLEL {
+            let mut buf = free.pop().unwrap_or_default();
+            buf.resize(SAMPLE, 0);
+            let n = fill(reader, &mut buf)?;
+            if n == 0 {
+                eof = true;
+            } else {
+                buf.truncate(n);
+                pending.push(buf);
+            }
+        }
+        let take = pending.len().min(PARALLEL);
+        let end = eof && take == pending.len();
+        let batch: Vec<Vec<u8>> = pending.drain(..take).collect();
+        let outs = batch.iter().map(|_| writer.buffer()).collect();
+        let compressed = compress_blocks(&batch, outs, level, end, || {
+            for block in &batch {
+                sums.diff.update(block);
+                sums.crc.update(block);
+                sums.uncompressed += block.len() as u64;
+            }
+        })?;
+        free.extend(batch);
+        if !writer.write(compressed) || end {
+            return Ok(sums);
+        }
+    }
+}
+
 /// Compresses one layer tar from `reader` into a new file in `dir`.
 pub(crate) fn compress<R: Read>(reader: R, dir: &Path) -> io::Result<Spooled> {
     compress_tee(reader, dir, None)
@@ -279,7 +335,7 @@ pub(crate) fn compress_tee<R: Read>(
         .suffix(".gz")
         .tempfile_in(dir)?;
     let (file, path) = file.keep().map_err(|e| e.error)?;
-    let out = HashingWriter {
+    let mut out = HashingWriter {
         inner: Tee {
             file: BufWriter::with_capacity(1 << 20, file),
             extra,
@@ -290,55 +346,15 @@ pub(crate) fn compress_tee<R: Read>(
     // A single gzip member whose deflate stream is made of independently compressed 1 MiB blocks,
     // each ended with a sync flush (byte-aligned, not final) and the last with a final block: any
     // gzip reader decodes it, and the blocks compress in parallel (pigz's layout, without priming).
-    let mut out = out;
     out.write_all(&GZIP_HEADER)?;
     let writer = Writer::start(out);
-    // The reader's own blocks, reused once compressed and hashed.
-    let mut free: Vec<Vec<u8>> = Vec::new();
-    let mut crc = flate2::Crc::new();
-    let mut diff = sha2::Sha256::new();
-    let mut uncompressed = 0u64;
-    // Blocks read but not yet compressed; reading one block ahead says whether a batch ends the stream.
-    let mut pending: Vec<Vec<u8>> = vec![sample];
-    let mut eof = false;
-    let read: io::Result<()> = (|| {
-        loop {
-            while !eof && pending.len() <= PARALLEL {
-                let mut buf = free.pop().unwrap_or_default();
-                buf.resize(SAMPLE, 0);
-                let n = fill(&mut reader, &mut buf)?;
-                if n == 0 {
-                    eof = true;
-                } else {
-                    buf.truncate(n);
-                    pending.push(buf);
-                }
-            }
-            let take = pending.len().min(PARALLEL);
-            let end = eof && take == pending.len();
-            let batch: Vec<Vec<u8>> = pending.drain(..take).collect();
-            let compressed = compress_blocks(
-                &batch,
-                level,
-                end,
-                || writer.buffer(),
-                || {
-                    for block in &batch {
-                        diff.update(block);
-                        crc.update(block);
-                        uncompressed += block.len() as u64;
-                    }
-                },
-            )?;
-            free.extend(batch);
-            // A writer that stopped has its error, returned below.
-            if !writer.write(compressed) || end {
-                return Ok(());
-            }
-        }
-    })();
+    let read = compress_into(&mut reader, sample, level, &writer);
     let written = writer.finish();
-    read?;
+    let TarSums {
+        crc,
+        diff,
+        uncompressed,
+    } = read?;
     let mut out = written?;
     out.write_all(&crc.sum().to_le_bytes())?;
     #[expect(

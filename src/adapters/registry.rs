@@ -473,27 +473,24 @@ impl Registry {
         }
     }
 
-    /// A TLS handshake with `url`'s host that failed for good ([`super::tls::handshake_failure`]):
-    /// the trust store's own failure when it could not be read, else the handshake's.
+    /// A TLS handshake with `url`'s host that failed for good ([`super::tls::handshake_failure`]).
+    /// (A trust store that could not be read is the caller's [`RegistryError::Client`].)
     fn handshake_error(
         &self,
         url: &str,
         own: bool,
         failure: super::tls::HandshakeFailure,
     ) -> RegistryError {
-        if let Some(message) = self.trust.failure() {
-            return RegistryError::Client {
-                host: self.host.clone(),
-                message,
-            };
-        }
+        // A redirect's host (a storage endpoint) is named as itself.
+        let other = || {
+            reqwest::Url::parse(url)
+                .ok()?
+                .host_str()
+                .map(str::to_string)
+        };
+        let host = if own { None } else { other() };
         RegistryError::Tls {
-            // A redirect's host (a storage endpoint) is named as itself.
-            host: reqwest::Url::parse(url)
-                .ok()
-                .filter(|_| !own)
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_else(|| self.host.clone()),
+            host: host.unwrap_or_else(|| self.host.clone()),
             reason: failure.reason,
             certificate: failure.certificate,
         }

@@ -228,48 +228,29 @@ pub(super) async fn publish(
             .await?;
         return Ok(Vec::new());
     }
-    let (mut results, to_put) = check(registry, dest, tags, digest).await?;
-    registry
-        .put_tags(
-            &dest.repository,
-            &to_put,
-            manifest,
-            layers::MANIFEST_MEDIA_TYPE,
-        )
-        .await?;
-    results.extend(to_put.into_iter().map(|tag| PushedTag {
-        tag,
-        status: TagStatus::Pushed,
-    }));
-    results.sort_by_key(|r| tags.iter().position(|t| *t == r.tag));
-    Ok(results)
-}
-
-/// The tags already naming `digest` (as `present`) and the tags to put, all looked up together; an
-/// error when the repository is immutable and a tag names another image.
-async fn check(
-    registry: &Registry,
-    dest: &Destination,
-    tags: &[String],
-    digest: &Digest,
-) -> Result<(Vec<PushedTag>, Vec<String>), Error> {
     let lookups = registry.tag_digests(&dest.repository, tags).await;
     let now = lookups.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let sorted = dest.sort_known(tags, now, digest);
-    if let Some((tag, existing)) = sorted.conflict {
-        return Err(BuildPushError::Immutable {
+    let sorted = dest.sort_known(tags, now, digest, |tag, existing| {
+        BuildPushError::Immutable {
             repository: dest.name(),
             tag,
             existing,
             built: digest.clone(),
         }
-        .into());
-    }
-    let present = sorted.present.into_iter().map(|tag| PushedTag {
-        tag,
-        status: TagStatus::Present,
-    });
-    Ok((present.collect(), sorted.to_put))
+        .into()
+    })?;
+    registry
+        .put_tags(
+            &dest.repository,
+            &sorted.to_put,
+            manifest,
+            layers::MANIFEST_MEDIA_TYPE,
+        )
+        .await?;
+    let statuses = sorted.statuses(tags, TagStatus::Present, TagStatus::Pushed);
+    Ok(statuses
+        .map(|(tag, status)| PushedTag { tag, status })
+        .collect())
 }
 
 #[cfg(test)]

@@ -32,18 +32,18 @@ pub(super) async fn tag(
     let manifest = source_manifest(fetched?, reference, &source_path, dest, ctx).await?;
     // Every tag is checked before anything is written: an immutable one naming another image stops
     // them all, before a promotion mounts a blob.
+    let repository = dest.name();
     let sorted = dest
-        .sort_tags(ctx, tags, existing, &manifest.digest)
+        .sort_tags(ctx, tags, existing, &manifest.digest, |tag, existing| {
+            TagError::Immutable {
+                repository,
+                tag,
+                existing: existing.to_string(),
+                source_digest: manifest.digest.clone(),
+            }
+            .into()
+        })
         .await?;
-    if let Some((tag, existing)) = sorted.conflict {
-        return Err(TagError::Immutable {
-            repository: dest.name(),
-            tag,
-            existing: existing.to_string(),
-            source_digest: manifest.digest.clone(),
-        }
-        .into());
-    }
     let mut mounted = 0;
     if promote && source_path != dest.repository {
         mounted = mount_all(&registry, &source_path, &dest.repository, &manifest).await?;
@@ -58,19 +58,9 @@ pub(super) async fn tag(
             &manifest.media_type,
         )
         .await?;
-    let status = |tag: &String| {
-        if sorted.present.contains(tag) {
-            TagStatus::Present
-        } else {
-            TagStatus::Created
-        }
-    };
-    let results = tags
-        .iter()
-        .map(|tag| AddedTag {
-            status: status(tag),
-            tag: tag.clone(),
-        })
+    let results = sorted
+        .statuses(tags, TagStatus::Present, TagStatus::Created)
+        .map(|(tag, status)| AddedTag { tag, status })
         .collect();
     Ok(Tagged {
         digest: manifest.digest,

@@ -57,7 +57,18 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
     let images: Vec<&PlatformImage> = children.iter().map(|c| &c.image).collect();
     let (media_type, bytes) = crate::platform_image::index(&images);
     let digest = Digest::sha256_of(&bytes);
-    let (mut results, to_put) = check_tags(now, &mut dest, &tags, &digest, ctx).await?;
+    let repository = dest.name();
+    let sorted = dest
+        .sort_tags(ctx, &tags, now, &digest, |tag, existing| {
+            IndexError::Immutable {
+                repository,
+                tag,
+                existing: existing.to_string(),
+                index: digest.to_string(),
+            }
+            .into()
+        })
+        .await?;
     let image_uri = format!("{}@{digest}", dest.name());
     let artifacts = artifact_paths(&args, ctx);
     let mut report = IndexReport {
@@ -85,24 +96,23 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
     for (child, status) in children.iter().zip(statuses) {
         report.manifests.push(child_report(child, status));
     }
+    let put = if args.dry_run {
+        TagStatus::Planned
+    } else {
+        TagStatus::Created
+    };
+    report.tags = sorted
+        .statuses(&tags, TagStatus::Present, put)
+        .map(|(tag, status)| AddedTag { tag, status })
+        .collect();
     if args.dry_run {
-        results.extend(to_put.into_iter().map(|tag| AddedTag {
-            tag,
-            status: TagStatus::Planned,
-        }));
-        report.tags = in_order(&tags, results);
         ctx.out.emit(&report)?;
         return Ok(Code::Ok);
     }
     // Every child is in the repository now, so the tags can be put together.
     registry
-        .put_tags(&dest.repository, &to_put, &bytes, media_type)
+        .put_tags(&dest.repository, &sorted.to_put, &bytes, media_type)
         .await?;
-    results.extend(to_put.into_iter().map(|tag| AddedTag {
-        tag,
-        status: TagStatus::Created,
-    }));
-    report.tags = in_order(&tags, results);
     for (path, bytes) in artifacts_bytes(&artifacts, &image_uri) {
         crate::atomic::write(&path, &bytes, 0o644).map_err(super::error::TagError::from)?;
     }
@@ -243,33 +253,6 @@ async fn read(
     Ok((inputs::check_set(fetched, required)?, now))
 }
 
-/// What each tag names now: the tags that already name the index (`present`) and those to put.
-/// In an immutable repository, a tag naming another image is [`IndexError::Immutable`], before
-/// anything is pushed.
-async fn check_tags(
-    now: Vec<TagLookup>,
-    dest: &mut Destination,
-    tags: &[String],
-    digest: &Digest,
-    ctx: &Context,
-) -> Result<(Vec<AddedTag>, Vec<String>), Error> {
-    let sorted = dest.sort_tags(ctx, tags, now, digest).await?;
-    if let Some((tag, existing)) = sorted.conflict {
-        return Err(IndexError::Immutable {
-            repository: dest.name(),
-            tag,
-            existing: existing.to_string(),
-            index: digest.to_string(),
-        }
-        .into());
-    }
-    let present = sorted.present.into_iter().map(|tag| AddedTag {
-        tag,
-        status: TagStatus::Present,
-    });
-    Ok((present.collect(), sorted.to_put))
-}
-
 /// Puts a platform image into the index's repository by digest: `present` when it is there (a leg
 /// pushed it there), else its blobs mounted from the repository it was found in and its manifest
 /// put — or, unless `write`, `planned`.
@@ -343,12 +326,6 @@ fn child_report(child: &Child, status: ChildStatus) -> IndexChild {
         from: child.from.clone(),
         status,
     }
-}
-
-/// The tags' results in the order of `tags`.
-fn in_order(tags: &[String], mut results: Vec<AddedTag>) -> Vec<AddedTag> {
-    results.sort_by_key(|r| tags.iter().position(|t| *t == r.tag));
-    results
 }
 
 /// The artifacts to write: imageDetail.json, and imagedefinitions.json for `--container`.
