@@ -65,13 +65,15 @@ pub struct Identity {
 pub enum AwsError {
     /// No credentials anywhere in the chain.
     #[error(
-        "find AWS credentials for region {region} (ECR endpoint {endpoint}); tried {CREDENTIAL_SOURCES}"
+        "find AWS credentials for region {region}{}; tried {CREDENTIAL_SOURCES}",
+        endpoint.as_ref().map(|e| format!(" (ECR endpoint {e})")).unwrap_or_default()
     )]
     NoCredentials {
         /// The region.
         region: String,
-        /// The endpoint that would have been called.
-        endpoint: String,
+        /// The ECR endpoint that would have been called, when it is an override (the default one
+        /// says nothing the region does not).
+        endpoint: Option<String>,
         /// What the chain said.
         #[source]
         reason: Reason,
@@ -322,7 +324,7 @@ impl Aws {
     pub async fn identity(&self) -> Result<Identity, AwsError> {
         let no_creds = |reason: String| AwsError::NoCredentials {
             region: self.region(),
-            endpoint: endpoint_of(&self.sdk, "ECR"),
+            endpoint: endpoint_override(&self.sdk, "ECR"),
             reason: Reason(reason),
         };
         let provider = self
@@ -567,15 +569,10 @@ fn check_region(region: &str) -> Result<(), AwsError> {
     }
 }
 
-/// The endpoint the SDK will call for a service: its override, else a description.
+/// The endpoint the SDK will call for a service, as an error names it: its override, else "its
+/// default endpoint" (the SDK's own, from the region the message names beside it).
 fn endpoint_of(sdk: &SdkConfig, service_id: &str) -> String {
-    endpoint_override(sdk, service_id).unwrap_or_else(|| {
-        format!(
-            "the {service_id} endpoint for {}",
-            sdk.region()
-                .map_or_else(|| "the region".to_string(), ToString::to_string)
-        )
-    })
+    endpoint_override(sdk, service_id).unwrap_or_else(|| "its default endpoint".to_string())
 }
 
 /// A client bound to one region.
@@ -1145,5 +1142,30 @@ mod tests {
         };
         assert_eq!(endpoint.exit_code(), Code::Usage);
         assert!(endpoint.help().unwrap().contains("AWS_ENDPOINT_URL_ECR"));
+    }
+
+    #[test]
+    fn missing_credentials_name_an_endpoint_only_when_it_is_an_override() {
+        let missing = |endpoint: Option<&str>| {
+            AwsError::NoCredentials {
+                region: "us-east-1".into(),
+                endpoint: endpoint.map(str::to_string),
+                reason: Reason("none".into()),
+            }
+            .to_string()
+        };
+        assert!(
+            missing(None)
+                .starts_with("find AWS credentials for region us-east-1; tried environment"),
+            "{}",
+            missing(None)
+        );
+        assert!(
+            missing(Some("http://127.0.0.1:5055")).starts_with(
+                "find AWS credentials for region us-east-1 (ECR endpoint http://127.0.0.1:5055); tried"
+            ),
+            "{}",
+            missing(Some("http://127.0.0.1:5055"))
+        );
     }
 }
