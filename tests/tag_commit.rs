@@ -567,6 +567,7 @@ fn the_json_output_is_the_documented_contract() {
     // A promotion: no commit tag (no `commit`), the blobs mounted into the other repository.
     let prod = unique("tc/json-prod");
     create_repository(&prod, "MUTABLE");
+    let first = RegistryLog::mark();
     let promoted = tag_json(
         &s.tag_commit(&[
             "-r",
@@ -588,6 +589,33 @@ fn the_json_output_is_the_documented_contract() {
     assert_eq!(promoted.source, format!("{uri}@{digest}"));
     assert!(promoted.mounted >= 2, "config and layers: {promoted:?}");
     assert_eq!(tag_statuses(&promoted), [("v1", TagStatus::Created)]);
+    // Promoted again: the tag names the image there already, so no blob is even looked up, nothing
+    // is mounted or put.
+    let log = RegistryLog::mark();
+    let again = tag_json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            &digest,
+            "--to",
+            &prod,
+            "--tag",
+            "v1",
+            "--commit-tag",
+            "none",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(again.mounted, 0, "{again:?}");
+    assert_eq!(tag_statuses(&again), [("v1", TagStatus::Present)]);
+    assert_eq!(log.requests("HEAD", &prod, "blobs/"), 0);
+    assert_eq!(log.requests("POST", &prod, "blobs/uploads/"), 0);
+    assert_eq!(log.manifest_puts(&prod), 0);
+    // The positive control: the log shows the first promotion's mounts and put.
+    assert!(first.requests("POST", &prod, "blobs/uploads/") >= 2);
+    assert_eq!(first.manifest_puts(&prod), 1);
 
     // The ECR API path.
     let api = tag_json(

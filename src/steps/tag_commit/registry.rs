@@ -1,7 +1,7 @@
 //! The registry path (`--via registry`, the default): the source manifest fetched once, with what
 //! each new tag names now; for a promotion (`--to`) its blobs (and an index's child manifests)
-//! mounted into the destination; then the identical bytes `PUT` under each tag that does not name
-//! the digest yet.
+//! mounted into the destination, unless every tag names the digest there already; then the
+//! identical bytes `PUT` under each tag that does not name the digest yet.
 
 use super::Tagged;
 use super::error::TagError;
@@ -45,7 +45,10 @@ pub(super) async fn tag(
         })
         .await?;
     let mut mounted = 0;
-    if promote && source_path != dest.repository {
+    // A promotion done before (every tag names the digest there already) has its blobs there too:
+    // nothing to mount, nothing to put.
+    let done_before = !tags.is_empty() && sorted.to_put.is_empty();
+    if promote && source_path != dest.repository && !done_before {
         mounted = mount_all(&registry, &source_path, &dest.repository, &manifest).await?;
         ctx.out
             .info(&format!("mounted {mounted} blobs into {}", dest.name()));
@@ -155,40 +158,46 @@ async fn mount_children(
     Ok(count)
 }
 
-/// An image manifest's config and layers, each mounted unless `to` has it already.
+/// Blobs checked and mounted at once (`docker push` uploads up to 5 layers at a time).
+const MOUNTS_AT_ONCE: usize = 8;
+
+/// An image manifest's config and layers, each mounted unless `to` has it already; the blobs are
+/// independent, so they go together rather than one round trip after another.
 pub(super) async fn mount_blobs(
     registry: &Registry,
     from: &str,
     to: &str,
     doc: &serde_json::Value,
 ) -> Result<usize, Error> {
-    let blobs = doc.get("config").into_iter().chain(
-        doc.get("layers")
-            .and_then(|l| l.as_array())
-            .into_iter()
-            .flatten(),
-    );
-    let mut count = 0;
-    for blob in blobs {
-        let Some(digest) = blob
-            .get("digest")
-            .and_then(|d| d.as_str())
-            .and_then(|d| d.parse::<Digest>().ok())
-        else {
-            continue;
-        };
-        if registry.blob_exists(to, &digest).await? {
-            continue;
-        }
-        if !registry.mount(to, &digest, from).await? {
-            return Err(TagError::Mount {
-                digest: digest.to_string(),
-                from: from.to_string(),
-                to: to.to_string(),
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    let digests = doc
+        .get("config")
+        .into_iter()
+        .chain(
+            doc.get("layers")
+                .and_then(|l| l.as_array())
+                .into_iter()
+                .flatten(),
+        )
+        .filter_map(|blob| blob.get("digest")?.as_str()?.parse::<Digest>().ok())
+        .collect::<Vec<_>>();
+    let mounted: Vec<bool> = futures_util::stream::iter(digests)
+        .map(|digest| async move {
+            if registry.blob_exists(to, &digest).await? {
+                return Ok::<bool, Error>(false);
             }
-            .into());
-        }
-        count += 1;
-    }
-    Ok(count)
+            if !registry.mount(to, &digest, from).await? {
+                return Err(TagError::Mount {
+                    digest: digest.to_string(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                }
+                .into());
+            }
+            Ok(true)
+        })
+        .buffer_unordered(MOUNTS_AT_ONCE)
+        .try_collect()
+        .await?;
+    Ok(mounted.into_iter().filter(|m| *m).count())
 }
