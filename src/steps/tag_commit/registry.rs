@@ -124,18 +124,19 @@ async fn mount_all(
     }
 }
 
-/// An index's child manifests: each one's blobs mounted, then the child `PUT` by digest.
+/// An index's child manifests: each one's blobs mounted, then the child `PUT` by digest; the
+/// children are independent of each other, so they go together.
 async fn mount_children(
     registry: &Registry,
     from: &str,
     to: &str,
     children: &[serde_json::Value],
 ) -> Result<usize, Error> {
-    let mut count = 0;
-    for child in children {
-        let Some(digest) = child.get("digest").and_then(|d| d.as_str()) else {
-            continue;
-        };
+    let digests: Vec<&str> = children
+        .iter()
+        .filter_map(|child| child.get("digest")?.as_str())
+        .collect();
+    let counts = futures_util::future::try_join_all(digests.into_iter().map(|digest| async move {
         let child_manifest =
             registry
                 .get_manifest(from, digest)
@@ -144,7 +145,7 @@ async fn mount_children(
                     repository: from.to_string(),
                     reference: digest.to_string(),
                 })?;
-        count += Box::pin(mount_all(registry, from, to, &child_manifest)).await?;
+        let blobs = Box::pin(mount_all(registry, from, to, &child_manifest)).await?;
         registry
             .put_manifest(
                 to,
@@ -153,9 +154,10 @@ async fn mount_children(
                 &child_manifest.media_type,
             )
             .await?;
-        count += 1;
-    }
-    Ok(count)
+        Ok::<usize, Error>(blobs + 1)
+    }))
+    .await?;
+    Ok(counts.into_iter().sum())
 }
 
 /// Blobs checked and mounted at once (`docker push` uploads up to 5 layers at a time).
