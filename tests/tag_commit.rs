@@ -281,6 +281,33 @@ fn an_oci_index_is_retagged_as_an_index() {
         log.manifest_puts(&prod) > 0,
         "the promotion's manifest PUTs are in the log read"
     );
+
+    // Promoted again: the tag names the index there already, so no child is put again.
+    let again = RegistryLog::mark();
+    let v = json(
+        &s.tag_commit(&[
+            "-r",
+            &uri,
+            "--source",
+            "multi",
+            "--to",
+            &prod,
+            "--tag",
+            "multi",
+            "--commit-tag",
+            "none",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(v["mounted"], 0, "{v}");
+    assert_eq!(v["tags"][0]["status"], "present", "{v}");
+    assert_eq!(
+        again.manifest_puts(&prod),
+        0,
+        "a repeated promotion put manifests"
+    );
+    assert_eq!(again.requests("HEAD", &prod, "blobs/"), 0);
 }
 
 #[test]
