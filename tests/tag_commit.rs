@@ -257,22 +257,20 @@ fn an_oci_index_is_retagged_as_an_index() {
     let prod = unique("tc/multi-prod");
     create_repository(&prod, "MUTABLE");
     let log = RegistryLog::mark();
-    let v = json(
-        &s.tag_commit(&[
-            "-r",
-            &uri,
-            "--source",
-            "multi",
-            "--to",
-            &prod,
-            "--tag",
-            "multi",
-            "--commit-tag",
-            "none",
-            "--json",
-        ])
-        .ok(),
-    );
+    let promote = [
+        "-r",
+        &uri,
+        "--source",
+        "multi",
+        "--to",
+        &prod,
+        "--tag",
+        "multi",
+        "--commit-tag",
+        "none",
+        "--json",
+    ];
+    let v = json(&s.tag_commit(&promote).ok());
     assert!(v["mounted"].as_u64().unwrap() >= 2, "{v}");
     assert_eq!(raw_manifest(&prod, "multi").0, body);
     assert_eq!(raw_manifest(&prod, &a).0, raw_manifest(&repo, &a).0);
@@ -284,22 +282,7 @@ fn an_oci_index_is_retagged_as_an_index() {
 
     // Promoted again: the tag names the index there already, so no child is put again.
     let again = RegistryLog::mark();
-    let v = json(
-        &s.tag_commit(&[
-            "-r",
-            &uri,
-            "--source",
-            "multi",
-            "--to",
-            &prod,
-            "--tag",
-            "multi",
-            "--commit-tag",
-            "none",
-            "--json",
-        ])
-        .ok(),
-    );
+    let v = json(&s.tag_commit(&promote).ok());
     assert_eq!(v["mounted"], 0, "{v}");
     assert_eq!(v["tags"][0]["status"], "present", "{v}");
     assert_eq!(
@@ -595,22 +578,20 @@ fn the_json_output_is_the_documented_contract() {
     let prod = unique("tc/json-prod");
     create_repository(&prod, "MUTABLE");
     let first = RegistryLog::mark();
-    let promoted = tag_json(
-        &s.tag_commit(&[
-            "-r",
-            &uri,
-            "--source",
-            &digest,
-            "--to",
-            &prod,
-            "--tag",
-            "v1",
-            "--commit-tag",
-            "none",
-            "--json",
-        ])
-        .ok(),
-    );
+    let promote = [
+        "-r",
+        &uri,
+        "--source",
+        &digest,
+        "--to",
+        &prod,
+        "--tag",
+        "v1",
+        "--commit-tag",
+        "none",
+        "--json",
+    ];
+    let promoted = tag_json(&s.tag_commit(&promote).ok());
     assert!(promoted.commit.is_none());
     assert_eq!(promoted.repository, format!("{}/{prod}", rig().registry));
     assert_eq!(promoted.source, format!("{uri}@{digest}"));
@@ -619,22 +600,7 @@ fn the_json_output_is_the_documented_contract() {
     // Promoted again: the tag names the image there already, so no blob is even looked up, nothing
     // is mounted or put.
     let log = RegistryLog::mark();
-    let again = tag_json(
-        &s.tag_commit(&[
-            "-r",
-            &uri,
-            "--source",
-            &digest,
-            "--to",
-            &prod,
-            "--tag",
-            "v1",
-            "--commit-tag",
-            "none",
-            "--json",
-        ])
-        .ok(),
-    );
+    let again = tag_json(&s.tag_commit(&promote).ok());
     assert_eq!(again.mounted, 0, "{again:?}");
     assert_eq!(tag_statuses(&again), [("v1", TagStatus::Present)]);
     assert_eq!(log.requests("HEAD", &prod, "blobs/"), 0);
