@@ -480,6 +480,26 @@ fn a_merge_into_another_repository_mounts_the_platform_images_first() {
         log.requests("POST", &index_name, "blobs/uploads/") > 0,
         "the mounts"
     );
+    // The platforms share the app's layer: each blob is mounted once (two mounts of one blob at
+    // once race in the registry: a manifest put then fails with DIGEST_INVALID).
+    let mounts: Vec<String> = log
+        .lines()
+        .iter()
+        .filter(|l| l.contains(&format!("\"POST /v2/{index_name}/blobs/uploads/")))
+        .filter_map(|l| {
+            l.split("mount=")
+                .nth(1)?
+                .split(['&', ' '])
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = mounts.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        mounts.len(),
+        "a blob mounted twice: {mounts:?}"
+    );
     // The descriptors written name the release repository.
     let written = read_json(&c.root().join("platforms/arm64/platform-image.json"));
     assert_eq!(written["repository"], release.as_str());

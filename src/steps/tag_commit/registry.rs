@@ -118,14 +118,16 @@ async fn mount_all(
 ) -> Result<usize, Error> {
     let doc: serde_json::Value = serde_json::from_slice(&manifest.bytes)
         .map_err(|_| TagError::Manifest(manifest.digest.clone()))?;
-    match doc.get("manifests").and_then(|m| m.as_array()) {
-        Some(children) => mount_children(registry, from, to, children).await,
-        None => mount_blobs(registry, from, to, &doc).await,
+    if let Some(children) = doc.get("manifests").and_then(|m| m.as_array()) {
+        return mount_children(registry, from, to, children).await;
     }
+    let blobs = blobs_of(&doc).into_iter().map(|d| (from, d)).collect();
+    mount_blobs(registry, to, blobs).await
 }
 
-/// An index's child manifests: each one's blobs mounted, then the child `PUT` by digest; the
-/// children are independent of each other, so they go together.
+/// An index's child manifests: fetched together, the blobs they refer to mounted once each (the
+/// platforms often share a layer, and two mounts of one blob at once can race in a registry),
+/// then the children `PUT` by digest together.
 async fn mount_children(
     registry: &Registry,
     from: &str,
@@ -136,8 +138,8 @@ async fn mount_children(
         .iter()
         .filter_map(|child| child.get("digest")?.as_str())
         .collect();
-    let counts = futures_util::future::try_join_all(digests.into_iter().map(|digest| async move {
-        let child_manifest =
+    let fetched = futures_util::future::try_join_all(digests.iter().map(|&digest| async move {
+        let manifest =
             registry
                 .get_manifest(from, digest)
                 .await?
@@ -145,35 +147,37 @@ async fn mount_children(
                     repository: from.to_string(),
                     reference: digest.to_string(),
                 })?;
-        let blobs = Box::pin(mount_all(registry, from, to, &child_manifest)).await?;
-        registry
-            .put_manifest(
-                to,
-                digest,
-                &child_manifest.bytes,
-                &child_manifest.media_type,
-            )
-            .await?;
-        Ok::<usize, Error>(blobs + 1)
+        let doc: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+            .map_err(|_| TagError::Manifest(manifest.digest.clone()))?;
+        Ok::<_, Error>((manifest, doc))
     }))
     .await?;
-    Ok(counts.into_iter().sum())
+    let mut count = 0;
+    let mut blobs = Vec::new();
+    for (manifest, doc) in &fetched {
+        if doc.get("manifests").is_some() {
+            // An index inside the index (rare): its own children first.
+            count += Box::pin(mount_all(registry, from, to, manifest)).await?;
+        } else {
+            blobs.extend(blobs_of(doc).into_iter().map(|d| (from, d)));
+        }
+    }
+    count += mount_blobs(registry, to, blobs).await?;
+    futures_util::future::try_join_all(fetched.iter().zip(&digests).map(
+        |((manifest, _), digest)| {
+            registry.put_manifest(to, digest, &manifest.bytes, &manifest.media_type)
+        },
+    ))
+    .await?;
+    Ok(count + fetched.len())
 }
 
 /// Blobs checked and mounted at once (`docker push` uploads up to 5 layers at a time).
 const MOUNTS_AT_ONCE: usize = 8;
 
-/// An image manifest's config and layers, each mounted unless `to` has it already; the blobs are
-/// independent, so they go together rather than one round trip after another.
-pub(super) async fn mount_blobs(
-    registry: &Registry,
-    from: &str,
-    to: &str,
-    doc: &serde_json::Value,
-) -> Result<usize, Error> {
-    use futures_util::{StreamExt as _, TryStreamExt as _};
-    let digests = doc
-        .get("config")
+/// The blobs an image manifest refers to: its config and its layers.
+pub(super) fn blobs_of(doc: &serde_json::Value) -> Vec<Digest> {
+    doc.get("config")
         .into_iter()
         .chain(
             doc.get("layers")
@@ -182,16 +186,33 @@ pub(super) async fn mount_blobs(
                 .flatten(),
         )
         .filter_map(|blob| blob.get("digest")?.as_str()?.parse::<Digest>().ok())
-        .collect::<Vec<_>>();
-    let mounted: Vec<bool> = futures_util::stream::iter(digests)
-        .map(|digest| async move {
+        .collect()
+}
+
+/// Mounts each blob (with the repository it is mounted from) into `to` unless `to` has it already;
+/// each digest once, however many manifests name it, and up to [`MOUNTS_AT_ONCE`] at a time.
+/// Returns how many were mounted.
+pub(super) async fn mount_blobs(
+    registry: &Registry,
+    to: &str,
+    blobs: Vec<(&str, Digest)>,
+) -> Result<usize, Error> {
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<(String, Digest)> = blobs
+        .into_iter()
+        .filter(|(_, d)| seen.insert(d.clone()))
+        .map(|(from, d)| (from.to_string(), d))
+        .collect();
+    let mounted: Vec<bool> = futures_util::stream::iter(distinct)
+        .map(|(from, digest)| async move {
             if registry.blob_exists(to, &digest).await? {
                 return Ok::<bool, Error>(false);
             }
-            if !registry.mount(to, &digest, from).await? {
+            if !registry.mount(to, &digest, &from).await? {
                 return Err(TagError::Mount {
                     digest: digest.to_string(),
-                    from: from.to_string(),
+                    from,
                     to: to.to_string(),
                 }
                 .into());

@@ -86,13 +86,7 @@ pub(super) async fn run(args: IndexArgs, ctx: &Context) -> Result<Code, Error> {
             .collect(),
         dry_run: args.dry_run,
     };
-    // The children are independent of each other: their requests go together.
-    let statuses = futures_util::future::try_join_all(
-        children
-            .iter()
-            .map(|child| into_repository(&registry, &dest, child, !args.dry_run)),
-    )
-    .await?;
+    let statuses = into_repository(&registry, &dest, &children, !args.dry_run).await?;
     for (child, status) in children.iter().zip(statuses) {
         report.manifests.push(child_report(child, status));
     }
@@ -253,39 +247,64 @@ async fn read(
     Ok((inputs::check_set(fetched, required)?, now))
 }
 
-/// Puts a platform image into the index's repository by digest: `present` when it is there (a leg
-/// pushed it there), else its blobs mounted from the repository it was found in and its manifest
-/// put — or, unless `write`, `planned`.
+/// Puts the platform images into the index's repository by digest: `present` for one there already
+/// (a leg pushed it there), else — unless `write`, `planned` — mounted from the repository it was
+/// found in: the blobs first, each once (platforms often share a layer, and two mounts of one blob
+/// at once can race in a registry), then the manifests. The children's requests go together.
 async fn into_repository(
     registry: &Registry,
     dest: &Destination,
-    child: &Child,
+    children: &[Child],
     write: bool,
-) -> Result<ChildStatus, Error> {
-    let digest = child.image.digest.to_string();
-    if child.path == dest.repository
-        || registry
+) -> Result<Vec<ChildStatus>, Error> {
+    let present = futures_util::future::try_join_all(children.iter().map(|child| async move {
+        if child.path == dest.repository {
+            return Ok::<bool, Error>(true);
+        }
+        let digest = child.image.digest.to_string();
+        Ok(registry
             .manifest_digest(&dest.repository, &digest)
             .await?
-            .is_some()
-    {
-        return Ok(ChildStatus::Present);
-    }
-    if !write {
-        return Ok(ChildStatus::Planned);
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&child.bytes)
-        .map_err(|_| super::error::TagError::Manifest(child.image.digest.clone()))?;
-    super::registry::mount_blobs(registry, &child.path, &dest.repository, &doc).await?;
-    registry
-        .put_manifest(
-            &dest.repository,
-            &digest,
-            &child.bytes,
-            &child.image.media_type,
-        )
+            .is_some())
+    }))
+    .await?;
+    let missing: Vec<&Child> = children
+        .iter()
+        .zip(&present)
+        .filter(|(_, here)| !**here)
+        .map(|(child, _)| child)
+        .collect();
+    if write && !missing.is_empty() {
+        let mut blobs = Vec::new();
+        for child in &missing {
+            let doc: serde_json::Value = serde_json::from_slice(&child.bytes)
+                .map_err(|_| super::error::TagError::Manifest(child.image.digest.clone()))?;
+            blobs.extend(
+                super::registry::blobs_of(&doc)
+                    .into_iter()
+                    .map(|d| (child.path.as_str(), d)),
+            );
+        }
+        super::registry::mount_blobs(registry, &dest.repository, blobs).await?;
+        let digests: Vec<String> = missing.iter().map(|c| c.image.digest.to_string()).collect();
+        futures_util::future::try_join_all(missing.iter().zip(&digests).map(|(child, digest)| {
+            registry.put_manifest(
+                &dest.repository,
+                digest,
+                &child.bytes,
+                &child.image.media_type,
+            )
+        }))
         .await?;
-    Ok(ChildStatus::Mounted)
+    }
+    Ok(present
+        .into_iter()
+        .map(|here| match (here, write) {
+            (true, _) => ChildStatus::Present,
+            (false, true) => ChildStatus::Mounted,
+            (false, false) => ChildStatus::Planned,
+        })
+        .collect())
 }
 
 /// `--write-platform-images DIR`: each image's descriptor, in `repository`, as
