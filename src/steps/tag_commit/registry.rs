@@ -45,9 +45,9 @@ pub(super) async fn tag(
         })
         .await?;
     let mut mounted = 0;
-    // A promotion done before (every tag names the digest there already) has its blobs there too:
-    // nothing to mount, nothing to put.
-    let done_before = !tags.is_empty() && sorted.to_put.is_empty();
+    // A promotion done before (every tag names the digest there already; there is always a tag)
+    // has its blobs there too: nothing to mount, nothing to put.
+    let done_before = sorted.to_put.is_empty();
     if promote && source_path != dest.repository && !done_before {
         mounted = mount_all(&registry, &source_path, &dest.repository, &manifest).await?;
         ctx.out
@@ -125,9 +125,8 @@ async fn mount_all(
     mount_blobs(registry, to, blobs).await
 }
 
-/// An index's child manifests: fetched together, the blobs they refer to mounted once each (the
-/// platforms often share a layer, and two mounts of one blob at once can race in a registry),
-/// then the children `PUT` by digest together.
+/// An index's child manifests: fetched together, then put with their blobs
+/// ([`mount_manifests`]).
 async fn mount_children(
     registry: &Registry,
     from: &str,
@@ -153,23 +152,56 @@ async fn mount_children(
     }))
     .await?;
     let mut count = 0;
-    let mut blobs = Vec::new();
-    for (manifest, doc) in &fetched {
-        if doc.get("manifests").is_some() {
+    let mut manifests = Vec::new();
+    for ((manifest, doc), digest) in fetched.iter().zip(&digests) {
+        let blobs = if doc.get("manifests").is_some() {
             // An index inside the index (rare): its own children first.
             count += Box::pin(mount_all(registry, from, to, manifest)).await?;
+            Vec::new()
         } else {
-            blobs.extend(blobs_of(doc).into_iter().map(|d| (from, d)));
-        }
+            blobs_of(doc)
+        };
+        manifests.push(ToMount {
+            from,
+            digest,
+            bytes: &manifest.bytes,
+            media_type: &manifest.media_type,
+            blobs,
+        });
     }
-    count += mount_blobs(registry, to, blobs).await?;
-    futures_util::future::try_join_all(fetched.iter().zip(&digests).map(
-        |((manifest, _), digest)| {
-            registry.put_manifest(to, digest, &manifest.bytes, &manifest.media_type)
-        },
-    ))
+    Ok(count + mount_manifests(registry, to, &manifests).await? + manifests.len())
+}
+
+/// A manifest to put into another repository by digest, with the blobs it refers to and the
+/// repository they are mounted from.
+pub(super) struct ToMount<'a> {
+    pub(super) from: &'a str,
+    pub(super) digest: &'a str,
+    pub(super) bytes: &'a [u8],
+    pub(super) media_type: &'a str,
+    pub(super) blobs: Vec<Digest>,
+}
+
+/// Puts `manifests` into `to`: the blobs they refer to mounted first, each once (platforms often
+/// share a layer, and two mounts of one blob at once can race in a registry), then the manifests
+/// by digest, together. Returns how many blobs were mounted.
+pub(super) async fn mount_manifests(
+    registry: &Registry,
+    to: &str,
+    manifests: &[ToMount<'_>],
+) -> Result<usize, Error> {
+    let blobs = manifests
+        .iter()
+        .flat_map(|m| m.blobs.iter().map(|d| (m.from, d.clone())))
+        .collect();
+    let mounted = mount_blobs(registry, to, blobs).await?;
+    futures_util::future::try_join_all(
+        manifests
+            .iter()
+            .map(|m| registry.put_manifest(to, m.digest, m.bytes, m.media_type)),
+    )
     .await?;
-    Ok(count + fetched.len())
+    Ok(mounted)
 }
 
 /// Blobs checked and mounted at once (`docker push` uploads up to 5 layers at a time).
@@ -192,7 +224,7 @@ pub(super) fn blobs_of(doc: &serde_json::Value) -> Vec<Digest> {
 /// Mounts each blob (with the repository it is mounted from) into `to` unless `to` has it already;
 /// each digest once, however many manifests name it, and up to [`MOUNTS_AT_ONCE`] at a time.
 /// Returns how many were mounted.
-pub(super) async fn mount_blobs(
+async fn mount_blobs(
     registry: &Registry,
     to: &str,
     blobs: Vec<(&str, Digest)>,

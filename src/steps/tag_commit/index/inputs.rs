@@ -21,6 +21,8 @@ pub(super) struct Child {
     pub(super) path: String,
     /// Its manifest's bytes.
     pub(super) bytes: Vec<u8>,
+    /// The blobs its manifest refers to (config and layers).
+    pub(super) blobs: Vec<Digest>,
     /// Where it was named: a descriptor file, or `--source TAG`.
     pub(super) from: String,
 }
@@ -156,6 +158,7 @@ pub(super) async fn fetch(registry: &Registry, named: &Named) -> Result<Child, E
             tag: None,
         },
         path: named.repository.clone(),
+        blobs: super::super::registry::blobs_of(&doc),
         bytes: manifest.bytes,
         from: named.from.clone(),
     })
@@ -236,6 +239,7 @@ mod tests {
             },
             path: "app".into(),
             bytes: Vec::new(),
+            blobs: Vec::new(),
             from: format!("leg {n}"),
         }
     }

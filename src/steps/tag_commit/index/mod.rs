@@ -12,6 +12,7 @@ mod inputs;
 mod report;
 
 use super::args::IndexArgs;
+use super::registry::ToMount;
 use super::report::{AddedTag, TagStatus};
 use crate::adapters::registry::{Registry, TagLookup};
 use crate::cli::Context;
@@ -249,8 +250,7 @@ async fn read(
 
 /// Puts the platform images into the index's repository by digest: `present` for one there already
 /// (a leg pushed it there), else — unless `write`, `planned` — mounted from the repository it was
-/// found in: the blobs first, each once (platforms often share a layer, and two mounts of one blob
-/// at once can race in a registry), then the manifests. The children's requests go together.
+/// found in ([`super::registry::mount_manifests`]). The children's requests go together.
 async fn into_repository(
     registry: &Registry,
     dest: &Destination,
@@ -274,28 +274,20 @@ async fn into_repository(
         .filter(|(_, here)| !**here)
         .map(|(child, _)| child)
         .collect();
-    if write && !missing.is_empty() {
-        let mut blobs = Vec::new();
-        for child in &missing {
-            let doc: serde_json::Value = serde_json::from_slice(&child.bytes)
-                .map_err(|_| super::error::TagError::Manifest(child.image.digest.clone()))?;
-            blobs.extend(
-                super::registry::blobs_of(&doc)
-                    .into_iter()
-                    .map(|d| (child.path.as_str(), d)),
-            );
-        }
-        super::registry::mount_blobs(registry, &dest.repository, blobs).await?;
+    if write {
         let digests: Vec<String> = missing.iter().map(|c| c.image.digest.to_string()).collect();
-        futures_util::future::try_join_all(missing.iter().zip(&digests).map(|(child, digest)| {
-            registry.put_manifest(
-                &dest.repository,
+        let manifests: Vec<ToMount> = missing
+            .iter()
+            .zip(&digests)
+            .map(|(child, digest)| ToMount {
+                from: &child.path,
                 digest,
-                &child.bytes,
-                &child.image.media_type,
-            )
-        }))
-        .await?;
+                bytes: &child.bytes,
+                media_type: &child.image.media_type,
+                blobs: child.blobs.clone(),
+            })
+            .collect();
+        super::registry::mount_manifests(registry, &dest.repository, &manifests).await?;
     }
     Ok(present
         .into_iter()
